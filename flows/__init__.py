@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only. The audit's logic lives in `nmr_audit`."""

@@ -1,0 +1,166 @@
+"""The audit as a Prefect flow: coarse tasks over the pure functions of `nmr_audit`.
+
+`nmr-audit audit` runs this flow; a deployment can run it nightly. Tasks pass frames in
+memory (cache off: hashing millions of rows would cost more than the work) and file paths.
+Input that cannot be audited ends the flow in a Failed state whose message is the one line
+the CLI prints, not a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed, State
+
+from nmr_audit import __version__
+from nmr_audit.conform import Conformed
+from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, VISIT_NOTES
+from nmr_audit.errors import InputError
+from nmr_audit.findings import empty_findings
+from nmr_audit.intake import account, combine, conform_file, reader_quarantine
+from nmr_audit.io.discover import discover
+from nmr_audit.io.mapping_file import load_mapping
+from nmr_audit.io.profile_file import load_profile
+from nmr_audit.io.readers import read_export
+from nmr_audit.io.reference import default_reference_dir, load_reference
+from nmr_audit.io.writers import StagedOutputs, write_json, write_parquet
+from nmr_audit.mapping import IDENTITY, MappingProfile
+from nmr_audit.reference import ReferenceData
+from nmr_audit.summary import build_summary
+
+Severity = Literal["info", "low", "medium", "high"]
+
+
+@dataclass
+class TableIntake:
+    """One table of the run after reading, mapping, validation and de-duplication."""
+
+    conformed: Conformed
+    files: pd.DataFrame  # table, source_file, format, sha256, rows_read
+    seconds: float = 0.0
+
+
+@dataclass
+class AuditResult:
+    out: str
+    summary: dict[str, Any]
+    outputs: list[str] = field(default_factory=list)
+
+
+@task(name="load settings", cache_policy=NO_CACHE)
+def load_settings(mapping: str | None, profile: str | None, reference: str | None
+                  ) -> tuple[MappingProfile, ReferenceData] | InputError:
+    try:
+        ref = load_reference(Path(reference) if reference else None)
+        if profile:
+            ref = load_profile(Path(profile), ref)
+        return (load_mapping(Path(mapping)) if mapping else IDENTITY), ref
+    except InputError as problem:
+        return problem
+
+
+@task(name="discover inputs", cache_policy=NO_CACHE)
+def discover_inputs(claims: list[str], notes: list[str]
+                    ) -> tuple[dict[str, list[Path]], list[str]] | InputError:
+    try:
+        claim_files, skipped_claims = discover(claims, CLAIM_LINES)
+        note_files, skipped_notes = discover(notes, VISIT_NOTES)
+    except InputError as problem:
+        return problem
+    get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(claim_files),
+                          len(note_files))
+    skipped = [str(p) for p in skipped_claims + skipped_notes]
+    return {CLAIM_LINES: claim_files, VISIT_NOTES: note_files}, skipped
+
+
+@task(name="read and validate", cache_policy=NO_CACHE)
+def read_table(table: str, files: list[Path], mapping: MappingProfile, reference: ReferenceData
+               ) -> TableIntake | InputError:
+    """Read every file of one table, conform it to the contract, quarantine what breaks it."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    table_mapping = mapping.for_table(table)
+    parts, stats = [], []
+    try:
+        for path in files:
+            raw = read_export(path, delimiter=table_mapping.delimiter, sheet=table_mapping.sheet)
+            part = conform_file(raw.frame, table, table_mapping, reference, str(path))
+            invalid = reader_quarantine(raw.invalid, table, str(path))
+            parts.append(Conformed(part.rows, pd.concat([invalid, part.quarantine]), part.services))
+            stats.append({"table": table, SOURCE_FILE: str(path), "format": raw.format,
+                          "sha256": raw.sha256, "rows_read": raw.rows_read})
+            logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read,
+                        path.name, len(parts[-1].quarantine))
+    except InputError as problem:
+        return problem
+    conformed = combine(parts, table)
+    return TableIntake(conformed, pd.DataFrame(stats), time.perf_counter() - started)
+
+
+@task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def write_outputs(out: str, claims: TableIntake, notes: TableIntake, summary: dict[str, Any]
+                  ) -> list[str]:
+    """Write every output aside and move them into `out` together."""
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    quarantine = pd.concat([claims.conformed.quarantine, notes.conformed.quarantine],
+                           ignore_index=True)
+    with StagedOutputs(target) as staged:
+        write_parquet(quarantine, staged.path("quarantine.parquet"))
+        write_parquet(claims.conformed.rows, staged.path("claim_lines.parquet"))
+        write_parquet(notes.conformed.rows, staged.path("visit_notes.parquet"))
+        write_parquet(notes.conformed.services, staged.path("note_services.parquet"))
+        write_json(summary, staged.path("summary.json"))
+        names = sorted(p.name for p in staged.stage.iterdir())
+    get_run_logger().info("outputs written to %s", target)
+    return [str(target / name) for name in names]
+
+
+@flow(name="nmr-audit", log_prints=True)
+def audit_flow(
+    claims: list[str],
+    notes: list[str],
+    out: str,
+    mapping: str | None = None,
+    profile: str | None = None,
+    reference: str | None = None,
+    fail_on: Severity | None = None,
+) -> AuditResult | State:
+    """Audit 97112 claim lines against visit notes and write the run's outputs to `out`."""
+    started = datetime.now(UTC)
+    settings = load_settings(mapping, profile, reference)
+    if isinstance(settings, InputError):
+        return Failed(message=settings.line())
+    mapping_profile, ref = settings
+    plan = discover_inputs(claims, notes)
+    if isinstance(plan, InputError):
+        return Failed(message=plan.line())
+    files, skipped = plan
+    claim_intake = read_table(CLAIM_LINES, files[CLAIM_LINES], mapping_profile, ref)
+    note_intake = read_table(VISIT_NOTES, files[VISIT_NOTES], mapping_profile, ref)
+    for intake in (claim_intake, note_intake):
+        if isinstance(intake, InputError):
+            return Failed(message=intake.line())
+    accounting = pd.concat([
+        account(claim_intake.files, claim_intake.conformed.rows, claim_intake.conformed.quarantine),
+        account(note_intake.files, note_intake.conformed.rows, note_intake.conformed.quarantine),
+    ], ignore_index=True)
+    parameters = {"claims": claims, "notes": notes, "out": out, "mapping": mapping,
+                  "mapping_profile": mapping_profile.name, "profile": profile,
+                  "reference": reference or str(default_reference_dir()), "fail_on": fail_on,
+                  "rule_basis": dict(zip(ref.payer_rule_basis["payer_type"],
+                                         ref.payer_rule_basis["rule_basis"], strict=True))}
+    timing = {"started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
+              "seconds": {"read_and_validate": round(claim_intake.seconds + note_intake.seconds, 3)}}
+    summary = build_summary(accounting, empty_findings(), parameters,
+                            {"name": "nmr-audit", "version": __version__}, skipped, timing)
+    summary["rules_applied"] = []
+    outputs = write_outputs(out, claim_intake, note_intake, summary)
+    return AuditResult(out=out, summary=summary, outputs=outputs)

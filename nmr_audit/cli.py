@@ -1,0 +1,128 @@
+"""The `nmr-audit` command: a thin face over the audit flow and the data generator."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nmr_audit.errors import InputError
+
+app = typer.Typer(
+    name="nmr-audit",
+    help="Audit CPT 97112 (neuromuscular re-education) claim lines against treatment notes.\n\n"
+    "Example: nmr-audit audit --claims data/sample/claims --notes data/sample/notes --out out/",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Severity(StrEnum):
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class Format(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    jsonl = "jsonl"
+    xlsx = "xlsx"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"nmr-audit: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command(
+    epilog="Example: nmr-audit audit --claims data/sample/claims --notes data/sample/notes "
+    "--out out/sample\n\n"
+    "Exit status: 0 audit ran; 2 bad invocation or unreadable input; 3 --fail-on threshold met."
+)
+def audit(
+    claims: Annotated[list[str], typer.Option(help="Claim-line file, folder or glob (repeatable).")],
+    notes: Annotated[list[str], typer.Option(help="Visit-note file, folder or glob (repeatable).")],
+    out: Annotated[Path, typer.Option(help="Folder the run's outputs are written to.")],
+    profile: Annotated[Path | None, typer.Option(help="Audit profile (YAML): rule basis per payer type.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping profile (YAML) for an EMR's export columns.")] = None,
+    fail_on: Annotated[Severity | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
+    reference: Annotated[Path | None, typer.Option(help="Folder of reference tables (default: data/reference).")] = None,
+) -> None:
+    """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
+    from nmr_audit.prefect_env import configure_prefect
+
+    configure_prefect(out.resolve() / ".prefect")
+    from flows.audit import audit_flow  # Prefect reads its settings on import
+    from nmr_audit.summary import at_or_above
+
+    state = audit_flow(claims=claims, notes=notes, out=str(out), mapping=_opt(mapping),
+                       profile=_opt(profile), reference=_opt(reference),
+                       fail_on=fail_on.value if fail_on else None, return_state=True)
+    if not state.is_completed():
+        raise _fail(state.message or "the audit failed; see the log above")
+    result = state.result()
+    totals = result.summary["totals"]
+    typer.echo(_report_line(totals, out))
+    findings = _findings_frame(out)
+    if fail_on and at_or_above(findings, fail_on.value):
+        raise _fail(f"findings at or above '{fail_on.value}' severity (see {out})", code=3)
+
+
+def _opt(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def _report_line(totals: dict[str, dict[str, int]], out: Path) -> str:
+    parts = [f"{t}: {c['rows_audited']} audited, {c['rows_quarantined']} quarantined"
+             for t, c in totals.items()]
+    return f"audit written to {out.resolve()} ({'; '.join(parts)})"
+
+
+def _findings_frame(out: Path) -> object:
+    import pandas as pd
+
+    from nmr_audit.findings import empty_findings
+
+    path = out / "findings.parquet"
+    return pd.read_parquet(path) if path.exists() else empty_findings()
+
+
+@app.command(
+    epilog="Example: nmr-audit generate --visits 500 --seed 7 --out data/generated --format csv"
+)
+def generate(
+    visits: Annotated[int, typer.Option(min=1, help="Number of visits to generate.")],
+    out: Annotated[Path, typer.Option(help="Folder for claims/, notes/ and truth.parquet.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    format: Annotated[Format, typer.Option("--format", help="File format of the exports.")] = Format.parquet,  # noqa: A002
+    mapping: Annotated[Path | None, typer.Option(help="Write the exports in the shape of this mapping profile.")] = None,
+    defect_rate: Annotated[float, typer.Option(min=0.0, max=0.2, help="Rate of each injected defect kind.")] = 0.03,
+    delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",
+    us_dates: Annotated[bool, typer.Option(help="Write dates as MM/DD/YYYY.")] = False,
+    windows: Annotated[bool, typer.Option(help="CSV with a UTF-8 BOM and CRLF line ends.")] = False,
+) -> None:
+    """Generate synthetic clinic exports (claims and notes) with known, injected defects."""
+    from nmr_audit.io.mapping_file import load_mapping
+    from nmr_audit.synth.write import ExportStyle, write_dataset
+
+    style = ExportStyle(format=format.value, delimiter=delimiter, us_dates=us_dates,
+                        windows=windows,
+                        mapping=load_mapping(mapping) if mapping else None)
+    counts = write_dataset(out, visits=visits, seed=seed, defect_rate=defect_rate, style=style,
+                           progress=sys.stderr.isatty())
+    typer.echo(f"generated {counts['claim_lines']} claim lines, {counts['visit_notes']} notes, "
+               f"{counts['defects']} injected defects in {out.resolve()}")
+
+
+def main() -> None:
+    try:
+        app()
+    except InputError as problem:
+        typer.echo(f"nmr-audit: error: {problem.line()}", err=True)
+        raise SystemExit(2) from None

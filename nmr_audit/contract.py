@@ -1,0 +1,65 @@
+"""The data contract (v1): canonical tables and their columns.
+
+Kept in one module so that readers, validation, the generator and the docs agree on one
+spelling of every column. The contract may grow; these names never change.
+"""
+
+from __future__ import annotations
+
+CLAIM_LINES = "claim_lines"
+VISIT_NOTES = "visit_notes"
+TABLES = (CLAIM_LINES, VISIT_NOTES)
+
+CLAIM_REQUIRED = (
+    "claim_id",
+    "line_number",
+    "patient_id",
+    "date_of_service",
+    "rendering_npi",
+    "clinic_id",
+    "payer_type",
+    "cpt_code",
+    "modifiers",
+    "units",
+)
+CLAIM_OPTIONAL = ("payer_id", "charge_amount", "diagnosis_codes")
+CLAIM_COLUMNS = CLAIM_REQUIRED + CLAIM_OPTIONAL
+
+NOTE_REQUIRED = ("note_id", "patient_id", "date_of_service", "rendering_npi", "clinic_id")
+NECESSITY_TEXT_FIELDS = ("functional_deficit", "treatment_goals", "techniques", "patient_response")
+NOTE_OPTIONAL = (
+    "provider_credential",
+    "time_in",
+    "time_out",
+    "total_treatment_minutes",
+    "total_timed_minutes",
+    "diagnosis_codes",
+    *NECESSITY_TEXT_FIELDS,
+    "plan_of_care_signed_date",
+    "one_on_one",
+    "signed",
+)
+NOTE_COLUMNS = NOTE_REQUIRED + NOTE_OPTIONAL
+
+# How a note itemizes minutes per code: a JSON list, or one column per code.
+SERVICES_COLUMN = "services"
+MINUTES_PREFIX = "minutes_"
+SERVICE_COLUMNS = ("note_id", "cpt_code", "minutes")
+
+VISIT_KEY = ("patient_id", "date_of_service", "rendering_npi")
+
+# Where a row came from: every canonical and quarantined row keeps these.
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row"
+LINEAGE = (SOURCE_FILE, SOURCE_ROW)
+
+QUARANTINE_COLUMNS = ("table", SOURCE_FILE, SOURCE_ROW, "reason", "record")
+
+# Spellings of "missing" that clinic exports use; compared case-insensitively after trimming.
+NULL_SPELLINGS = frozenset({"", "na", "n/a", "null", "-", "nan", "#n/a"})
+
+REQUIRED_COLUMNS = {CLAIM_LINES: CLAIM_REQUIRED, VISIT_NOTES: NOTE_REQUIRED}
+OPTIONAL_COLUMNS = {CLAIM_LINES: CLAIM_OPTIONAL, VISIT_NOTES: NOTE_OPTIONAL}
+UNIQUE_KEYS = {CLAIM_LINES: ("claim_id", "line_number"), VISIT_NOTES: ("note_id",)}
+
+SEVERITIES = ("info", "low", "medium", "high")

@@ -1,0 +1,1 @@
+"""I/O at the edges: finding, reading and writing files. Nothing here decides a finding."""

@@ -1,0 +1,65 @@
+"""Expand the PATH arguments of a run (files, folders, globs) into the files to read."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from nmr_audit.errors import InputError
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def file_format(path: Path) -> str | None:
+    """The reader for a file, by its extension; None when no reader takes it."""
+    return FORMATS.get(path.suffix.lower())
+
+
+def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Path]]:
+    """The supported files the patterns name, sorted, and the unsupported files seen in folders.
+
+    A named file of an unsupported kind, or a pattern matching nothing, is an input error: a
+    nightly job that silently audits nothing is worse than one that fails loudly.
+    """
+    files: list[Path] = []
+    skipped: list[Path] = []
+    for pattern in patterns:
+        matches = _expand(pattern)
+        if not matches:
+            raise InputError(pattern, f"no {table} file matches this path",
+                             "check the path, or quote a glob so the shell does not expand it")
+        for match in matches:
+            if match.is_dir():
+                found = sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match))
+                files += [p for p in found if file_format(p)]
+                skipped += [p for p in found if not file_format(p)]
+            elif file_format(match):
+                files.append(match)
+            else:
+                raise InputError(match, "unsupported file type",
+                                 "use .csv, .tsv, .xlsx, .parquet or .jsonl")
+    unique = list(dict.fromkeys(files))
+    if not unique:
+        raise InputError(", ".join(patterns), f"no supported {table} files found",
+                         "folders are searched for .csv, .tsv, .xlsx, .parquet and .jsonl")
+    return unique, skipped
+
+
+def _expand(pattern: str) -> list[Path]:
+    if glob.has_magic(pattern):
+        return [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
+    path = Path(pattern)
+    return [path] if path.exists() else []
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith((".", "~$")) for part in path.relative_to(root).parts)

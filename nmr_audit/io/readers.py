@@ -1,0 +1,243 @@
+"""Read clinic export files into text frames, each row tagged with its file and line.
+
+Every cell is read as text: types are decided by validation, which can then say which row and
+which value broke the contract. Rows a parser cannot even split (a CSV line with the wrong
+number of fields, a JSON Lines line that is not JSON) come back as `invalid` rows for the
+quarantine instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from nmr_audit.contract import SOURCE_FILE, SOURCE_ROW
+from nmr_audit.io.discover import file_format
+from nmr_audit.errors import InputError
+
+_BOM = b"\xef\xbb\xbf"
+_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One file as read: text cells, rows that could not be split, and what the file was."""
+
+    path: Path
+    format: str
+    frame: pd.DataFrame
+    invalid: pd.DataFrame  # source_row, reason, record
+    sha256: str
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len(self.invalid)
+
+
+def read_export(path: Path, delimiter: str | None = None, sheet: str | int | None = None) -> RawTable:
+    """Read one export file of any supported format."""
+    kind = file_format(path)
+    try:
+        if kind == "csv":
+            frame, invalid = _read_csv(path, delimiter)
+        elif kind == "excel":
+            frame, invalid = _read_excel(path, sheet), _no_invalid()
+        elif kind == "parquet":
+            frame, invalid = _read_parquet(path), _no_invalid()
+        elif kind == "jsonl":
+            frame, invalid = _read_jsonl(path)
+        else:
+            raise InputError(path, "unsupported file type", "use .csv, .xlsx, .parquet or .jsonl")
+    except InputError:
+        raise
+    except (OSError, ValueError, pa.ArrowException, KeyError) as exc:
+        raise InputError(path, f"cannot be read as a {kind} table: {_first_line(exc)}",
+                         "check that the file is complete and of the type its name says") from exc
+    frame = frame.assign(**{SOURCE_FILE: str(path)})
+    return RawTable(path, kind or "", frame, invalid, _sha256(path))
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _no_invalid() -> pd.DataFrame:
+    return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="int64"), "reason": pd.Series(dtype="str"),
+                         "record": pd.Series(dtype="str")})
+
+
+def _header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if not head.strip():
+        raise InputError(path, "the file is empty", "export it again with a header row")
+    text = head[len(_BOM):] if head.startswith(_BOM) else head
+    sample = text.decode("utf-8", errors="ignore")
+    first_line = sample.splitlines()[0]
+    if delimiter is None:
+        counts = {d: first_line.count(d) for d in _DELIMITERS}
+        delimiter = max(counts, key=counts.__getitem__) if max(counts.values()) else ","
+    names = [n.strip() for n in next(csv.reader(io.StringIO(first_line), delimiter=delimiter))]
+    _check_names(path, names)
+    return names, delimiter
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    if any(not n for n in names):
+        raise InputError(path, "the header row has an empty column name", "name every column")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InputError(path, f"the header repeats column(s) {', '.join(duplicated)}",
+                         "rename them so each column appears once")
+
+
+def _read_csv(path: Path, delimiter: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    names, delimiter = _header(path, delimiter)
+    table, bad = _parse_csv(path, names, delimiter, use_threads=True)
+    if bad:  # only a single-threaded parse reports the line numbers of bad rows
+        table, bad = _parse_csv(path, names, delimiter, use_threads=False)
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    frame.columns = names
+    frame[SOURCE_ROW] = _record_lines(frame, names, [row for row, _, _ in bad])
+    invalid = pd.DataFrame(
+        {SOURCE_ROW: [row for row, _, _ in bad],
+         "reason": [f"expected {len(names)} fields, found {found}" for _, found, _ in bad],
+         "record": [json.dumps({"line": text}) for _, _, text in bad]},
+    ).astype({SOURCE_ROW: "int64", "reason": "str", "record": "str"})
+    return frame, invalid if len(invalid) else _no_invalid()
+
+
+def _parse_csv(
+    path: Path, names: list[str], delimiter: str, use_threads: bool
+) -> tuple[pa.Table, list[tuple[int, int, str]]]:
+    bad: list[tuple[int, int, str]] = []
+
+    def skip(row: pacsv.InvalidRow) -> str:
+        bad.append((row.number or 0, row.actual_columns, row.text))
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=use_threads),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, bad
+
+
+def _record_lines(frame: pd.DataFrame, names: list[str], bad_lines: list[int]) -> np.ndarray:
+    """The line on which each record starts (the header is line 1).
+
+    Exact for quoted values that span lines; where rows were also skipped as malformed, those
+    lines are taken out of the sequence on the assumption that records are one line each.
+    """
+    if bad_lines:
+        total = len(frame) + len(bad_lines)
+        lines = np.setdiff1d(np.arange(2, 2 + total), np.array(bad_lines))
+        return lines[: len(frame)].astype("int64")
+    extra = np.zeros(len(frame), dtype="int64")
+    for name in names:
+        extra += frame[name].str.count("\n").fillna(0).to_numpy(dtype="int64")
+    previous = np.concatenate([[0], np.cumsum(1 + extra)[:-1]]) if len(frame) else extra
+    return (2 + previous).astype("int64")
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+    frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str,
+                          na_filter=False, engine="openpyxl")
+    names = [str(c).strip() for c in frame.columns]
+    _check_names(path, names)
+    frame.columns = names
+    frame = frame.astype("str")
+    return frame.assign(**{SOURCE_ROW: np.arange(2, 2 + len(frame), dtype="int64")})
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    table = pq.read_table(path)
+    _check_names(path, [n.strip() for n in table.column_names])
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        columns[name.strip()] = _as_text_column(column)
+    frame = pd.DataFrame(columns)
+    return frame.assign(**{SOURCE_ROW: np.arange(1, 1 + len(frame), dtype="int64")})
+
+
+def _as_text_column(column: pa.ChunkedArray) -> pd.Series:
+    """Typed Parquet columns as the text a CSV would hold; nested ones (services) as lists."""
+    kind = column.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
+        return pd.Series(column.to_pylist(), dtype="object")
+    if pa.types.is_timestamp(kind):
+        column = pc.cast(column, pa.date32()) if _all_midnight(column) else column
+    if pa.types.is_time(kind):
+        column = pc.strftime(pc.cast(column, pa.time64("us")), format="%H:%M")
+    text = column if pa.types.is_string(kind) else pc.cast(column, pa.string())
+    return text.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+
+
+def _all_midnight(column: pa.ChunkedArray) -> bool:
+    return bool(pc.all(pc.equal(pc.cast(pc.cast(column, pa.date32()), column.type), column)).as_py()
+                in (True, None))
+
+
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    records: list[dict] = []
+    lines: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad.append((number, f"not valid JSON: {exc.msg} at column {exc.colno}", line[:500]))
+                continue
+            if not isinstance(value, dict):
+                bad.append((number, "a JSON Lines row must be an object {…}", line[:500]))
+                continue
+            records.append({k.strip(): _cell(v) for k, v in value.items()})
+            lines.append(number)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    text_columns = [c for c in frame.columns if c != "services"]
+    frame = frame.astype(dict.fromkeys(text_columns, "str")).assign(
+        **{SOURCE_ROW: np.array(lines, dtype="int64")})
+    invalid = pd.DataFrame({SOURCE_ROW: [b[0] for b in bad], "reason": [b[1] for b in bad],
+                            "record": [json.dumps({"line": b[2]}) for b in bad]})
+    return frame, invalid.astype({SOURCE_ROW: "int64", "reason": "str", "record": "str"})
+
+
+def _cell(value: object) -> object:
+    """JSON scalars as the text a CSV would hold; lists (services) kept as they are."""
+    if value is None or isinstance(value, list | dict):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

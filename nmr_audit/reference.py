@@ -1,0 +1,37 @@
+"""Reference tables the rules read (codes, rule basis, disciplines), held as frames.
+
+Loading them is I/O (`nmr_audit.io.reference`); this module only answers questions of them so
+the rules never embed a code list or a modifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    """The versioned tables of `data/reference/`, one frame per file."""
+
+    cpt_codes: pd.DataFrame
+    payer_rule_basis: pd.DataFrame
+    therapy_disciplines: pd.DataFrame
+
+    @property
+    def timed_codes(self) -> frozenset[str]:
+        return frozenset(self.cpt_codes.loc[self.cpt_codes["timed"], "cpt_code"])
+
+    @property
+    def payer_types(self) -> frozenset[str]:
+        return frozenset(self.payer_rule_basis["payer_type"])
+
+    @property
+    def credentials(self) -> frozenset[str]:
+        return frozenset(self.therapy_disciplines["provider_credential"])
+
+    def rule_basis(self, payer_types: pd.Series) -> pd.Series:
+        """The unit-counting basis (`cms` or `ama`) for each payer type."""
+        lookup = self.payer_rule_basis.set_index("payer_type")["rule_basis"]
+        return payer_types.map(lookup)

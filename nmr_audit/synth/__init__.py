@@ -1,0 +1,1 @@
+"""Seeded synthetic clinic exports with known, injected defects (never real patients)."""

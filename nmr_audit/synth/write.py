@@ -1,0 +1,153 @@
+"""Write generated chunks as clinic exports, streaming so 10M lines never sit in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from nmr_audit.contract import CLAIM_COLUMNS, MINUTES_PREFIX, NOTE_COLUMNS
+from nmr_audit.io.reference import load_reference
+from nmr_audit.mapping import MappingProfile
+from nmr_audit.synth.generate import EPISODE, Chunk, generate_chunk
+from nmr_audit.synth.world import ALL_CODES, build_world
+
+CHUNK_VISITS = EPISODE * 8192  # fixed: the same seed must give the same files
+XLSX_MAX_ROWS = 1_048_575
+
+
+@dataclass(frozen=True)
+class ExportStyle:
+    """How the files look: format, and the quirks of the EMR being imitated."""
+
+    format: str = "parquet"
+    delimiter: str = ","
+    us_dates: bool = False
+    windows: bool = False
+    mapping: MappingProfile | None = None
+
+
+def write_dataset(out: Path, visits: int, seed: int, defect_rate: float, style: ExportStyle,
+                  progress: bool = False) -> dict[str, int]:
+    world = build_world(seed)
+    reference = load_reference()
+    sinks = {t: _Sink(out / t / f"{t}.{_suffix(style.format)}", style)
+             for t in ("claims", "notes")}
+    truths: list[pd.DataFrame] = []
+    counts = {"claim_lines": 0, "visit_notes": 0, "defects": 0}
+    starts = range(0, visits, CHUNK_VISITS)
+    for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
+        rng = np.random.default_rng([seed, 1, index])
+        chunk = generate_chunk(rng, first, min(CHUNK_VISITS, visits - first), world, reference,
+                               defect_rate)
+        claims, notes = _claims_table(chunk), _notes_table(chunk, style.format)
+        sinks["claims"].write(_shape(claims, "claim_lines", style))
+        sinks["notes"].write(_shape(notes, "visit_notes", style))
+        truths.append(chunk.truth)
+        counts["claim_lines"] += len(claims)
+        counts["visit_notes"] += len(notes)
+        counts["defects"] += len(chunk.truth)
+    for sink in sinks.values():
+        sink.close()
+    pd.concat(truths, ignore_index=True).to_parquet(out / "truth.parquet", index=False)
+    return counts
+
+
+def _suffix(kind: str) -> str:
+    return {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl", "xlsx": "xlsx"}[kind]
+
+
+def _claims_table(chunk: Chunk) -> pd.DataFrame:
+    return chunk.claim_lines[list(CLAIM_COLUMNS)]
+
+
+def _notes_table(chunk: Chunk, kind: str) -> pd.DataFrame:
+    notes = chunk.visit_notes[list(NOTE_COLUMNS)]
+    services = chunk.services
+    if kind == "jsonl":
+        items = services.assign(item=[{"cpt_code": c, "minutes": int(m)} for c, m in
+                                      zip(services["cpt_code"], services["minutes"], strict=True)])
+        lists = items.groupby("note_id")["item"].agg(list)
+        return notes.assign(services=notes["note_id"].map(lists).apply(
+            lambda v: v if isinstance(v, list) else []))
+    wide = services.pivot_table(index="note_id", columns="cpt_code", values="minutes",
+                                aggfunc="sum").reindex(columns=list(ALL_CODES))
+    wide.columns = [f"{MINUTES_PREFIX}{c}" for c in wide.columns]
+    return notes.join(wide.astype("Int64"), on="note_id")
+
+
+def _shape(frame: pd.DataFrame, table: str, style: ExportStyle) -> pd.DataFrame:
+    """Dates, booleans and lists spelled as the imitated export spells them."""
+    shaped = frame.copy()
+    for column in shaped.columns[shaped.dtypes == bool]:
+        shaped[column] = shaped[column].map({True: "true", False: "false"})
+    for column in ("date_of_service", "plan_of_care_signed_date"):
+        if column in shaped and style.us_dates:
+            shaped[column] = shaped[column].str.replace(
+                r"^(\d{4})-(\d{2})-(\d{2})$", r"\2/\3/\1", regex=True)
+    if style.mapping is None:
+        return shaped
+    tm = style.mapping.for_table(table)
+    for column, spellings in tm.values.items():
+        inverse: dict[str, str] = {}
+        for spelling, value in spellings.items():
+            inverse.setdefault(value, spelling)
+        if column in shaped:
+            shaped[column] = shaped[column].astype("str").map(lambda v, m=inverse: m.get(v, v))
+    renames: dict[str, str] = {}
+    for export_name, targets in tm.columns.items():
+        if targets[0] in shaped.columns and targets[0] not in renames:
+            renames[targets[0]] = export_name
+    fed = {t for targets in tm.columns.values() for t in targets[1:]}
+    return shaped.drop(columns=[c for c in fed if c in shaped and c not in renames]).rename(
+        columns=renames)
+
+
+class _Sink:
+    """Appends chunks to one file of the chosen format."""
+
+    def __init__(self, path: Path, style: ExportStyle) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.style = path, style
+        self._writer: pq.ParquetWriter | None = None
+        self._rows: list[pd.DataFrame] = []
+        self._first = True
+        if path.exists():
+            path.unlink()
+
+    def write(self, frame: pd.DataFrame) -> None:
+        kind = self.style.format
+        if kind == "csv":
+            self._csv(frame)
+        elif kind == "jsonl":
+            with self.path.open("a", encoding="utf-8") as handle:
+                frame.to_json(handle, orient="records", lines=True, force_ascii=False)
+        elif kind == "parquet":
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer.write_table(table.cast(self._writer.schema))
+        else:
+            self._rows.append(frame)
+        self._first = False
+
+    def _csv(self, frame: pd.DataFrame) -> None:
+        text = frame.to_csv(index=False, header=self._first, sep=self.style.delimiter,
+                            lineterminator="\r\n" if self.style.windows else "\n")
+        mode, encoding = ("w", "utf-8-sig") if self._first and self.style.windows else ("a", "utf-8")
+        with self.path.open(mode, encoding=encoding, newline="") as handle:
+            handle.write(text)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._rows:
+            frame = pd.concat(self._rows, ignore_index=True)
+            if len(frame) > XLSX_MAX_ROWS:
+                raise ValueError(f"{len(frame)} rows do not fit one Excel sheet; use csv or parquet")
+            frame.to_excel(self.path, index=False, engine="openpyxl")
