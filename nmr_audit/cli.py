@@ -100,7 +100,7 @@ def generate(
     visits: Annotated[int, typer.Option(min=1, help="Number of visits to generate.")],
     out: Annotated[Path, typer.Option(help="Folder for claims/, notes/ and truth.parquet.")],
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
-    format: Annotated[Format, typer.Option("--format", help="File format of the exports.")] = Format.parquet,  # noqa: A002
+    format: Annotated[Format, typer.Option("--format", help="File format of the exports.")] = Format.parquet,
     mapping: Annotated[Path | None, typer.Option(help="Write the exports in the shape of this mapping profile.")] = None,
     defect_rate: Annotated[float, typer.Option(min=0.0, max=0.2, help="Rate of each injected defect kind.")] = 0.03,
     delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",

@@ -21,8 +21,8 @@ from nmr_audit.contract import (
     MINUTES_PREFIX,
     NECESSITY_TEXT_FIELDS,
     NOTE_COLUMNS,
-    NULL_SPELLINGS,
     NOTE_OPTIONAL,
+    NULL_SPELLINGS,
     QUARANTINE_COLUMNS,
     SERVICES_COLUMN,
     SOURCE_FILE,
@@ -191,7 +191,8 @@ def _itemized_minutes(mapped: pd.DataFrame, note_ids: pd.Series, checks: RowChec
     A code listed twice in one note is summed; the list wins over a column for the same code.
     """
     parts = [_services_list(mapped, checks), _minutes_columns(mapped, checks)]
-    long = pd.concat([p for p in parts if len(p)], copy=False) if any(len(p) for p in parts) else parts[0]
+    filled = [p for p in parts if len(p)]
+    long = pd.concat(filled) if filled else parts[0]
     long = long.dropna(subset=["minutes"])
     long = long.assign(note_id=note_ids.reindex(long.index), row=long.index)
     long = long.drop_duplicates(subset=["row", "cpt_code"], keep="first").drop(columns="row")

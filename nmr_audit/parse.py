@@ -101,7 +101,7 @@ def parse_modifiers(text: pd.Series) -> Parsed:
 def parse_diagnosis_codes(text: pd.Series) -> Parsed:
     """ICD-10-CM codes, upper-cased and joined with `;` whatever separator the export used."""
     joined = text.str.upper().str.replace(r"\s*[;,]\s*", ";", regex=True).str.strip(";")
-    tokens = joined.str.split(";").explode()
+    tokens = joined.dropna().str.split(";").explode().astype("str")
     token_ok = tokens.str.fullmatch(_ICD10).fillna(False).astype(bool)
     ok = token_ok.groupby(level=0).all().reindex(text.index, fill_value=True)
     return joined.where(ok), text.notna() & ~ok

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from nmr_audit.contract import SOURCE_FILE, SOURCE_ROW
-from nmr_audit.io.discover import file_format
 from nmr_audit.errors import InputError
+from nmr_audit.io.discover import file_format
 
 _BOM = b"\xef\xbb\xbf"
 _DELIMITERS = ",;\t|"
@@ -61,7 +62,7 @@ def read_export(path: Path, delimiter: str | None = None, sheet: str | int | Non
             raise InputError(path, "unsupported file type", "use .csv, .xlsx, .parquet or .jsonl")
     except InputError:
         raise
-    except (OSError, ValueError, pa.ArrowException, KeyError) as exc:
+    except (OSError, ValueError, pa.ArrowException, KeyError, zipfile.BadZipFile) as exc:
         raise InputError(path, f"cannot be read as a {kind} table: {_first_line(exc)}",
                          "check that the file is complete and of the type its name says") from exc
     frame = frame.assign(**{SOURCE_FILE: str(path)})

@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 class StagedOutputs:
@@ -48,8 +50,21 @@ class StagedOutputs:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_parquet(path, index=False)
+    """Parquet that plain `pandas.read_parquet` reads back (list columns come back as arrays)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(_readable_metadata(table.schema.metadata)), path)
     return path
+
+
+def _readable_metadata(metadata: dict[bytes, bytes] | None) -> dict[bytes, bytes] | None:
+    """pandas cannot re-create `list<…>[pyarrow]` dtypes from its own metadata: say object."""
+    if not metadata or b"pandas" not in metadata:
+        return metadata
+    document = json.loads(metadata[b"pandas"])
+    for column in document.get("columns", []):
+        if "list<" in str(column.get("numpy_type", "")):
+            column["numpy_type"] = "object"
+    return {**metadata, b"pandas": json.dumps(document).encode()}
 
 
 def write_json(document: dict[str, Any], path: Path) -> Path:

@@ -84,7 +84,7 @@ def _notes_table(chunk: Chunk, kind: str) -> pd.DataFrame:
 def _shape(frame: pd.DataFrame, table: str, style: ExportStyle) -> pd.DataFrame:
     """Dates, booleans and lists spelled as the imitated export spells them."""
     shaped = frame.copy()
-    for column in shaped.columns[shaped.dtypes == bool]:
+    for column in shaped.select_dtypes(include="bool").columns:
         shaped[column] = shaped[column].map({True: "true", False: "false"})
     for column in ("date_of_service", "plan_of_care_signed_date"):
         if column in shaped and style.us_dates:
@@ -93,7 +93,7 @@ def _shape(frame: pd.DataFrame, table: str, style: ExportStyle) -> pd.DataFrame:
     if style.mapping is None:
         return shaped
     tm = style.mapping.for_table(table)
-    for column, spellings in tm.values.items():
+    for column, spellings in tm.values.items():  # noqa: PD011 (a mapping, not a frame)
         inverse: dict[str, str] = {}
         for spelling, value in spellings.items():
             inverse.setdefault(value, spelling)

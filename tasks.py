@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Set up a local environment from the pinned lock, then run the demo audit or the tests.
+
+    python3.11 tasks.py demo    # audit the bundled sample data into out/sample
+    python3.11 tasks.py test    # ruff + the whole test suite
+
+Needs only Python 3.11 and pip. The venv (.venv) is rebuilt when requirements.lock changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+LOCK = ROOT / "requirements.lock"
+STAMP = VENV / ".lock-sha256"
+
+
+def run(*args: str | Path) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], check=True, cwd=ROOT)
+
+
+def setup() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"nmr-audit needs Python 3.11 (this is {sys.version.split()[0]}): "
+                 "run `python3.11 tasks.py …`")
+    wanted = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        run(sys.executable, "-m", "venv", VENV)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "-r", LOCK)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-deps", "-e", ".")
+    STAMP.write_text(wanted)
+
+
+def demo() -> None:
+    sample = ROOT / "data" / "sample" / "canonical"
+    run(BIN / "nmr-audit", "audit", "--claims", sample / "claims", "--notes", sample / "notes",
+        "--out", ROOT / "out" / "sample")
+    print(f"\nOutputs: {ROOT / 'out' / 'sample'} (summary.json, quarantine.parquet, …)")
+
+
+def test() -> None:
+    run(BIN / "ruff", "check", ".")
+    run(BIN / "python", "-m", "pytest", "-q", *sys.argv[2:])
+
+
+if __name__ == "__main__":
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    setup()
+    commands[sys.argv[1]]()

@@ -1,0 +1,34 @@
+"""Test settings: Prefect keeps its state in a temp folder and never calls out."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="nmr-audit-prefect-"))
+os.environ["PREFECT_HOME"] = str(_HOME)
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+from nmr_audit.io.reference import load_reference  # noqa: E402
+from nmr_audit.reference import ReferenceData  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def reference() -> ReferenceData:
+    return load_reference()
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One real (ephemeral) Prefect server for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

@@ -1,0 +1,100 @@
+"""The audit flow run for real on a Prefect server, and the CLI over it."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.audit import audit_flow
+from nmr_audit.cli import app
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+SAMPLE = REPO / "data" / "sample"
+SETS = {  # sample set: (claims, notes, mapping profile)
+    "canonical": ("canonical/claims", "canonical/notes", None),
+    "canonical_jsonl": ("canonical_jsonl/claims", "canonical_jsonl/notes", None),
+    "therachart": ("therachart/claims", "therachart/notes", "therachart_csv.yaml"),
+    "rehabpro": ("rehabpro/claims/*.xlsx", "rehabpro/notes", "rehabpro_xlsx.yaml"),
+}
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_every_sample_set_is_audited_and_accounts_for_every_row(tmp_path, name):
+    claims, notes, mapping = SETS[name]
+    state = audit_flow(claims=[str(SAMPLE / claims)], notes=[str(SAMPLE / notes)], out=str(tmp_path),
+                       mapping=str(REPO / "data" / "mappings" / mapping) if mapping else None,
+                       return_state=True)
+    assert state.is_completed(), state.message
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    quarantine = pd.read_parquet(tmp_path / "quarantine.parquet")
+    truth = pd.read_parquet(SAMPLE / name / "truth.parquet")
+    for entry in summary["inputs"]:
+        assert entry["rows_read"] == entry["rows_audited"] + entry["rows_quarantined"]
+        assert len(entry["sha256"]) == 64
+    expected = truth["defect"].value_counts()
+    held = quarantine["table"].value_counts()
+    assert held.get("claim_lines", 0) == expected.get("bad_claim_row", 0)
+    assert held.get("visit_notes", 0) == expected.get("bad_note_row", 0)
+    assert quarantine["source_row"].gt(0).all() and quarantine["reason"].str.len().gt(0).all()
+    lines = pd.read_parquet(tmp_path / "claim_lines.parquet")
+    assert lines["payer_type"].isin(["medicare", "medicare_advantage", "medicaid", "commercial",
+                                     "workers_comp", "other"]).all()
+    assert not list(tmp_path.glob(".staging-*"))
+
+
+def test_unreadable_file_fails_the_flow_with_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "claims.xlsx"
+    bad.write_bytes(b"not a workbook")
+    out = tmp_path / "out"
+    state = audit_flow(claims=[str(bad)], notes=[str(SAMPLE / "canonical/notes")], out=str(out),
+                       return_state=True)
+    assert state.is_failed()
+    assert str(bad) in state.message and "cannot be read" in state.message
+    assert not (out / "summary.json").exists()
+
+
+runner = CliRunner()
+
+
+def test_cli_help_has_examples():
+    for command in ("audit", "generate"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Example: nmr-audit " + command in result.output
+
+
+def test_cli_audit_exit_codes(tmp_path):
+    ok = runner.invoke(app, ["audit", "--claims", str(SAMPLE / "canonical/claims"), "--notes",
+                             str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "ok"),
+                             "--fail-on", "high"])
+    assert ok.exit_code == 0, ok.output
+    assert "audit written to" in ok.output
+    missing = runner.invoke(app, ["audit", "--claims", str(tmp_path / "nope"), "--notes",
+                                  str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "x")])
+    assert missing.exit_code == 2
+    assert "no claim_lines file matches" in missing.output and "Traceback" not in missing.output
+    usage = runner.invoke(app, ["audit", "--claims", "x"])
+    assert usage.exit_code == 2
+
+
+def test_profile_changes_the_rule_basis_recorded_for_the_run(tmp_path):
+    profile = tmp_path / "highmark.yaml"
+    profile.write_text("name: cms-commercial\nrule_basis:\n  commercial: cms\n")
+    state = audit_flow(claims=[str(SAMPLE / "canonical/claims")],
+                       notes=[str(SAMPLE / "canonical/notes")], out=str(tmp_path / "o"),
+                       profile=str(profile), return_state=True)
+    summary = state.result().summary
+    assert summary["run"]["parameters"]["rule_basis"]["commercial"] == "cms"
+
+
+def test_cli_generate_then_audit_round_trip(tmp_path):
+    result = runner.invoke(app, ["generate", "--visits", "60", "--seed", "4", "--out",
+                                 str(tmp_path / "g"), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    audited = runner.invoke(app, ["audit", "--claims", str(tmp_path / "g" / "claims"), "--notes",
+                                  str(tmp_path / "g" / "notes" / "*.jsonl"), "--out",
+                                  str(tmp_path / "o")])
+    assert audited.exit_code == 0, audited.output
+    services = pd.read_parquet(tmp_path / "o" / "note_services.parquet")
+    assert set(services["cpt_code"]) >= {"97112"}

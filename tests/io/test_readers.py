@@ -1,0 +1,106 @@
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nmr_audit.errors import InputError
+from nmr_audit.io.readers import read_export
+
+HEADER = ["claim_id", "line_number", "units"]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_csv_any_common_delimiter(tmp_path, delimiter):
+    path = tmp_path / "claims.csv"
+    path.write_text(delimiter.join(HEADER) + "\nC1" + delimiter + "1" + delimiter + "2\n")
+    raw = read_export(path)
+    assert raw.frame[HEADER].iloc[0].tolist() == ["C1", "1", "2"]
+    assert raw.frame["source_row"].tolist() == [2]
+
+
+def test_csv_with_bom_and_crlf(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_bytes(b"\xef\xbb\xbfclaim_id;line_number;units\r\nC1;1;2\r\nC2;1;3\r\n")
+    raw = read_export(path)
+    assert list(raw.frame.columns[:3]) == HEADER
+    assert raw.frame["units"].tolist() == ["2", "3"]
+    assert raw.frame["source_row"].tolist() == [2, 3]
+
+
+def test_csv_ragged_row_is_reported_with_its_line_and_the_rest_is_read(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text("claim_id,line_number,units\nC1,1,2\nC2,1\nC3,1,1\n")
+    raw = read_export(path)
+    assert raw.frame["claim_id"].tolist() == ["C1", "C3"]
+    assert raw.frame["source_row"].tolist() == [2, 4]
+    assert raw.invalid[["source_row", "reason"]].to_numpy().tolist() == [
+        [3, "expected 3 fields, found 2"]]
+    assert raw.rows_read == 3
+
+
+def test_csv_quoted_value_over_two_lines_keeps_later_line_numbers(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text('note_id,techniques\nN1,"PNF\nbalance"\nN2,gait\n')
+    raw = read_export(path)
+    assert raw.frame["source_row"].tolist() == [2, 4]
+
+
+def test_csv_keeps_leading_zeros_and_empty_cells_as_text(tmp_path):
+    path = tmp_path / "claims.csv"
+    path.write_text("patient_id,payer_id\n00123,\n")
+    raw = read_export(path)
+    assert raw.frame["patient_id"].iloc[0] == "00123"
+    assert raw.frame["payer_id"].iloc[0] == ""
+
+
+def test_xlsx_first_sheet(tmp_path):
+    path = tmp_path / "claims.xlsx"
+    pd.DataFrame({"claim_id": ["C1"], "units": [2], "date_of_service": [pd.Timestamp("2026-03-04")]}
+                 ).to_excel(path, index=False)
+    raw = read_export(path)
+    assert raw.frame[["claim_id", "units"]].iloc[0].tolist() == ["C1", "2"]
+    assert raw.frame["date_of_service"].iloc[0].startswith("2026-03-04")
+    assert raw.frame["source_row"].tolist() == [2]
+
+
+def test_parquet_typed_columns_become_contract_text(tmp_path):
+    path = tmp_path / "claims.parquet"
+    pq.write_table(pa.table({"units": pa.array([2, None], pa.int64()),
+                             "date_of_service": pa.array([pd.Timestamp("2026-03-04")] * 2),
+                             "signed": pa.array([True, False])}), path)
+    raw = read_export(path)
+    assert raw.frame["units"].iloc[0] == "2" and pd.isna(raw.frame["units"].iloc[1])
+    assert raw.frame["date_of_service"].tolist() == ["2026-03-04"] * 2
+    assert raw.frame["signed"].tolist() == ["true", "false"]
+    assert raw.frame["source_row"].tolist() == [1, 2]
+
+
+def test_jsonl_services_kept_as_lists_and_bad_lines_reported(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    good = {"note_id": "N1", "total_treatment_minutes": 40, "signed": True,
+            "services": [{"cpt_code": "97112", "minutes": 23}]}
+    path.write_text(json.dumps(good) + "\n\n{not json\n[1, 2]\n")
+    raw = read_export(path)
+    row = raw.frame.iloc[0]
+    assert (row["note_id"], row["total_treatment_minutes"], row["signed"]) == ("N1", "40", "true")
+    assert row["services"] == [{"cpt_code": "97112", "minutes": 23}]
+    assert raw.invalid["source_row"].tolist() == [3, 4]
+    assert raw.invalid["reason"].iloc[0].startswith("not valid JSON")
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("empty.csv", b"", "empty"),
+    ("dup.csv", b"a,a\n1,2\n", "repeats"),
+    ("latin1.csv", "claim_id\nJos\xe9\n".encode("latin-1"), "cannot be read"),
+    ("broken.parquet", b"PAR1 not really", "cannot be read"),
+    ("broken.xlsx", b"not a zip", "cannot be read"),
+])
+def test_unreadable_files_raise_one_line_naming_the_file(tmp_path, name, content, says):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        read_export(path)
+    assert str(path) in caught.value.line() and says in caught.value.line()
+    assert "\n" not in caught.value.line()

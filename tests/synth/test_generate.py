@@ -1,0 +1,54 @@
+import hashlib
+
+import pandas as pd
+
+from nmr_audit import parse
+from nmr_audit.synth import write as synth_write
+from nmr_audit.synth.write import ExportStyle, write_dataset
+
+
+def digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path):
+    style = ExportStyle(format="csv")
+    write_dataset(tmp_path / "a", visits=120, seed=5, defect_rate=0.05, style=style)
+    write_dataset(tmp_path / "b", visits=120, seed=5, defect_rate=0.05, style=style)
+    write_dataset(tmp_path / "c", visits=120, seed=6, defect_rate=0.05, style=style)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a")["claims/claims.csv"] != digest(tmp_path / "c")["claims/claims.csv"]
+
+
+def test_streams_in_chunks_without_changing_row_counts(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth_write, "CHUNK_VISITS", 24)
+    counts = write_dataset(tmp_path, visits=100, seed=1, defect_rate=0.0,
+                           style=ExportStyle(format="parquet"))
+    claims = pd.read_parquet(tmp_path / "claims" / "claims.parquet")
+    notes = pd.read_parquet(tmp_path / "notes" / "notes.parquet")
+    assert len(claims) == counts["claim_lines"] and len(notes) == counts["visit_notes"] == 100
+    assert claims.groupby(["claim_id", "line_number"]).size().max() == 1
+
+
+def test_clean_data_is_valid_and_realistic(tmp_path):
+    write_dataset(tmp_path, visits=240, seed=3, defect_rate=0.0, style=ExportStyle(format="csv"))
+    claims = pd.read_csv(tmp_path / "claims" / "claims.csv", dtype=str)
+    notes = pd.read_csv(tmp_path / "notes" / "notes.csv", dtype=str)
+    assert parse.npi_check_digit_ok(claims["rendering_npi"]).all()
+    assert len(set(claims["clinic_id"])) > 1 and len(set(claims["payer_type"])) >= 5
+    assert (claims["cpt_code"] == "97112").mean() > 0.25
+    per_visit = claims.groupby("claim_id")["cpt_code"].nunique()
+    assert per_visit.max() >= 3
+    assert notes["minutes_97112"].dropna().astype(int).between(5, 45).all()
+    assert pd.read_parquet(tmp_path / "truth.parquet").empty
+
+
+def test_defects_are_injected_at_about_the_rate_and_recorded(tmp_path):
+    write_dataset(tmp_path, visits=2400, seed=9, defect_rate=0.05, style=ExportStyle(format="parquet"))
+    truth = pd.read_parquet(tmp_path / "truth.parquet")
+    nmr_visits = (pd.read_parquet(tmp_path / "claims" / "claims.parquet")["cpt_code"] == "97112").sum()
+    rate = (truth["defect"] == "overbilled_units").sum() / nmr_visits
+    assert 0.02 < rate < 0.09
+    fields = truth.loc[truth["defect"] == "missing_note_field", "field"]
+    assert fields.notna().all() and len(fields) > 0
