@@ -16,12 +16,10 @@ from nmr_audit.checks import RowChecks
 from nmr_audit.contract import (
     CLAIM_COLUMNS,
     CLAIM_LINES,
-    CLAIM_OPTIONAL,
     LINEAGE,
     MINUTES_PREFIX,
     NECESSITY_TEXT_FIELDS,
     NOTE_COLUMNS,
-    NOTE_OPTIONAL,
     NULL_SPELLINGS,
     QUARANTINE_COLUMNS,
     SERVICES_COLUMN,
@@ -127,7 +125,6 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData) -> Confo
             "diagnosis_codes": diagnoses,
         }
     )
-    assert set(CLAIM_OPTIONAL) <= set(rows.columns)
     return _split(mapped, rows, checks, CLAIM_LINES)
 
 
@@ -177,7 +174,6 @@ def conform_visit_notes(mapped: pd.DataFrame, reference: ReferenceData) -> Confo
     services = _itemized_minutes(mapped, columns["note_id"], checks)
     rows = pd.DataFrame(columns)[["note_id", *[c for c in columns if c != "note_id"]]]
     rows = rows.assign(itemizes_minutes=rows.index.isin(services.index[services["minutes"].notna()]))
-    assert set(NOTE_OPTIONAL) <= set(rows.columns)
     conformed = _split(mapped, rows, checks, VISIT_NOTES)
     kept = mapped.index[~checks.failed().to_numpy()]
     services = services.loc[services.index.isin(kept)].reset_index(drop=True)
