@@ -33,7 +33,8 @@ from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.writers import StagedOutputs, write_json, write_parquet
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.reference import ReferenceData
-from nmr_audit.summary import build_summary
+from nmr_audit.summary import build_summary, visit_totals
+from nmr_audit.visits import reconcile_visits
 
 Severity = Literal["info", "low", "medium", "high"]
 
@@ -104,15 +105,30 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     return TableIntake(conformed, pd.DataFrame(stats), time.perf_counter() - started)
 
 
+@task(name="reconcile units", cache_policy=NO_CACHE)
+def reconcile_units(claims: TableIntake, notes: TableIntake, reference: ReferenceData
+                    ) -> tuple[pd.DataFrame, float]:
+    """Billed 97112 units against what the notes' minutes support, one row per visit."""
+    started = time.perf_counter()
+    visits = reconcile_visits(claims.conformed.rows, notes.conformed.rows,
+                              notes.conformed.services, reference)
+    over = visits["excess_units_97112"] > 0
+    get_run_logger().info("reconciled %d visit(s) with 97112: %d bill more units than documented "
+                          "(%d excess unit(s))", len(visits), int(over.sum()),
+                          int(visits["excess_units_97112"].sum()))
+    return visits, time.perf_counter() - started
+
+
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def write_outputs(out: str, claims: TableIntake, notes: TableIntake, summary: dict[str, Any]
-                  ) -> list[str]:
+def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.DataFrame,
+                  summary: dict[str, Any]) -> list[str]:
     """Write every output aside and move them into `out` together."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     quarantine = pd.concat([claims.conformed.quarantine, notes.conformed.quarantine],
                            ignore_index=True)
     with StagedOutputs(target) as staged:
+        write_parquet(visits, staged.path("visits.parquet"))
         write_parquet(quarantine, staged.path("quarantine.parquet"))
         write_parquet(claims.conformed.rows, staged.path("claim_lines.parquet"))
         write_parquet(notes.conformed.rows, staged.path("visit_notes.parquet"))
@@ -148,6 +164,7 @@ def audit_flow(
     for intake in (claim_intake, note_intake):
         if isinstance(intake, InputError):
             return Failed(message=intake.line())
+    visits, reconcile_seconds = reconcile_units(claim_intake, note_intake, ref)
     accounting = pd.concat([
         account(claim_intake.files, claim_intake.conformed.rows, claim_intake.conformed.quarantine),
         account(note_intake.files, note_intake.conformed.rows, note_intake.conformed.quarantine),
@@ -158,9 +175,11 @@ def audit_flow(
                   "rule_basis": dict(zip(ref.payer_rule_basis["payer_type"],
                                          ref.payer_rule_basis["rule_basis"], strict=True))}
     timing = {"started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
-              "seconds": {"read_and_validate": round(claim_intake.seconds + note_intake.seconds, 3)}}
+              "seconds": {"read_and_validate": round(claim_intake.seconds + note_intake.seconds, 3),
+                          "reconcile_units": round(reconcile_seconds, 3)}}
     summary = build_summary(accounting, empty_findings(), parameters,
                             {"name": "nmr-audit", "version": __version__}, skipped, timing)
+    summary["visits"] = visit_totals(visits)
     summary["rules_applied"] = []
-    outputs = write_outputs(out, claim_intake, note_intake, summary)
+    outputs = write_outputs(out, claim_intake, note_intake, visits, summary)
     return AuditResult(out=out, summary=summary, outputs=outputs)

@@ -14,7 +14,7 @@ from nmr_audit.errors import InputError
 app = typer.Typer(
     name="nmr-audit",
     help="Audit CPT 97112 (neuromuscular re-education) claim lines against treatment notes.\n\n"
-    "Example: nmr-audit audit --claims data/sample/claims --notes data/sample/notes --out out/",
+    "Example: nmr-audit audit --claims data/sample/canonical/claims --notes data/sample/canonical/notes --out out/",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -41,8 +41,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.command(
-    epilog="Example: nmr-audit audit --claims data/sample/claims --notes data/sample/notes "
-    "--out out/sample\n\n"
+    epilog="Example: nmr-audit audit --claims data/sample/canonical/claims "
+    "--notes data/sample/canonical/notes --out out/sample\n\n"
     "Exit status: 0 audit ran; 2 bad invocation or unreadable input; 3 --fail-on threshold met."
 )
 def audit(
@@ -67,8 +67,7 @@ def audit(
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above")
     result = state.result()
-    totals = result.summary["totals"]
-    typer.echo(_report_line(totals, out))
+    typer.echo(_report_line(result.summary, out))
     findings = _findings_frame(out)
     if fail_on and at_or_above(findings, fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {out})", code=3)
@@ -78,10 +77,14 @@ def _opt(path: Path | None) -> str | None:
     return str(path) if path else None
 
 
-def _report_line(totals: dict[str, dict[str, int]], out: Path) -> str:
+def _report_line(summary: dict, out: Path) -> str:
     parts = [f"{t}: {c['rows_audited']} audited, {c['rows_quarantined']} quarantined"
-             for t, c in totals.items()]
-    return f"audit written to {out.resolve()} ({'; '.join(parts)})"
+             for t, c in summary["totals"].items()]
+    visits = summary["visits"]
+    return (f"audit written to {out.resolve()} ({'; '.join(parts)})\n"
+            f"97112 visits: {visits['total']}; {visits['with_excess_units_97112']} bill more 97112 units "
+            f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
+            f"{visits['without_note']} have no note")
 
 
 def _findings_frame(out: Path) -> object:

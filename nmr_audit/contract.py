@@ -63,3 +63,30 @@ OPTIONAL_COLUMNS = {CLAIM_LINES: CLAIM_OPTIONAL, VISIT_NOTES: NOTE_OPTIONAL}
 UNIQUE_KEYS = {CLAIM_LINES: ("claim_id", "line_number"), VISIT_NOTES: ("note_id",)}
 
 SEVERITIES = ("info", "low", "medium", "high")
+
+# The code the audit is about, and the payer type of a visit whose payer no claim names.
+NMR_CODE = "97112"
+UNKNOWN_PAYER = "unknown"
+
+# visits.parquet: the contract's columns, then what nmr-audit adds to explain them.
+VISIT_COLUMNS = (
+    *VISIT_KEY,
+    "clinic_id",
+    "payer_type",
+    "rule_basis",
+    "note_id",
+    "total_timed_minutes",
+    "minutes_97112",
+    "billed_units_97112",
+    "supported_units_97112",
+    "excess_units_97112",
+    "billed_timed_units",
+    "supported_timed_units",
+)
+VISIT_EXTRA_COLUMNS = (
+    "note_count",
+    "itemizes_minutes",
+    "pooled_timed_minutes",
+    "lines_97112",
+    "timed_codes_billed",
+)

@@ -23,10 +23,11 @@ RULE_BASES = ("cms", "ama")
 def apply_rule_basis(reference: ReferenceData, overrides: Mapping[str, str], source: str
                      ) -> ReferenceData:
     """The reference data with the profile's rule basis per payer type, its source noted."""
-    unknown = set(overrides) - reference.payer_types
+    known = set(reference.payer_rule_basis["payer_type"])
+    unknown = set(overrides) - known
     if unknown:
         raise ValueError(f"unknown payer type(s) {', '.join(sorted(unknown))}; "
-                         f"use {', '.join(sorted(reference.payer_types))}")
+                         f"use {', '.join(sorted(known))}")
     bad = {k: v for k, v in overrides.items() if v not in RULE_BASES}
     if bad:
         raise ValueError(f"unknown rule basis {bad}; use cms or ama")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from nmr_audit.contract import UNKNOWN_PAYER
+
 
 @dataclass(frozen=True)
 class ReferenceData:
@@ -25,7 +27,8 @@ class ReferenceData:
 
     @property
     def payer_types(self) -> frozenset[str]:
-        return frozenset(self.payer_rule_basis["payer_type"])
+        """Payer types a claim line may carry (`unknown` is only for visits no claim names)."""
+        return frozenset(self.payer_rule_basis["payer_type"]) - {UNKNOWN_PAYER}
 
     @property
     def credentials(self) -> frozenset[str]:
@@ -34,4 +37,6 @@ class ReferenceData:
     def rule_basis(self, payer_types: pd.Series) -> pd.Series:
         """The unit-counting basis (`cms` or `ama`) for each payer type."""
         lookup = self.payer_rule_basis.set_index("payer_type")["rule_basis"]
-        return payer_types.map(lookup)
+        positions, distinct = pd.factorize(payer_types)  # a few payer types, millions of rows
+        basis = pd.Index(distinct).map(lookup).to_numpy(dtype=object)
+        return pd.Series(basis[positions], index=payer_types.index).where(positions >= 0)

@@ -47,3 +47,19 @@ def at_or_above(findings: pd.DataFrame, severity: str) -> bool:
     if severity not in rank:
         raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
     return bool(findings["severity"].map(rank).ge(rank[severity]).any()) if len(findings) else False
+
+
+def visit_totals(visits: pd.DataFrame) -> dict[str, Any]:
+    """The reconciliation at a glance: visits, and 97112 units billed beyond the notes."""
+    over = visits["excess_units_97112"] > 0
+    return {
+        "total": len(visits),
+        "by_rule_basis": {k: int(v) for k, v in visits["rule_basis"].value_counts().sort_index().items()},
+        "without_note": int(visits["note_id"].isna().sum()),
+        "billed_units_97112": int(visits["billed_units_97112"].sum()),
+        "supported_units_97112": int(visits["supported_units_97112"].sum()),
+        "with_excess_units_97112": int(over.sum()),
+        "excess_units_97112": int(visits["excess_units_97112"].sum()),
+        "timed_units_beyond_total": int((visits["billed_timed_units"] - visits["supported_timed_units"])
+                                        .clip(lower=0).sum()),
+    }

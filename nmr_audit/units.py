@@ -3,6 +3,7 @@
 Both use the same table (8–22 minutes → 1 unit, 23–37 → 2, …; units = ⌊(M + 7) / 15⌋ from 8
 minutes); they differ in what M is. CMS pools the day's timed minutes and then allots the
 units among codes (Medicare Claims Processing Manual ch. 5 §20.2); AMA counts each code alone.
+Everything here is arithmetic over whole columns: one call covers every visit of a run.
 """
 
 from __future__ import annotations
@@ -16,21 +17,62 @@ def units_for_minutes(minutes: pd.Series) -> pd.Series:
     return ((minutes + 7) // 15).where(minutes >= 8, 0).astype("int64")
 
 
-def cms_allotment(services: pd.DataFrame, visit: str = "visit") -> pd.Series:
-    """Units per (visit, timed code) row under the CMS rule.
+def fewest_minutes(units: pd.Series) -> pd.Series:
+    """The fewest minutes of one code that support `units` units on its own (8, 23, 38, …)."""
+    return (units * 15 - 7).clip(lower=0).astype("int64")
+
+
+def ama_ceiling(minutes: pd.Series, codes: pd.Series) -> pd.Series:
+    """The most units `minutes` can support under the AMA rule when split over `codes` codes.
+
+    For notes that give only a total: a unit needs its code to reach 8 minutes, and every
+    further unit 15 more, so the best split gives units to j = min(codes, ⌊M / 8⌋) codes and
+    supports ⌊(M + 7j) / 15⌋ units in all.
+    """
+    spread = np.minimum(codes.clip(lower=1), minutes // 8)
+    return ((minutes + 7 * spread) // 15).astype("int64")
+
+
+def cms_allotment(services: pd.DataFrame, visit: str = "visit", favour: str | None = None
+                  ) -> pd.Series:
+    """Units per (visit, timed code) row under the CMS rule, as a biller would allot them.
 
     Each code takes its full 15-minute units; the pooled units still left go to the codes with
-    the largest remaining minutes (ties: the earlier row). `services` holds one row per timed
-    code of a visit with `minutes`.
+    the largest remaining minutes. Ties are the provider's choice: `favour` (e.g. 97112) wins
+    them, then the earlier row. `services` holds one row per timed code of a visit.
     """
     minutes = services["minutes"].astype("int64")
     by_visit = services[visit]
-    pooled = units_for_minutes(minutes.groupby(by_visit).transform("sum"))
-    full = minutes // 15
-    left = pooled - full.groupby(by_visit).transform("sum")
+    left = _units_left(minutes, by_visit)
     remainder = minutes % 15
-    order = pd.DataFrame({"v": by_visit.to_numpy(), "r": -remainder.to_numpy(),
+    favoured = (services["cpt_code"] == favour).to_numpy() if favour else np.zeros(len(services), bool)
+    order = pd.DataFrame({"v": by_visit.to_numpy(), "r": -remainder.to_numpy(), "f": ~favoured,
                           "i": np.arange(len(services))})
-    rank = order.sort_values(["v", "r", "i"]).groupby("v").cumcount().sort_index().to_numpy()
-    extra = (rank < left.to_numpy()) & (remainder.to_numpy() > 0)
-    return pd.Series(full.to_numpy() + extra, index=services.index, dtype="int64")
+    rank = order.sort_values(["v", "r", "f", "i"]).groupby("v").cumcount().sort_index().to_numpy()
+    extra = (rank < left.reindex(by_visit).to_numpy()) & (remainder.to_numpy() > 0)
+    return pd.Series((minutes // 15).to_numpy() + extra, index=services.index, dtype="int64")
+
+
+def cms_most_units(services: pd.DataFrame, code: str, visit: str = "visit") -> pd.Series:
+    """Per visit, the most units `code` can carry under any valid CMS allotment.
+
+    The code keeps its full units and wins one of the units left over when it has remaining
+    minutes and fewer other codes than units left have strictly more remaining minutes (ties
+    go its way). `services`: one row per (visit, timed code) with `minutes`.
+    """
+    minutes = services["minutes"].astype("int64")
+    by_visit = services[visit]
+    left = _units_left(minutes, by_visit)
+    is_code = services["cpt_code"] == code
+    own = minutes.where(is_code, 0).groupby(by_visit).sum()
+    own_remainder = own % 15
+    ahead = ((minutes % 15).to_numpy() > own_remainder.reindex(by_visit).to_numpy()) & ~is_code
+    ahead_count = pd.Series(ahead, index=services.index).groupby(by_visit).sum()
+    wins_extra = (own_remainder > 0) & (ahead_count < left)
+    return (own // 15 + wins_extra).astype("int64")
+
+
+def _units_left(minutes: pd.Series, by_visit: pd.Series) -> pd.Series:
+    """Per visit, the pooled units that full 15-minute units leave to allot by remainder."""
+    pooled = units_for_minutes(minutes.groupby(by_visit).sum())
+    return pooled - (minutes // 15).groupby(by_visit).sum()

@@ -14,10 +14,17 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
+from hypothesis import settings  # noqa: E402
+
 from nmr_audit.io.reference import load_reference  # noqa: E402
 from nmr_audit.reference import ReferenceData  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+# CI replays the same examples every run (a failure there is reproducible); locally, explore.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -93,3 +93,9 @@ def test_missing_necessity_fields_are_not_quarantined(reference):
     result = conform_visit_notes(notes([{"functional_deficit": "N/A", "time_in": ""}]), reference)
     assert result.quarantine.empty
     assert result.rows[["functional_deficit", "time_in"]].isna().all(axis=None)
+
+
+def test_unknown_is_a_rule_basis_row_not_a_payer_type_a_claim_may_carry(reference):
+    result = conform_claim_lines(claims(rows=[{"payer_type": "unknown"}]), reference)
+    assert result.rows.empty
+    assert "payer_type 'unknown' is not one of" in result.quarantine["reason"].iloc[0]

@@ -120,7 +120,7 @@ def _claim_lines(visits: pd.DataFrame, services: pd.DataFrame, reference: Refere
     units[timed] = units_for_minutes(services.loc[timed, "minutes"])
     cms = timed & (basis == "cms")
     if cms.any():
-        units[cms] = cms_allotment(services[cms])
+        units[cms] = cms_allotment(services[cms], favour="97112")
     lines = services.assign(units=units)[units > 0]
     credential = lines["visit"].map(info["provider_credential"])
     therapy = np.where(credential.isin(["OT", "OTA"]), "GO", "GP")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,19 +33,24 @@ class ExportStyle:
     mapping: MappingProfile | None = None
 
 
-def write_dataset(out: Path, visits: int, seed: int, defect_rate: float, style: ExportStyle,
-                  progress: bool = False) -> dict[str, int]:
+def chunks(visits: int, seed: int, defect_rate: float, progress: bool = False) -> Iterator[Chunk]:
+    """The dataset chunk by chunk; each chunk's generator is seeded by (seed, chunk number)."""
     world = build_world(seed)
     reference = load_reference()
+    starts = range(0, visits, CHUNK_VISITS)
+    for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
+        rng = np.random.default_rng([seed, 1, index])
+        yield generate_chunk(rng, first, min(CHUNK_VISITS, visits - first), world, reference,
+                             defect_rate)
+
+
+def write_dataset(out: Path, visits: int, seed: int, defect_rate: float, style: ExportStyle,
+                  progress: bool = False) -> dict[str, int]:
     sinks = {t: _Sink(out / t / f"{t}.{_suffix(style.format)}", style)
              for t in ("claims", "notes")}
     truths: list[pd.DataFrame] = []
     counts = {"claim_lines": 0, "visit_notes": 0, "defects": 0}
-    starts = range(0, visits, CHUNK_VISITS)
-    for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
-        rng = np.random.default_rng([seed, 1, index])
-        chunk = generate_chunk(rng, first, min(CHUNK_VISITS, visits - first), world, reference,
-                               defect_rate)
+    for chunk in chunks(visits, seed, defect_rate, progress):
         claims, notes = _claims_table(chunk), _notes_table(chunk, style.format)
         sinks["claims"].write(_shape(claims, "claim_lines", style))
         sinks["notes"].write(_shape(notes, "visit_notes", style))

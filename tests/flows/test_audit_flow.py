@@ -42,6 +42,30 @@ def test_every_sample_set_is_audited_and_accounts_for_every_row(tmp_path, name):
     assert lines["payer_type"].isin(["medicare", "medicare_advantage", "medicaid", "commercial",
                                      "workers_comp", "other"]).all()
     assert not list(tmp_path.glob(".staging-*"))
+    assert_visits_match_the_truth(tmp_path, truth, summary)
+
+
+def visit_number(ids: pd.Series) -> pd.Series:
+    """The generator numbers claims and notes after their visit (CLM000000042, NOTE000000042)."""
+    return ids.str[-9:].astype("int64")
+
+
+def assert_visits_match_the_truth(out, truth, summary):
+    """Excess 97112 units appear exactly where the generator overbilled or took the note away."""
+    visits = pd.read_parquet(out / "visits.parquet")
+    lines = pd.read_parquet(out / "claim_lines.parquet")
+    key = ["patient_id", "date_of_service", "rendering_npi"]
+    numbered = visits.merge(lines[[*key, "claim_id"]].drop_duplicates(key), on=key, how="left")
+    numbered = numbered.assign(visit=visit_number(numbered["claim_id"].fillna(numbered["note_id"])))
+    flagged = set(numbered.loc[numbered["excess_units_97112"] > 0, "visit"])
+    overbilled = set(visit_number(truth.loc[truth["defect"] == "overbilled_units", "claim_id"]))
+    without_note = set(visit_number(truth.loc[truth["defect"] == "missing_note", "claim_id"])) | set(
+        visit_number(truth.loc[truth["defect"] == "bad_note_row", "note_id"]))
+    assert overbilled <= flagged
+    assert flagged <= overbilled | without_note
+    assert set(numbered.loc[numbered["note_id"].isna(), "visit"]) <= without_note
+    assert summary["visits"]["total"] == len(visits)
+    assert summary["visits"]["excess_units_97112"] == int(visits["excess_units_97112"].sum())
 
 
 def test_unreadable_file_fails_the_flow_with_one_line_and_writes_nothing(tmp_path):
@@ -69,7 +93,7 @@ def test_cli_audit_exit_codes(tmp_path):
                              str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "ok"),
                              "--fail-on", "high"])
     assert ok.exit_code == 0, ok.output
-    assert "audit written to" in ok.output
+    assert "audit written to" in ok.output and "97112 visits: " in ok.output
     missing = runner.invoke(app, ["audit", "--claims", str(tmp_path / "nope"), "--notes",
                                   str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2
@@ -86,6 +110,13 @@ def test_profile_changes_the_rule_basis_recorded_for_the_run(tmp_path):
                        profile=str(profile), return_state=True)
     summary = state.result().summary
     assert summary["run"]["parameters"]["rule_basis"]["commercial"] == "cms"
+    visits = pd.read_parquet(tmp_path / "o" / "visits.parquet")
+    commercial = visits[visits["payer_type"] == "commercial"]
+    assert len(commercial) and (commercial["rule_basis"] == "cms").all()
+    pooled = commercial["pooled_timed_minutes"]
+    assert commercial["supported_timed_units"].equals(((pooled + 7) // 15).where(pooled >= 8, 0))
+    # the sample billed commercial visits code by code (AMA); pooled, some bill more than supported
+    assert (commercial["billed_timed_units"] > commercial["supported_timed_units"]).any()
 
 
 def test_cli_generate_then_audit_round_trip(tmp_path):

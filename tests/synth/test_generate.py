@@ -52,3 +52,22 @@ def test_defects_are_injected_at_about_the_rate_and_recorded(tmp_path):
     assert 0.02 < rate < 0.09
     fields = truth.loc[truth["defect"] == "missing_note_field", "field"]
     assert fields.notna().all() and len(fields) > 0
+
+
+def test_canonical_tables_reconcile_to_the_injected_overbilling(reference):
+    from nmr_audit.synth.canonical import canonical_tables
+    from nmr_audit.synth.write import chunks
+    from nmr_audit.visits import reconcile_visits
+
+    chunk = next(chunks(600, seed=5, defect_rate=0.05))
+    lines, notes, services = canonical_tables(chunk)
+    held = chunk.truth["expected"].eq("QUARANTINE").sum()
+    assert len(lines) + len(notes) + held == len(chunk.claim_lines) + len(chunk.visit_notes)
+    visits = reconcile_visits(lines, notes, services, reference)
+    over = visits.loc[(visits["excess_units_97112"] > 0) & visits["note_id"].notna()]
+    truth = chunk.truth
+    lost_note = set(truth.loc[truth["defect"] == "bad_note_row", "note_id"].str.replace("NOTE", "CLM"))
+    overbilled = truth.loc[(truth["defect"] == "overbilled_units") & ~truth["claim_id"].isin(lost_note),
+                           "claim_id"]
+    flagged = lines.merge(over, on=["patient_id", "date_of_service", "rendering_npi"])["claim_id"]
+    assert len(overbilled) and set(overbilled) == set(flagged)

@@ -1,0 +1,210 @@
+"""Visits: claim lines and notes joined on the visit key, and the 97112 units the notes support.
+
+A visit is one (patient_id, date_of_service, rendering_npi): Medicare pools every timed minute
+of that day, so all of the visit's claims and notes count together, not line by line. Pure:
+frames in, one frame out, vectorized over every visit of the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
+from nmr_audit.reference import ReferenceData
+from nmr_audit.units import ama_ceiling, cms_most_units, fewest_minutes, units_for_minutes
+
+KEY = list(VISIT_KEY)
+
+
+def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
+                     note_services: pd.DataFrame, reference: ReferenceData) -> pd.DataFrame:
+    """`visits.parquet`: one row per visit with a 97112 line or 97112 minutes, billed vs supported."""
+    line_visit, note_visit, keys = visit_ids(claim_lines, visit_notes)
+    count = len(keys)
+    note_of = pd.Index(visit_notes["note_id"]).get_indexer(note_services["note_id"])
+    known = note_of >= 0  # conform keeps minutes only for notes it keeps; stay safe anyway
+    services = note_services[known].assign(note=note_of[known], visit=note_visit[note_of[known]])
+    timed = services[_is_timed(services["cpt_code"], reference.timed_codes)]
+    visits = pd.concat([keys, billed_units(claim_lines, line_visit, count, reference.timed_codes),
+                        documented_minutes(visit_notes, note_visit, timed, count)], axis=1)
+    visits = visits.assign(clinic_id=visits["clinic_id"].fillna(visits.pop("note_clinic_id")))
+    visits = visits[(visits["lines_97112"] > 0) | (visits["minutes_97112"].fillna(0) > 0)]
+    visits = with_rule_basis(visits, claim_lines, reference)
+    code_minutes = minutes_by_code(timed[np.isin(timed["visit"].to_numpy(), visits.index.to_numpy())])
+    return supported_units(visits, code_minutes)[[*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS]].reset_index(
+        drop=True)
+
+
+def visit_ids(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame
+              ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """A visit number (0, 1, … in order of first appearance) for every line and note, and the keys.
+
+    Each key column is factorized and the codes combined into one integer, which is far cheaper
+    than grouping on three text/date columns for millions of rows. Dense numbers let every
+    per-visit sum below be a `bincount`.
+    """
+    keys = pd.concat([claim_lines[KEY], visit_notes[KEY]], ignore_index=True)
+    if keys.empty:
+        return np.zeros(0, "int64"), np.zeros(0, "int64"), keys
+    codes = [pd.factorize(keys[column])[0] for column in KEY]
+    combined = np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes])
+    visit = pd.factorize(combined)[0]
+    first = _first_positions(visit, int(visit.max()) + 1)
+    return visit[: len(claim_lines)], visit[len(claim_lines):], keys.iloc[first].reset_index(drop=True)
+
+
+def billed_units(lines: pd.DataFrame, visit: np.ndarray, count: int, timed_codes: frozenset[str]
+                 ) -> pd.DataFrame:
+    """Per visit: units billed for 97112 and for all timed codes, and who the payer is.
+
+    `other_fewest_minutes` is what the other timed codes' billed units need at the least under
+    the AMA rule (8 minutes for one unit, 23 for two …), for notes that give only a total.
+    The payer and clinic are those of the visit's first line.
+    """
+    units = lines["units"].astype("int64").to_numpy()
+    code, distinct = pd.factorize(lines["cpt_code"])
+    is_nmr = code == (distinct.get_loc(NMR_CODE) if NMR_CODE in distinct else -2)
+    is_timed = _is_timed(lines["cpt_code"], timed_codes)
+    per_code = pd.Series(units[is_timed]).groupby(visit[is_timed] * max(len(distinct), 1) + code[is_timed]).sum()
+    code_visit = per_code.index.to_numpy() // max(len(distinct), 1)
+    other = ~np.isin(per_code.index.to_numpy() % max(len(distinct), 1), np.flatnonzero(distinct == NMR_CODE))
+    first = _first_positions(visit, count)
+    return pd.DataFrame({
+        "billed_units_97112": _per_visit(visit, units * is_nmr, count),
+        "billed_timed_units": _per_visit(visit, units * is_timed, count),
+        "lines_97112": _per_visit(visit, is_nmr, count),
+        "timed_codes_billed": _per_visit(code_visit, per_code.to_numpy() > 0, count),
+        "other_timed_units": _per_visit(visit, units * (is_timed & ~is_nmr), count),
+        "other_fewest_minutes": _per_visit(code_visit[other], fewest_minutes(per_code[other]).to_numpy(), count),
+        "clinic_id": _take(lines["clinic_id"], first),
+        "payer_type": _take(lines["payer_type"], first),
+    })
+
+
+def documented_minutes(notes: pd.DataFrame, visit: np.ndarray, timed_services: pd.DataFrame,
+                       count: int) -> pd.DataFrame:
+    """Per visit: the note(s) and the timed minutes they document.
+
+    A note that itemizes minutes contributes the sum of its timed codes to the pool; one that
+    does not contributes its `total_timed_minutes` (Medicare does not require per-code minutes).
+    A visit counts as itemized only when every one of its notes itemizes. `timed_services`
+    carries each row's note position (`note`), so sums per note are a bincount, not a join.
+    """
+    minutes = timed_services["minutes"].astype("int64").to_numpy()
+    note = timed_services["note"].to_numpy()
+    is_nmr = (timed_services["cpt_code"] == NMR_CODE).to_numpy()
+    itemizes = notes["itemizes_minutes"].astype("bool").to_numpy()
+    own_sum = _per_visit(note, minutes, len(notes))
+    own_97112 = _per_visit(note[is_nmr], minutes[is_nmr], len(notes))
+    stated = notes["total_timed_minutes"]
+    total = np.where(stated.notna(), stated.fillna(0).to_numpy(dtype="int64"), own_sum)
+    total_known = stated.notna().to_numpy() | itemizes
+    notes_per_visit = _per_visit(visit, np.ones(len(notes), "int64"), count)
+    itemizing = _per_visit(visit, itemizes, count)
+    first = _first_positions(visit, count)
+    return pd.DataFrame({
+        "note_id": _lowest_note_id(notes, visit, first),
+        "note_count": notes_per_visit,
+        "note_clinic_id": _take(notes["clinic_id"], first),
+        "itemizes_minutes": (notes_per_visit > 0) & (itemizing == notes_per_visit),
+        "total_timed_minutes": _nullable(_per_visit(visit, total * total_known, count),
+                                         _per_visit(visit, total_known, count) > 0),
+        "minutes_97112": _nullable(_per_visit(visit, own_97112 * itemizes, count), itemizing > 0),
+        "pooled_timed_minutes": _per_visit(visit, np.where(itemizes, own_sum, total * total_known), count),
+    })
+
+
+def minutes_by_code(timed_services: pd.DataFrame) -> pd.DataFrame:
+    """(visit, cpt_code, minutes): a code's minutes summed over the visit's notes."""
+    return timed_services.groupby(["visit", "cpt_code"], as_index=False, sort=False)["minutes"].sum()
+
+
+def _lowest_note_id(notes: pd.DataFrame, visit: np.ndarray, first: np.ndarray) -> pd.Series:
+    """The visit's note id (the lowest when several notes document one visit: stable under reordering)."""
+    ids = _take(notes["note_id"], first)
+    shared = pd.Series(visit).duplicated(keep=False).to_numpy()
+    if shared.any():
+        lowest = notes.loc[shared, "note_id"].groupby(visit[shared]).min()
+        ids.loc[lowest.index] = lowest.to_numpy()
+    return ids
+
+
+def _is_timed(codes: pd.Series, timed_codes: frozenset[str]) -> np.ndarray:
+    """Membership through the few distinct codes: far cheaper than testing every text cell."""
+    positions, distinct = pd.factorize(codes)
+    return np.isin(positions, np.flatnonzero(pd.Index(distinct).isin(list(timed_codes))))
+
+
+def _per_visit(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """Sum of `values` per group number 0 … count − 1 (0 where a group has no row)."""
+    return np.bincount(group, weights=values, minlength=count).round().astype("int64")
+
+
+def _first_positions(group: np.ndarray, count: int) -> np.ndarray:
+    """Row position of each group's first row; −1 for a group with no row."""
+    first = np.full(count, -1, dtype="int64")
+    numbers, positions = np.unique(group, return_index=True)
+    first[numbers] = positions
+    return first
+
+
+def _take(column: pd.Series, positions: np.ndarray) -> pd.Series:
+    """`column` at `positions`, missing where the position is −1."""
+    taken = column.take(np.maximum(positions, 0)).reset_index(drop=True) if len(column) else \
+        pd.Series(pd.NA, index=range(len(positions)), dtype=column.dtype)
+    return taken.where(positions >= 0)
+
+
+def _nullable(values: np.ndarray, known: np.ndarray) -> pd.Series:
+    return pd.Series(values, dtype="Int64").where(known)
+
+
+def with_rule_basis(visits: pd.DataFrame, lines: pd.DataFrame, reference: ReferenceData
+                    ) -> pd.DataFrame:
+    """The payer and its unit-counting basis for each visit.
+
+    A visit documented but never billed takes the payer of the same patient's claim line
+    nearest in date; a patient with no claim line at all gets the `unknown` payer's basis.
+    """
+    unbilled = visits["payer_type"].isna()
+    payer = visits["payer_type"]
+    if unbilled.any() and len(lines):
+        wanted = visits.loc[unbilled, ["patient_id", "date_of_service"]].reset_index(names="visit")
+        history = lines.loc[lines["patient_id"].isin(wanted["patient_id"].unique()),
+                            ["patient_id", "date_of_service", "payer_type"]]
+        nearest = pd.merge_asof(wanted.sort_values("date_of_service"),
+                                history.sort_values("date_of_service"), on="date_of_service",
+                                by="patient_id", direction="nearest")
+        payer = payer.fillna(nearest.set_index("visit")["payer_type"])
+    payer = payer.fillna(UNKNOWN_PAYER).astype("str")
+    return visits.assign(payer_type=payer, rule_basis=reference.rule_basis(payer).astype("str"))
+
+
+def supported_units(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataFrame:
+    """Units the documented minutes support, for 97112 and for all timed codes of the visit.
+
+    CMS: the pooled table, and 97112's best valid allotment (ties in its favour). AMA: each
+    code on its own. Notes without per-code minutes: 97112 gets what the total leaves after the
+    other timed codes billed (the pooled units less theirs under CMS; the minutes less the
+    fewest their units need under AMA), and all timed units are held to the total's ceiling.
+    """
+    minutes = visits["pooled_timed_minutes"]
+    pooled = units_for_minutes(minutes)
+    cms = (visits["rule_basis"] == "cms").to_numpy()
+    itemized = visits["itemizes_minutes"].to_numpy()
+    cms_97112 = cms_most_units(code_minutes, NMR_CODE).reindex(visits.index, fill_value=0)
+    ama_97112 = units_for_minutes(visits["minutes_97112"].fillna(0).astype("int64"))
+    ama_timed = units_for_minutes(code_minutes["minutes"]).groupby(code_minutes["visit"].to_numpy()
+                                                                   ).sum().reindex(visits.index, fill_value=0)
+    total_only_97112 = np.where(
+        cms, (pooled - visits["other_timed_units"]).clip(lower=0),
+        units_for_minutes((minutes - visits["other_fewest_minutes"]).clip(lower=0)))
+    supported = np.select([cms & itemized, ~cms & itemized], [cms_97112, ama_97112], total_only_97112)
+    supported_timed = np.select([cms, itemized], [pooled, ama_timed],
+                                ama_ceiling(minutes, visits["timed_codes_billed"]))
+    return visits.assign(
+        supported_units_97112=supported.astype("int64"),
+        excess_units_97112=(visits["billed_units_97112"] - supported).clip(lower=0).astype("int64"),
+        supported_timed_units=supported_timed.astype("int64"),
+    )
