@@ -8,6 +8,8 @@ the CLI prints, not a traceback.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,17 +25,20 @@ from nmr_audit import __version__
 from nmr_audit.conform import Conformed
 from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, VISIT_NOTES
 from nmr_audit.errors import InputError
-from nmr_audit.findings import empty_findings
+from nmr_audit.facts import build_facts
+from nmr_audit.findings import build_findings
+from nmr_audit.gx_engine import RuleEngineError, validate
 from nmr_audit.intake import account, combine, conform_file, reader_quarantine
 from nmr_audit.io.discover import discover
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.profile_file import load_profile
 from nmr_audit.io.readers import read_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
-from nmr_audit.io.writers import StagedOutputs, write_json, write_parquet
+from nmr_audit.io.suites import default_expectations_dir, load_suites
+from nmr_audit.io.writers import StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.reference import ReferenceData
-from nmr_audit.summary import build_summary, visit_totals
+from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import reconcile_visits
 
 Severity = Literal["info", "low", "medium", "high"]
@@ -55,14 +60,29 @@ class AuditResult:
     outputs: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Settings:
+    mapping: MappingProfile
+    reference: ReferenceData
+    suites: dict[str, Any]
+
+
+@dataclass
+class RuleOutcome:
+    findings: pd.DataFrame
+    docs: Path | None
+    seconds: float
+
+
 @task(name="load settings", cache_policy=NO_CACHE)
-def load_settings(mapping: str | None, profile: str | None, reference: str | None
-                  ) -> tuple[MappingProfile, ReferenceData] | InputError:
+def load_settings(mapping: str | None, profile: str | None, reference: str | None,
+                  expectations: str | None) -> Settings | InputError:
     try:
         ref = load_reference(Path(reference) if reference else None)
         if profile:
             ref = load_profile(Path(profile), ref)
-        return (load_mapping(Path(mapping)) if mapping else IDENTITY), ref
+        suites = load_suites(Path(expectations) if expectations else None)
+        return Settings(load_mapping(Path(mapping)) if mapping else IDENTITY, ref, suites)
     except InputError as problem:
         return problem
 
@@ -119,9 +139,32 @@ def reconcile_units(claims: TableIntake, notes: TableIntake, reference: Referenc
     return visits, time.perf_counter() - started
 
 
+@task(name="apply rules", cache_policy=NO_CACHE)
+def apply_rules(claims: TableIntake, notes: TableIntake, visits: pd.DataFrame, settings: Settings,
+                data_docs: bool) -> RuleOutcome | RuleEngineError:
+    """Facts in pandas, then the GX suites flag rows, then findings with dollars at risk."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    facts = build_facts(claims.conformed.rows, notes.conformed.rows, notes.conformed.services, visits,
+                        settings.reference)
+    frames = facts.by_grain()
+    logger.info("facts: %s", ", ".join(f"{len(f)} {g}" for g, f in frames.items()))
+    docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if data_docs else None
+    try:
+        unexpected = validate(settings.suites, frames, docs)
+    except RuleEngineError as problem:
+        return problem
+    logger.info("rule suites: %d expectation(s) over %d grain(s), %d unexpected row(s)",
+                sum(len(s.expectations) for s in settings.suites.values()), len(frames), len(unexpected))
+    findings = build_findings(unexpected, frames)
+    logger.info("findings: %d (%s)", len(findings), ", ".join(
+        f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
+    return RuleOutcome(findings, docs, time.perf_counter() - started)
+
+
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.DataFrame,
-                  summary: dict[str, Any]) -> list[str]:
+                  rules: RuleOutcome, summary: dict[str, Any]) -> list[str]:
     """Write every output aside and move them into `out` together."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
@@ -129,6 +172,10 @@ def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.
                            ignore_index=True)
     with StagedOutputs(target) as staged:
         write_parquet(visits, staged.path("visits.parquet"))
+        write_parquet(rules.findings, staged.path("findings.parquet"))
+        write_csv(rules.findings, staged.path("findings.csv"))
+        if rules.docs is not None:
+            shutil.copytree(rules.docs, staged.path("data_docs"))
         write_parquet(quarantine, staged.path("quarantine.parquet"))
         write_parquet(claims.conformed.rows, staged.path("claim_lines.parquet"))
         write_parquet(notes.conformed.rows, staged.path("visit_notes.parquet"))
@@ -148,13 +195,15 @@ def audit_flow(
     profile: str | None = None,
     reference: str | None = None,
     fail_on: Severity | None = None,
+    expectations: str | None = None,
+    data_docs: bool = True,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`."""
     started = datetime.now(UTC)
-    settings = load_settings(mapping, profile, reference)
+    settings = load_settings(mapping, profile, reference, expectations)
     if isinstance(settings, InputError):
         return Failed(message=settings.line())
-    mapping_profile, ref = settings
+    mapping_profile, ref = settings.mapping, settings.reference
     plan = discover_inputs(claims, notes)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
@@ -165,6 +214,9 @@ def audit_flow(
         if isinstance(intake, InputError):
             return Failed(message=intake.line())
     visits, reconcile_seconds = reconcile_units(claim_intake, note_intake, ref)
+    rules = apply_rules(claim_intake, note_intake, visits, settings, data_docs)
+    if isinstance(rules, RuleEngineError):
+        return Failed(message=str(rules))
     accounting = pd.concat([
         account(claim_intake.files, claim_intake.conformed.rows, claim_intake.conformed.quarantine),
         account(note_intake.files, note_intake.conformed.rows, note_intake.conformed.quarantine),
@@ -172,14 +224,23 @@ def audit_flow(
     parameters = {"claims": claims, "notes": notes, "out": out, "mapping": mapping,
                   "mapping_profile": mapping_profile.name, "profile": profile,
                   "reference": reference or str(default_reference_dir()), "fail_on": fail_on,
+                  "expectations": expectations or str(default_expectations_dir()),
                   "rule_basis": dict(zip(ref.payer_rule_basis["payer_type"],
                                          ref.payer_rule_basis["rule_basis"], strict=True))}
     timing = {"started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
               "seconds": {"read_and_validate": round(claim_intake.seconds + note_intake.seconds, 3),
-                          "reconcile_units": round(reconcile_seconds, 3)}}
-    summary = build_summary(accounting, empty_findings(), parameters,
+                          "reconcile_units": round(reconcile_seconds, 3),
+                          "apply_rules": round(rules.seconds, 3)}}
+    applied = rules_applied(settings.suites)
+    summary = build_summary(accounting, rules.findings, parameters,
                             {"name": "nmr-audit", "version": __version__}, skipped, timing)
+    summary["findings"] = findings_totals(rules.findings, applied)
     summary["visits"] = visit_totals(visits)
-    summary["rules_applied"] = []
-    outputs = write_outputs(out, claim_intake, note_intake, visits, summary)
+    summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
+    summary["reference_unverified"] = unverified_rows(ref)
+    try:
+        outputs = write_outputs(out, claim_intake, note_intake, visits, rules, summary)
+    finally:
+        if rules.docs is not None:
+            shutil.rmtree(rules.docs, ignore_errors=True)
     return AuditResult(out=out, summary=summary, outputs=outputs)

@@ -53,6 +53,8 @@ def audit(
     mapping: Annotated[Path | None, typer.Option(help="Mapping profile (YAML) for an EMR's export columns.")] = None,
     fail_on: Annotated[Severity | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
     reference: Annotated[Path | None, typer.Option(help="Folder of reference tables (default: data/reference).")] = None,
+    expectations: Annotated[Path | None, typer.Option(help="Folder of rule suites (default: expectations/).")] = None,
+    data_docs: Annotated[bool, typer.Option(help="Write GX Data Docs (HTML) to DIR/data_docs.")] = True,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     from nmr_audit.prefect_env import configure_prefect
@@ -63,7 +65,8 @@ def audit(
 
     state = audit_flow(claims=claims, notes=notes, out=str(out), mapping=_opt(mapping),
                        profile=_opt(profile), reference=_opt(reference),
-                       fail_on=fail_on.value if fail_on else None, return_state=True)
+                       fail_on=fail_on.value if fail_on else None, expectations=_opt(expectations),
+                       data_docs=data_docs, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above")
     result = state.result()
@@ -80,11 +83,14 @@ def _opt(path: Path | None) -> str | None:
 def _report_line(summary: dict, out: Path) -> str:
     parts = [f"{t}: {c['rows_audited']} audited, {c['rows_quarantined']} quarantined"
              for t, c in summary["totals"].items()]
-    visits = summary["visits"]
+    visits, found = summary["visits"], summary["findings"]
+    severities = ", ".join(f"{n} {s}" for s, n in found["by_severity"].items() if n) or "none"
     return (f"audit written to {out.resolve()} ({'; '.join(parts)})\n"
             f"97112 visits: {visits['total']}; {visits['with_excess_units_97112']} bill more 97112 units "
             f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
-            f"{visits['without_note']} have no note")
+            f"{visits['without_note']} have no note\n"
+            f"findings: {found['total']} ({severities}); ${found['dollars_at_risk']:,.2f} at risk on "
+            f"{found['claim_lines_at_risk']} claim line(s) — see findings.csv")
 
 
 def _findings_frame(out: Path) -> object:

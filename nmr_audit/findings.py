@@ -1,8 +1,19 @@
-"""The findings table of the contract. Rules that fill it arrive with the rule suites."""
+"""Findings: the rows GX found unexpected, turned into the contract's findings table.
+
+One finding per (rule, claim line or note, field). Its message is the expectation's template
+filled from the fact row; its excess units and dollars at risk come from the fact columns the
+expectation names. `finding_id` is a hash of what the finding is about, so the same input gives
+the same ids on every run.
+"""
 
 from __future__ import annotations
 
+import string
+
+import numpy as np
 import pandas as pd
+
+from nmr_audit.contract import SEVERITIES
 
 FINDING_COLUMNS = {
     "finding_id": "str",
@@ -21,7 +32,90 @@ FINDING_COLUMNS = {
     "excess_units": "Int64",
     "dollars_at_risk": "Float64",
 }
+IDENTITY = ["rule_id", "claim_id", "line_number", "note_id", "field", "patient_id", "date_of_service",
+            "rendering_npi"]
+MISSING_TEXT = "—"
 
 
 def empty_findings() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in FINDING_COLUMNS.items()})
+
+
+def build_findings(unexpected: pd.DataFrame, facts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The findings table from GX's unexpected rows and the fact frames they point into."""
+    parts = [_from_expectation(group, facts[grain])
+             for (grain, _), group in unexpected.groupby(["grain", "expectation"], sort=True)]
+    if not parts:
+        return empty_findings()
+    found = pd.concat(parts, ignore_index=True).astype(
+        {c: t for c, t in FINDING_COLUMNS.items() if c != "finding_id"})
+    found = _one_per_subject(found)
+    found = found.assign(finding_id=finding_ids(found))
+    rank = found["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+    order = found.assign(rank=-rank).sort_values(
+        ["rank", "rule_id", "clinic_id", "date_of_service", "claim_id", "line_number", "note_id", "field"],
+        kind="stable", na_position="last")
+    return order[list(FINDING_COLUMNS)].reset_index(drop=True).astype(FINDING_COLUMNS)
+
+
+def _from_expectation(hits: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
+    """Findings of one expectation: its meta is the same on every row of `hits`."""
+    meta = hits.iloc[0]
+    rows = facts.iloc[hits["row_id"].to_numpy()].reset_index(drop=True)
+    blank = pd.Series(pd.NA, index=rows.index)
+    return pd.DataFrame({
+        "rule_id": meta["rule_id"],
+        "severity": meta["severity"],
+        "claim_id": rows.get("claim_id", blank),
+        "line_number": rows.get("line_number", blank),
+        "note_id": rows.get("note_id", blank),
+        "patient_id": rows["patient_id"],
+        "date_of_service": rows["date_of_service"],
+        "rendering_npi": rows.get("rendering_npi", blank),
+        "clinic_id": rows.get("clinic_id", blank),
+        "payer_type": rows.get("payer_type", blank),
+        "field": meta["field"] if isinstance(meta["field"], str) else pd.NA,
+        "message": render(meta["message"], rows),
+        "excess_units": rows[meta["excess_units"]] if isinstance(meta["excess_units"], str) else blank,
+        "dollars_at_risk": rows[meta["dollars"]].astype("float64").round(2)
+        if isinstance(meta["dollars"], str) else blank,
+    })
+
+
+def _one_per_subject(found: pd.DataFrame) -> pd.DataFrame:
+    """Several expectations of one rule can flag one note (e.g. two time checks): one finding,
+    messages joined, the largest amounts kept."""
+    repeated = found.duplicated(IDENTITY, keep=False)
+    if not repeated.any():
+        return found
+    merged = found[repeated].groupby(IDENTITY, dropna=False, sort=False).agg(
+        severity=("severity", "first"), clinic_id=("clinic_id", "first"), payer_type=("payer_type", "first"),
+        message=("message", "; ".join), excess_units=("excess_units", "max"),
+        dollars_at_risk=("dollars_at_risk", "max")).reset_index()
+    return pd.concat([found[~repeated], merged], ignore_index=True)[list(found.columns)]
+
+
+def finding_ids(found: pd.DataFrame) -> pd.Series:
+    """`F` + 16 hex digits of a hash over what the finding is about (stable across reruns)."""
+    hashed = pd.util.hash_pandas_object(found[IDENTITY].astype("str"), index=False).to_numpy()
+    return pd.Series(np.char.add("F", np.char.mod("%016x", hashed)), index=found.index, dtype="str")
+
+
+def render(template: str, rows: pd.DataFrame) -> pd.Series:
+    """`template` with each `{column}` replaced by that column's value, row by row (vectorized)."""
+    text = pd.Series("", index=rows.index, dtype="str")
+    for literal, column, _, _ in string.Formatter().parse(template):
+        text = text + literal
+        if column:
+            text = text + _as_text(rows[column])
+    return text
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        shown = values.dt.strftime("%Y-%m-%d")
+    elif pd.api.types.is_float_dtype(values) and values.dropna().mod(1).eq(0).all():
+        shown = values.astype("Int64").astype("str")
+    else:
+        shown = values.astype("str")
+    return shown.fillna(MISSING_TEXT).replace({"<NA>": MISSING_TEXT, "nan": MISSING_TEXT})

@@ -121,3 +121,10 @@ def npi_check_digit_ok(text: pd.Series) -> pd.Series:
     check = (10 - (base.sum(axis=1) + 24) % 10) % 10
     ok[ten_digits] = check == digits[:, 9]
     return ok
+
+
+def modifiers_text(modifiers: pd.Series) -> pd.Series:
+    """A list column of modifiers as 'GP,59' text (missing when a line carries none), for people."""
+    joined = pc.binary_join(pa.array(modifiers.array), ",")
+    text = pd.Series(joined, index=modifiers.index, dtype="str")
+    return text.mask(text == "")

@@ -20,6 +20,11 @@ class ReferenceData:
     cpt_codes: pd.DataFrame
     payer_rule_basis: pd.DataFrame
     therapy_disciplines: pd.DataFrame
+    ncci_ptp: pd.DataFrame
+    mue: pd.DataFrame
+    fee_schedule: pd.DataFrame
+    payment_policy: pd.DataFrame
+    modifiers: pd.DataFrame
 
     @property
     def timed_codes(self) -> frozenset[str]:
@@ -33,6 +38,23 @@ class ReferenceData:
     @property
     def credentials(self) -> frozenset[str]:
         return frozenset(self.therapy_disciplines["provider_credential"])
+
+    @property
+    def medicare_payer_types(self) -> frozenset[str]:
+        """Payer types that follow Medicare's own rules (assistant modifiers, plan of care)."""
+        table = self.payer_rule_basis
+        return frozenset(table.loc[table["medicare_rules"], "payer_type"])
+
+    def modifiers_of(self, kind: str) -> list[str]:
+        """Modifiers of one kind in `modifiers.csv`: therapy, ncci_bypass, assistant."""
+        return sorted(self.modifiers.loc[self.modifiers["kind"] == kind, "modifier"])
+
+    def policy(self, name: str) -> float:
+        """A number from `payment_policy.csv` (the latest row of that name)."""
+        rows = self.payment_policy[self.payment_policy["policy"] == name]
+        if rows.empty:
+            raise KeyError(f"payment_policy.csv has no row for {name!r}")
+        return float(rows.sort_values("effective_from")["value"].iloc[-1])
 
     def rule_basis(self, payer_types: pd.Series) -> pd.Series:
         """The unit-counting basis (`cms` or `ama`) for each payer type."""

@@ -28,16 +28,28 @@ def build_summary(
     }
 
 
-def findings_totals(findings: pd.DataFrame) -> dict[str, Any]:
-    by_severity = findings["severity"].value_counts() if len(findings) else pd.Series(dtype=int)
+def findings_totals(findings: pd.DataFrame, rules: dict[str, str] | None = None) -> dict[str, Any]:
+    """Counts by rule and severity, and the money, counted once.
+
+    Several findings can put the same claim line at risk (no note, and units beyond the
+    minutes); the total counts, per line, the largest amount any finding puts on it. The
+    per-rule figures are each rule's own, so they add up to more than the total.
+    """
+    counts = findings["rule_id"].value_counts()
+    by_rule = {r: int(counts.get(r, 0)) for r in sorted(set(rules or {}) | set(counts.index))}
+    by_severity = findings["severity"].value_counts()
+    dollars = findings["dollars_at_risk"].astype("float64").fillna(0)
+    per_line = dollars.groupby([findings["claim_id"].fillna(""), findings["line_number"].fillna(0)]).max()
     return {
         "total": len(findings),
-        "by_rule": {k: int(v) for k, v in findings["rule_id"].value_counts().sort_index().items()}
-        if len(findings) else {},
+        "by_rule": by_rule,
         "by_severity": {s: int(by_severity.get(s, 0)) for s in reversed(SEVERITIES)},
-        "excess_units": int(findings["excess_units"].fillna(0).sum()) if len(findings) else 0,
-        "dollars_at_risk": round(float(findings["dollars_at_risk"].fillna(0).sum()), 2)
-        if len(findings) else 0.0,
+        "excess_units_by_rule": {k: int(v) for k, v in findings.groupby("rule_id")["excess_units"]
+                                 .sum().items() if v},
+        "dollars_at_risk": round(float(per_line.sum()), 2),
+        "dollars_at_risk_by_rule": {k: round(float(v), 2) for k, v in dollars.groupby(findings["rule_id"])
+                                    .sum().items() if v},
+        "claim_lines_at_risk": int((per_line > 0).sum()),
     }
 
 
@@ -63,3 +75,14 @@ def visit_totals(visits: pd.DataFrame) -> dict[str, Any]:
         "timed_units_beyond_total": int((visits["billed_timed_units"] - visits["supported_timed_units"])
                                         .clip(lower=0).sum()),
     }
+
+
+def rules_applied(suites: dict[str, Any]) -> dict[str, str]:
+    """rule_id → severity of every expectation the run's suites hold."""
+    return {e.meta["rule_id"]: e.meta["severity"] for suite in suites.values() for e in suite.expectations}
+
+
+def unverified_rows(reference: Any) -> dict[str, int]:
+    """Reference rows marked unverified, per table: figures that rest on them need a check."""
+    tables = {name: getattr(reference, name) for name in ("ncci_ptp", "mue", "fee_schedule", "payment_policy")}
+    return {name: int((~t["verified"]).sum()) for name, t in tables.items() if "verified" in t.columns}

@@ -11,9 +11,20 @@ from nmr_audit.reference import ReferenceData
 
 REQUIRED = {
     "cpt_codes": ("cpt_code", "timed", "source"),
-    "payer_rule_basis": ("payer_type", "rule_basis", "source"),
-    "therapy_disciplines": ("provider_credential", "discipline", "therapy_modifier", "source"),
+    "payer_rule_basis": ("payer_type", "rule_basis", "medicare_rules", "source"),
+    "therapy_disciplines": ("provider_credential", "discipline", "therapy_modifier", "assistant",
+                            "assistant_modifier", "source"),
+    "ncci_ptp": ("column_1", "column_2", "modifier_indicator", "effective_from", "effective_to",
+                 "verified", "source"),
+    "mue": ("cpt_code", "mue", "effective_from", "verified", "source"),
+    "fee_schedule": ("payer_type", "cpt_code", "year", "amount", "verified", "source"),
+    "payment_policy": ("policy", "value", "effective_from", "verified", "source"),
+    "modifiers": ("modifier", "kind", "source"),
 }
+FLAGS = ("timed", "medicare_rules", "assistant", "verified")
+NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64",
+           "modifier_indicator": "int64"}
+DATES = ("effective_from", "effective_to")
 
 
 def default_reference_dir() -> Path:
@@ -23,10 +34,27 @@ def default_reference_dir() -> Path:
 
 def load_reference(folder: Path | None = None) -> ReferenceData:
     folder = folder or default_reference_dir()
-    frames = {name: _read(folder / f"{name}.csv", columns) for name, columns in REQUIRED.items()}
-    frames["cpt_codes"] = frames["cpt_codes"].assign(
-        timed=frames["cpt_codes"]["timed"].str.lower().eq("true"))
+    frames = {name: _typed(_read(folder / f"{name}.csv", columns), folder / f"{name}.csv")
+              for name, columns in REQUIRED.items()}
     return ReferenceData(**frames)
+
+
+def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Flags, numbers and dates typed once here, so a bad cell stops the run naming its file."""
+    typed = {}
+    for column in frame.columns:
+        if column in FLAGS:
+            typed[column] = frame[column].str.strip().str.lower().eq("true")
+        elif column in NUMBERS:
+            typed[column] = pd.to_numeric(frame[column], errors="coerce")
+            if typed[column].isna().any():
+                row = int(typed[column].isna().to_numpy().argmax()) + 2
+                raise InputError(path, f"line {row}: {column} is not a number")
+            typed[column] = typed[column].astype(NUMBERS[column])
+        elif column in DATES:
+            typed[column] = pd.to_datetime(frame[column].replace("", None), format="%Y-%m-%d",
+                                           errors="coerce").astype("datetime64[s]")
+    return frame.assign(**typed)
 
 
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:

@@ -71,3 +71,20 @@ def write_json(document: dict[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n",
                     encoding="utf-8")
     return path
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """CSV for spreadsheets: text that a spreadsheet would run as a formula is prefixed with '.
+
+    Values come from clinic exports (free text in notes, ids); a cell such as `=HYPERLINK(…)`
+    must open as text, not run (OWASP CSV injection).
+    """
+    text_columns = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])
+                    and not pd.api.types.is_datetime64_any_dtype(frame[c])]
+    escaped = {c: frame[c].where(~frame[c].str.startswith(FORMULA_START, na=False), "'" + frame[c])
+               for c in text_columns}
+    frame.assign(**escaped).to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    return path

@@ -23,6 +23,7 @@ DEFECTS = {  # kind: the rule (or quarantine) an audit should answer it with
     "overbilled_units": "UNITS_EXCEED_TIME",
     "missing_therapy_modifier": "MISSING_THERAPY_MODIFIER",
     "missing_assistant_modifier": "MISSING_ASSISTANT_MODIFIER",
+    "missing_ncci_modifier": "MISSING_NCCI_MODIFIER",
     "missing_note": "NO_NOTE",
     "missing_note_field": "MISSING_NECESSITY_FIELD",
     "unsigned_note": "NOTE_UNSIGNED",
@@ -127,7 +128,8 @@ def _claim_lines(visits: pd.DataFrame, services: pd.DataFrame, reference: Refere
     medicare = lines["visit"].map(info["payer_type"]).isin(["medicare", "medicare_advantage"])
     assistant = np.where(credential == "PTA", "CQ", np.where(credential == "OTA", "CO", ""))
     with_assistant = pd.Series(therapy, index=lines.index) + "," + assistant
-    modifiers = np.where(medicare & (assistant != ""), with_assistant, therapy)
+    modifiers = pd.Series(np.where(medicare & (assistant != ""), with_assistant, therapy), index=lines.index)
+    modifiers = modifiers.where(~_column_two(lines, reference), modifiers + ",59")
     lines = lines.assign(
         claim_id=_ids("CLM", lines["visit"], 9),
         line_number=lines.groupby("visit").cumcount() + 1,
@@ -137,6 +139,15 @@ def _claim_lines(visits: pd.DataFrame, services: pd.DataFrame, reference: Refere
     keys = ["patient_id", "date_of_service", "rendering_npi", "clinic_id", "payer_type",
             "payer_id", "diagnosis_codes"]
     return lines.join(info[keys], on="visit").reset_index(drop=True)
+
+
+def _column_two(lines: pd.DataFrame, reference: ReferenceData) -> pd.Series:
+    """Lines whose code is column 2 of an NCCI pair with another code of the visit: they get 59."""
+    codes = lines[["visit", "cpt_code"]].reset_index()
+    paired = codes.merge(reference.ncci_ptp[["column_1", "column_2"]], left_on="cpt_code",
+                         right_on="column_2").merge(
+        codes[["visit", "cpt_code"]].rename(columns={"cpt_code": "column_1"}), on=["visit", "column_1"])
+    return pd.Series(lines.index.isin(paired["index"]), index=lines.index)
 
 
 def _notes(rng: np.random.Generator, visits: pd.DataFrame, services: pd.DataFrame
@@ -187,7 +198,8 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     draw["missing_note"] -= draw["bad_note_row"]
     for kind in ("missing_note_field", "unsigned_note", "not_one_on_one", "canalith_as_97112"):
         draw[kind] -= draw["missing_note"] | draw["bad_note_row"]
-    for kind in ("overbilled_units", "missing_therapy_modifier", "missing_assistant_modifier"):
+    for kind in ("overbilled_units", "missing_therapy_modifier", "missing_assistant_modifier",
+                 "missing_ncci_modifier"):
         draw[kind] -= draw["bad_claim_row"]
     line_at = nmr & lines["visit"].isin(draw["overbilled_units"])
     lines.loc[line_at, "units"] += 1
@@ -201,6 +213,10 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     lines.loc[line_at, "modifiers"] = lines.loc[line_at, "modifiers"].str.replace(
         r",?C[QO]", "", regex=True)
     truth.append(_line_truth(lines[line_at], "missing_assistant_modifier"))
+    line_at = nmr & lines["visit"].isin(draw["missing_ncci_modifier"]) & lines["modifiers"].str.contains(
+        "59", regex=False)
+    lines.loc[line_at, "modifiers"] = lines.loc[line_at, "modifiers"].str.replace(",59", "", regex=False)
+    truth.append(_line_truth(lines[line_at], "missing_ncci_modifier"))
     line_at = nmr & lines["visit"].isin(draw["bad_claim_row"])
     corrupt = rng.integers(0, 3, size=int(line_at.sum()))
     lines["date_text"] = lines["date_of_service"].dt.strftime("%Y-%m-%d")

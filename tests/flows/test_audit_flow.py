@@ -43,6 +43,7 @@ def test_every_sample_set_is_audited_and_accounts_for_every_row(tmp_path, name):
                                      "workers_comp", "other"]).all()
     assert not list(tmp_path.glob(".staging-*"))
     assert_visits_match_the_truth(tmp_path, truth, summary)
+    assert_findings_match_the_truth(tmp_path, truth, summary)
 
 
 def visit_number(ids: pd.Series) -> pd.Series:
@@ -68,6 +69,33 @@ def assert_visits_match_the_truth(out, truth, summary):
     assert summary["visits"]["excess_units_97112"] == int(visits["excess_units_97112"].sum())
 
 
+def assert_findings_match_the_truth(out, truth, summary):
+    """Every injected defect is found by its rule, and nothing is found that no defect explains.
+
+    Defects can overlap on one visit: a quarantined note turns units into NO_NOTE, a quarantined
+    97112 line makes its minutes unbilled, and overbilled 97112 units also exceed the visit's total.
+    """
+    findings = pd.read_parquet(out / "findings.parquet")
+    assert (out / "findings.csv").exists() and (out / "data_docs" / "index.html").exists()
+    assert summary["findings"]["total"] == len(findings)
+    assert set(summary["findings"]["by_rule"]) >= {"UNITS_EXCEED_TIME", "CANALITH_AS_97112", "MUE_EXCEEDED"}
+    found = set(zip(findings["rule_id"], visit_number(findings["claim_id"].fillna(findings["note_id"])),
+                    strict=True))
+    truth = truth.assign(visit=visit_number(truth["claim_id"].fillna(truth["note_id"])))
+    wanted = truth[truth["expected"] != "QUARANTINE"]
+    by_defect = {d: set(truth.loc[truth["defect"] == d, "visit"]) for d in truth["defect"].unique()}
+    no_note = by_defect.get("bad_note_row", set()) | by_defect.get("missing_note", set())
+    no_line = by_defect.get("bad_claim_row", set())
+    missed = {(r, v) for r, v in zip(wanted["expected"], wanted["visit"], strict=True)
+              if (r, v) not in found and v not in no_note | no_line}
+    assert not missed
+    explained = set(zip(wanted["expected"], wanted["visit"], strict=True))
+    knock_on = {("NO_NOTE", v) for v in no_note} | {("UNITS_EXCEED_TIME", v) for v in no_note} | {
+        ("UNBILLED_97112", v) for v in no_line} | {("TIMED_UNITS_EXCEED_TOTAL", v) for v in
+                                                   by_defect.get("overbilled_units", set()) | no_note}
+    assert found - explained - knock_on == set()
+
+
 def test_unreadable_file_fails_the_flow_with_one_line_and_writes_nothing(tmp_path):
     bad = tmp_path / "claims.xlsx"
     bad.write_bytes(b"not a workbook")
@@ -90,10 +118,15 @@ def test_cli_help_has_examples():
 
 def test_cli_audit_exit_codes(tmp_path):
     ok = runner.invoke(app, ["audit", "--claims", str(SAMPLE / "canonical/claims"), "--notes",
-                             str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "ok"),
-                             "--fail-on", "high"])
+                             str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "ok"), "--no-data-docs"])
     assert ok.exit_code == 0, ok.output
-    assert "audit written to" in ok.output and "97112 visits: " in ok.output
+    assert "audit written to" in ok.output and "97112 visits: " in ok.output and "findings: " in ok.output
+    assert not (tmp_path / "ok" / "data_docs").exists()
+    failing = runner.invoke(app, ["audit", "--claims", str(SAMPLE / "canonical/claims"), "--notes",
+                                  str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "f"),
+                                  "--fail-on", "high", "--no-data-docs"])
+    assert failing.exit_code == 3 and "at or above 'high'" in failing.output
+    assert (tmp_path / "f" / "findings.parquet").exists()  # the audit is written before the exit
     missing = runner.invoke(app, ["audit", "--claims", str(tmp_path / "nope"), "--notes",
                                   str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2
@@ -117,6 +150,29 @@ def test_profile_changes_the_rule_basis_recorded_for_the_run(tmp_path):
     assert commercial["supported_timed_units"].equals(((pooled + 7) // 15).where(pooled >= 8, 0))
     # the sample billed commercial visits code by code (AMA); pooled, some bill more than supported
     assert (commercial["billed_timed_units"] > commercial["supported_timed_units"]).any()
+
+
+def test_clean_generated_data_has_no_findings_and_passes_fail_on_info(tmp_path):
+    made = runner.invoke(app, ["generate", "--visits", "600", "--seed", "8", "--defect-rate", "0",
+                               "--out", str(tmp_path / "g"), "--format", "parquet"])
+    assert made.exit_code == 0, made.output
+    audited = runner.invoke(app, ["audit", "--claims", str(tmp_path / "g" / "claims"), "--notes",
+                                  str(tmp_path / "g" / "notes"), "--out", str(tmp_path / "o"),
+                                  "--fail-on", "info", "--no-data-docs"])
+    assert audited.exit_code == 0, audited.output
+    assert pd.read_parquet(tmp_path / "o" / "findings.parquet").empty
+    assert "findings: 0 (none)" in audited.output
+
+
+def test_two_runs_over_the_same_input_write_identical_findings(tmp_path):
+    for run in ("a", "b"):
+        state = audit_flow(claims=[str(SAMPLE / "canonical_jsonl/claims")],
+                           notes=[str(SAMPLE / "canonical_jsonl/notes")], out=str(tmp_path / run),
+                           data_docs=False, return_state=True)
+        assert state.is_completed()
+    first, second = (pd.read_parquet(tmp_path / run / "findings.parquet") for run in ("a", "b"))
+    pd.testing.assert_frame_equal(first, second)
+    assert (tmp_path / "a" / "findings.csv").read_bytes() == (tmp_path / "b" / "findings.csv").read_bytes()
 
 
 def test_cli_generate_then_audit_round_trip(tmp_path):

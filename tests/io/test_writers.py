@@ -24,3 +24,17 @@ def test_fail_on_threshold():
     assert at_or_above(findings, "medium") and at_or_above(findings, "low")
     assert not at_or_above(findings, "high")
     assert not at_or_above(findings.iloc[:0], "info")
+
+
+def test_csv_cells_that_would_run_as_formulas_open_as_text(tmp_path):
+    import pandas as pd
+
+    from nmr_audit.io.writers import write_csv
+
+    frame = pd.DataFrame({"message": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "plain", None],
+                          "units": [1, 2, 3, 4, 5, 6]})
+    text = write_csv(frame, tmp_path / "f.csv").read_text()
+    back = pd.read_csv(tmp_path / "f.csv", dtype=str, keep_default_na=False)
+    assert list(back["message"]) == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "plain", ""]
+    assert list(back["units"]) == ["1", "2", "3", "4", "5", "6"]
+    assert "\r" not in text

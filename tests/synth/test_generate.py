@@ -66,7 +66,8 @@ def test_canonical_tables_reconcile_to_the_injected_overbilling(reference):
     visits = reconcile_visits(lines, notes, services, reference)
     over = visits.loc[(visits["excess_units_97112"] > 0) & visits["note_id"].notna()]
     truth = chunk.truth
-    lost_note = set(truth.loc[truth["defect"] == "bad_note_row", "note_id"].str.replace("NOTE", "CLM"))
+    lost_note = set(truth.loc[truth["defect"] == "bad_note_row", "note_id"].str.replace("NOTE", "CLM")) | set(
+        truth.loc[truth["defect"] == "missing_note", "claim_id"])
     overbilled = truth.loc[(truth["defect"] == "overbilled_units") & ~truth["claim_id"].isin(lost_note),
                            "claim_id"]
     flagged = lines.merge(over, on=["patient_id", "date_of_service", "rendering_npi"])["claim_id"]

@@ -1,0 +1,33 @@
+"""Load the rule suites (`expectations/*.json`), one per grain of the facts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import great_expectations as gx
+
+from nmr_audit.errors import InputError
+from nmr_audit.gx_engine import suite_from_json
+
+GRAINS = ("claim_lines", "visits", "notes", "patient_days")
+
+
+def default_expectations_dir() -> Path:
+    """`expectations/` of this source tree (the project is installed editable from it)."""
+    return Path(__file__).resolve().parents[2] / "expectations"
+
+
+def load_suites(folder: Path | None = None) -> dict[str, gx.ExpectationSuite]:
+    folder = folder or default_expectations_dir()
+    suites = {}
+    for grain in GRAINS:
+        path = folder / f"{grain}.json"
+        if not path.exists():
+            raise InputError(path, "rule suite not found", "pass --expectations DIR holding "
+                             + ", ".join(f"{g}.json" for g in GRAINS))
+        try:
+            suites[grain] = suite_from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise InputError(path, f"rule suite is not valid: {exc}") from exc
+    return suites

@@ -1,0 +1,92 @@
+"""The rule suites in `expectations/`: complete against the contract, and loadable as GX suites."""
+
+import json
+import string
+
+import pandas as pd
+import pytest
+
+from nmr_audit.gx_engine import RuleEngineError, suite_from_json, validate
+from nmr_audit.io.suites import GRAINS, load_suites
+from tests.conftest import REPO
+
+CONTRACT_RULES = {  # the contract's rule ids and severities (data contract v1)
+    "UNITS_EXCEED_TIME": "high", "TIMED_UNITS_EXCEED_TOTAL": "high", "UNITS_BELOW_TIME": "info",
+    "NO_NOTE": "high", "NO_97112_TIME": "high", "UNBILLED_97112": "info",
+    "MISSING_THERAPY_MODIFIER": "high", "THERAPY_MODIFIER_MISMATCH": "medium",
+    "MISSING_NCCI_MODIFIER": "high", "MUE_EXCEEDED": "high", "MISSING_ASSISTANT_MODIFIER": "medium",
+    "MISSING_NECESSITY_FIELD": "medium", "PLAN_OF_CARE_MISSING": "high", "PLAN_OF_CARE_EXPIRED": "medium",
+    "TIME_INCONSISTENT": "medium", "NOT_ONE_ON_ONE": "high", "NOTE_UNSIGNED": "medium",
+    "DUPLICATE_LINE": "high", "CANALITH_AS_97112": "medium",
+}
+NECESSITY = {"diagnosis_codes", "functional_deficit", "treatment_goals", "techniques", "patient_response",
+             "time_in", "time_out", "total_treatment_minutes"}
+
+
+def documents():
+    return {grain: json.loads((REPO / "expectations" / f"{grain}.json").read_text()) for grain in GRAINS}
+
+
+def test_every_contract_rule_has_an_expectation_with_its_severity():
+    found = {}
+    for document in documents().values():
+        for item in document["expectations"]:
+            found.setdefault(item["meta"]["rule_id"], set()).add(item["meta"]["severity"])
+    assert found == {rule: {severity} for rule, severity in CONTRACT_RULES.items()}
+
+
+def test_each_necessity_field_has_its_own_expectation():
+    notes = documents()["notes"]["expectations"]
+    fields = [e["meta"]["field"] for e in notes if e["meta"]["rule_id"] == "MISSING_NECESSITY_FIELD"]
+    assert sorted(fields) == sorted(NECESSITY)
+
+
+@pytest.mark.parametrize("grain", GRAINS)
+def test_suites_round_trip_through_gx(grain):
+    document = documents()[grain]
+    suite = suite_from_json(document)
+    again = suite.to_json_dict()
+    assert again["name"] == document["name"] and len(again["expectations"]) == len(document["expectations"])
+    for original, loaded in zip(document["expectations"], again["expectations"], strict=True):
+        assert loaded["type"] == original["type"] and loaded["meta"] == original["meta"]
+        assert suite_from_json({"name": grain, "expectations": [loaded]}).expectations[0].meta == original["meta"]
+
+
+def test_message_templates_name_only_fact_columns(reference):
+    from nmr_audit.facts import build_facts
+    from nmr_audit.visits import reconcile_visits
+    from tests.builders import tables, visit
+
+    frames = tables(visit(billed={"97112": 1}, minutes={"97112": 10}))
+    facts = build_facts(*frames, reconcile_visits(*frames, reference), reference).by_grain()
+    for grain, document in documents().items():
+        for item in document["expectations"]:
+            meta = item["meta"]
+            named = {f for _, f, _, _ in string.Formatter().parse(meta["message"]) if f}
+            for column in named | {meta.get("excess_units"), meta.get("dollars")} - {None}:
+                assert column in facts[grain].columns, (grain, meta["rule_id"], column)
+
+
+def test_a_suite_without_rule_meta_is_refused():
+    with pytest.raises(ValueError, match="meta lacks severity"):
+        suite_from_json({"name": "x", "expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"},
+             "meta": {"rule_id": "X", "message": "m"}}]})
+
+
+def test_a_bad_suite_file_stops_the_run_naming_it(tmp_path):
+    from nmr_audit.errors import InputError
+
+    for grain in GRAINS:
+        (tmp_path / f"{grain}.json").write_text((REPO / "expectations" / f"{grain}.json").read_text())
+    (tmp_path / "notes.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"notes\.json"):
+        load_suites(tmp_path)
+
+
+def test_an_expectation_that_cannot_run_fails_loudly():
+    suite = suite_from_json({"name": "visits", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"},
+         "meta": {"rule_id": "X", "severity": "high", "message": "m"}}]})
+    with pytest.raises(RuleEngineError, match="X"):
+        validate({"visits": suite}, {"visits": pd.DataFrame({"row_id": [0], "a": [1]})})
