@@ -8,22 +8,28 @@ the CLI prints, not a traceback.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
 from nmr_audit.conform import Conformed
 from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, VISIT_NOTES
+from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
@@ -186,7 +192,25 @@ def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.
     return [str(target / name) for name in names]
 
 
-@flow(name="nmr-audit", log_prints=True)
+@task(name="publish", cache_policy=NO_CACHE)
+def publish(out: str, summary: dict[str, Any], findings: pd.DataFrame) -> None:
+    """Prefect artifacts: the run's summary, its top findings and links to what it wrote."""
+    target = Path(out).resolve()
+    links = {name: (target / name).as_uri() for name in ("findings.csv", "data_docs/index.html",
+                                                          "report.html", "report.xlsx", "summary.json")
+             if (target / name).exists()}
+    create_markdown_artifact(key="nmr-audit-summary", markdown=summary_markdown(summary, links),
+                             description="nmr-audit: counts, units and dollars at risk")
+    create_table_artifact(key="nmr-audit-top-findings", table=top_findings(findings),
+                          description="Findings with the most dollars at risk (no patient identifiers)")
+    for name, url in links.items():
+        create_link_artifact(key="nmr-audit-" + name.split("/")[0].split(".")[0].replace("_", "-")
+                             + ("-" + name.split(".")[-1] if "." in name else ""), link=url,
+                             link_text=name)
+
+
+@flow(name="nmr-audit", log_prints=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1))  # CPU-bound: a thread per core
 def audit_flow(
     claims: list[str],
     notes: list[str],
@@ -197,8 +221,16 @@ def audit_flow(
     fail_on: Severity | None = None,
     expectations: str | None = None,
     data_docs: bool = True,
+    partitioned: bool = False,
+    as_of: date | None = None,
+    run_id: str | None = None,
 ) -> AuditResult | State:
-    """Audit 97112 claim lines against visit notes and write the run's outputs to `out`."""
+    """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
+
+    `partitioned` splits the work by clinic and month into mapped tasks (run the flow with
+    prefect-dask's DaskTaskRunner to put them on a Dask cluster); the outputs are the same.
+    `as_of` is the night a scheduled run audits (recorded in the summary).
+    """
     started = datetime.now(UTC)
     settings = load_settings(mapping, profile, reference, expectations)
     if isinstance(settings, InputError):
@@ -213,8 +245,11 @@ def audit_flow(
     for intake in (claim_intake, note_intake):
         if isinstance(intake, InputError):
             return Failed(message=intake.line())
-    visits, reconcile_seconds = reconcile_units(claim_intake, note_intake, ref)
-    rules = apply_rules(claim_intake, note_intake, visits, settings, data_docs)
+    if partitioned:
+        visits, rules, reconcile_seconds = _in_partitions(claim_intake, note_intake, ref, expectations, out)
+    else:
+        visits, reconcile_seconds = reconcile_units(claim_intake, note_intake, ref)
+        rules = apply_rules(claim_intake, note_intake, visits, settings, data_docs)
     if isinstance(rules, RuleEngineError):
         return Failed(message=str(rules))
     accounting = pd.concat([
@@ -222,12 +257,14 @@ def audit_flow(
         account(note_intake.files, note_intake.conformed.rows, note_intake.conformed.quarantine),
     ], ignore_index=True)
     parameters = {"claims": claims, "notes": notes, "out": out, "mapping": mapping,
+                  "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned,
                   "mapping_profile": mapping_profile.name, "profile": profile,
                   "reference": reference or str(default_reference_dir()), "fail_on": fail_on,
                   "expectations": expectations or str(default_expectations_dir()),
                   "rule_basis": dict(zip(ref.payer_rule_basis["payer_type"],
                                          ref.payer_rule_basis["rule_basis"], strict=True))}
-    timing = {"started_at": started.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
+    timing = {"run_id": run_id or uuid.uuid4().hex[:12], "started_at": started.isoformat(),
+              "finished_at": datetime.now(UTC).isoformat(),
               "seconds": {"read_and_validate": round(claim_intake.seconds + note_intake.seconds, 3),
                           "reconcile_units": round(reconcile_seconds, 3),
                           "apply_rules": round(rules.seconds, 3)}}
@@ -243,4 +280,24 @@ def audit_flow(
     finally:
         if rules.docs is not None:
             shutil.rmtree(rules.docs, ignore_errors=True)
+    publish(out, summary, rules.findings)
     return AuditResult(out=out, summary=summary, outputs=outputs)
+
+
+def _in_partitions(claims: TableIntake, notes: TableIntake, reference: ReferenceData,
+                   expectations: str | None, out: str) -> tuple[pd.DataFrame, RuleOutcome, float]:
+    """Split, map one task per partition (on Dask when the flow runs with a DaskTaskRunner), merge."""
+    started = time.perf_counter()
+    work = Path(out) / f".work-{uuid.uuid4().hex[:12]}"
+    try:
+        folders = split_partitions(claims.conformed.rows, notes.conformed.rows, notes.conformed.services,
+                                   str(work))
+        done = audit_partition.map(folders, reference=unmapped(reference),
+                                   expectations=unmapped(expectations)).result()
+        visits, findings = merge_partitions(done)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    get_run_logger().info("partitioned audit: %d partition(s); Data Docs are written by single-process "
+                          "runs only", len(folders))
+    seconds = time.perf_counter() - started
+    return visits, RuleOutcome(findings, None, seconds), seconds

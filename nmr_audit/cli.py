@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -55,6 +56,9 @@ def audit(
     reference: Annotated[Path | None, typer.Option(help="Folder of reference tables (default: data/reference).")] = None,
     expectations: Annotated[Path | None, typer.Option(help="Folder of rule suites (default: expectations/).")] = None,
     data_docs: Annotated[bool, typer.Option(help="Write GX Data Docs (HTML) to DIR/data_docs.")] = True,
+    partitioned: Annotated[bool, typer.Option(help="Split the work by clinic and month (mapped tasks).")] = False,
+    dask_address: Annotated[str | None, typer.Option(
+        help="Run the partitions on a Dask cluster: tcp://host:8786, or 'local' for one in-process.")] = None,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     from nmr_audit.prefect_env import configure_prefect
@@ -63,10 +67,11 @@ def audit(
     from flows.audit import audit_flow  # Prefect reads its settings on import
     from nmr_audit.summary import at_or_above
 
-    state = audit_flow(claims=claims, notes=notes, out=str(out), mapping=_opt(mapping),
-                       profile=_opt(profile), reference=_opt(reference),
-                       fail_on=fail_on.value if fail_on else None, expectations=_opt(expectations),
-                       data_docs=data_docs, return_state=True)
+    state = _with_runner(audit_flow, dask_address)(
+        claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
+        reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
+        expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
+        return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above")
     result = state.result()
@@ -74,6 +79,56 @@ def audit(
     findings = _findings_frame(out)
     if fail_on and at_or_above(findings, fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {out})", code=3)
+
+
+@app.command(
+    epilog="Example: nmr-audit nightly --claims /srv/exports/claims --notes /srv/exports/notes "
+    "--output-root /srv/nmr-audit\n\n"
+    "Audits only files no earlier run audited (by content); writes runs/<date>_<id>/, ledger.csv, latest.json. "
+    "Exit status: 0 ran (or nothing new); 2 bad input or the run failed; 3 --fail-on threshold met."
+)
+def nightly(
+    claims: Annotated[list[str], typer.Option(help="Claims export file, folder or glob (repeatable).")],
+    notes: Annotated[list[str], typer.Option(help="Notes export file, folder or glob (repeatable).")],
+    output_root: Annotated[Path, typer.Option(help="Folder holding runs/, ledger.csv and latest.")],
+    as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="The night audited (default: today).")] = None,
+    full: Annotated[bool, typer.Option(help="Re-audit every file, not only new ones.")] = False,
+    profile: Annotated[Path | None, typer.Option(help="Audit profile (YAML): rule basis per payer type.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping profile (YAML) for an EMR's export columns.")] = None,
+    fail_on: Annotated[Severity | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786) or 'local'.")] = None,
+) -> None:
+    """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
+    from nmr_audit.prefect_env import configure_prefect
+
+    configure_prefect(output_root.resolve() / ".prefect")
+    from flows.nightly import nightly_audit
+    from nmr_audit.summary import at_or_above
+
+    state = _with_runner(nightly_audit, dask_address)(
+        claims=claims, notes=notes, output_root=str(output_root), as_of=as_of.date() if as_of else None,
+        full=full, profile=_opt(profile), mapping=_opt(mapping), partitioned=bool(dask_address),
+        return_state=True)
+    if not state.is_completed():
+        raise _fail(state.message or "the nightly run failed; see the log above")
+    result = state.result()
+    if result.run_dir is None:
+        typer.echo(f"nothing audited: {result.reason}")
+        return
+    typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
+    if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
+        raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
+
+
+def _with_runner(flow_function: object, dask_address: str | None) -> object:
+    """The flow as is, or with prefect-dask's task runner on the given (or a local) Dask cluster."""
+    if not dask_address:
+        return flow_function
+    from prefect_dask import DaskTaskRunner
+
+    runner = (DaskTaskRunner(cluster_kwargs={"processes": False, "n_workers": 2})
+              if dask_address == "local" else DaskTaskRunner(address=dask_address))
+    return flow_function.with_options(task_runner=runner)  # type: ignore[attr-defined]
 
 
 def _opt(path: Path | None) -> str | None:

@@ -50,11 +50,15 @@ def build_findings(unexpected: pd.DataFrame, facts: dict[str, pd.DataFrame]) -> 
     found = pd.concat(parts, ignore_index=True).astype(
         {c: t for c, t in FINDING_COLUMNS.items() if c != "finding_id"})
     found = _one_per_subject(found)
-    found = found.assign(finding_id=finding_ids(found))
-    rank = found["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+    return ordered(found.assign(finding_id=finding_ids(found)))
+
+
+def ordered(found: pd.DataFrame) -> pd.DataFrame:
+    """Most severe first, then rule, clinic, date, line: the same order however the run was split."""
+    rank = found["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).astype("int64")
     order = found.assign(rank=-rank).sort_values(
-        ["rank", "rule_id", "clinic_id", "date_of_service", "claim_id", "line_number", "note_id", "field"],
-        kind="stable", na_position="last")
+        ["rank", "rule_id", "clinic_id", "date_of_service", "claim_id", "line_number", "note_id", "field",
+         "finding_id"], kind="stable", na_position="last")
     return order[list(FINDING_COLUMNS)].reset_index(drop=True).astype(FINDING_COLUMNS)
 
 

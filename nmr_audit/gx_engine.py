@@ -9,6 +9,7 @@ else flags a row.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,7 @@ def validate(suites: dict[str, gx.ExpectationSuite], frames: dict[str, pd.DataFr
 
     With `docs_dir` (absolute), GX also renders its Data Docs there.
     """
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context = _context()
     if docs_dir is not None:
         context.add_data_docs_site(site_name="nmr-audit", site_config={
             "class_name": "SiteBuilder",
@@ -76,6 +76,18 @@ def validate(suites: dict[str, gx.ExpectationSuite], frames: dict[str, pd.DataFr
             found += [_unexpected(grain, number, r) for number, r in enumerate(result.results)]
     rows = [row for part in found for row in part]
     return pd.DataFrame(rows, columns=list(UNEXPECTED_COLUMNS)).astype({"row_id": "int64"})
+
+
+def _context() -> Any:
+    """An in-memory GX context without its default docs site (a temp folder it never cleans)."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    for name, site in dict(context.variables.data_docs_sites or {}).items():
+        folder = site.get("store_backend", {}).get("base_directory")
+        context.delete_data_docs_site(name)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    return context
 
 
 def _unexpected(grain: str, number: int, result: Any) -> list[dict[str, Any]]:

@@ -18,8 +18,14 @@ KEY = list(VISIT_KEY)
 
 
 def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
-                     note_services: pd.DataFrame, reference: ReferenceData) -> pd.DataFrame:
-    """`visits.parquet`: one row per visit with a 97112 line or 97112 minutes, billed vs supported."""
+                     note_services: pd.DataFrame, reference: ReferenceData,
+                     history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`visits.parquet`: one row per visit with a 97112 line or 97112 minutes, billed vs supported.
+
+    `history` (patient_id, date_of_service, payer_type) is where an unbilled visit looks for its
+    patient's payer; by default the claim lines themselves (a partition passes the whole run's).
+    Rows are ordered by clinic, date, patient and provider, whatever the input order.
+    """
     line_visit, note_visit, keys = visit_ids(claim_lines, visit_notes)
     count = len(keys)
     note_of = pd.Index(visit_notes["note_id"]).get_indexer(note_services["note_id"])
@@ -30,10 +36,11 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
                         documented_minutes(visit_notes, note_visit, timed, count)], axis=1)
     visits = visits.assign(clinic_id=visits["clinic_id"].fillna(visits.pop("note_clinic_id")))
     visits = visits[(visits["lines_97112"] > 0) | (visits["minutes_97112"].fillna(0) > 0)]
-    visits = with_rule_basis(visits, claim_lines, reference)
+    visits = with_rule_basis(visits, claim_lines if history is None else history, reference)
     code_minutes = minutes_by_code(timed[np.isin(timed["visit"].to_numpy(), visits.index.to_numpy())])
-    return supported_units(visits, code_minutes)[[*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS]].reset_index(
-        drop=True)
+    result = supported_units(visits, code_minutes)[[*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS]]
+    return result.sort_values(["clinic_id", "date_of_service", "patient_id", "rendering_npi"],
+                              kind="stable").reset_index(drop=True)
 
 
 def visit_ids(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame
@@ -165,7 +172,9 @@ def with_rule_basis(visits: pd.DataFrame, lines: pd.DataFrame, reference: Refere
     """The payer and its unit-counting basis for each visit.
 
     A visit documented but never billed takes the payer of the same patient's claim line
-    nearest in date; a patient with no claim line at all gets the `unknown` payer's basis.
+    nearest in date (`lines`: claim lines or a payer history, anything with patient_id,
+    date_of_service, payer_type); a patient with no claim line at all gets the `unknown`
+    payer's basis.
     """
     unbilled = visits["payer_type"].isna()
     payer = visits["payer_type"]

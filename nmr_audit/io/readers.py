@@ -242,3 +242,11 @@ def _cell(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def read_canonical(path: Path) -> pd.DataFrame:
+    """A canonical table this project wrote (`write_parquet`), list columns as list dtypes again."""
+    table = pq.read_table(path)
+    frame = table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
+    dates = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return frame.astype(dict.fromkeys(dates, "datetime64[s]"))

@@ -185,3 +185,36 @@ def test_cli_generate_then_audit_round_trip(tmp_path):
     assert audited.exit_code == 0, audited.output
     services = pd.read_parquet(tmp_path / "o" / "note_services.parquet")
     assert set(services["cpt_code"]) >= {"97112"}
+
+
+def test_the_run_publishes_a_summary_and_top_findings_as_artifacts(tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    state = audit_flow(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                       out=str(tmp_path), data_docs=False, return_state=True)
+    assert state.is_completed()
+    with get_client(sync_client=True) as client:
+        def latest(key):
+            found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            return max(found, key=lambda a: a.created)
+
+        summary = latest("nmr-audit-summary").data
+        table = latest("nmr-audit-top-findings").data
+    assert "**Findings:**" in summary and "dollars at risk" in summary and "findings.csv" in summary
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert rows and "patient_id" not in rows[0] and rows[0]["dollars_at_risk"] > 0
+
+
+def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
+    from nmr_audit.synth.write import ExportStyle, write_dataset
+
+    write_dataset(tmp_path / "g", visits=36, seed=12, defect_rate=0.2, style=ExportStyle(format="jsonl"))
+    for mode in (False, True):
+        state = audit_flow(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
+                           out=str(tmp_path / str(mode)), partitioned=mode, data_docs=False, return_state=True)
+        assert state.is_completed(), state.message
+    for name in ("findings.parquet", "visits.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "False" / name),
+                                      pd.read_parquet(tmp_path / "True" / name))
+    assert len(pd.read_parquet(tmp_path / "True" / "findings.parquet")) > 5

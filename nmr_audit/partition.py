@@ -1,0 +1,35 @@
+"""Split a run's canonical tables into partitions by clinic and month, for a scaled-out audit.
+
+The unit that must never be split is the patient-day: a visit (patient, date, provider) lies
+inside one, and so does the MUE's count of a patient's units on a day. Each patient-day goes to
+the clinic of its first claim line (or note, when nothing was billed) and the month of its date,
+so partitions are independent and their outputs simply concatenate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+DAY = ["patient_id", "date_of_service"]
+
+
+def partition_labels(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """A 'clinic/YYYY-MM' label for every claim line and every note."""
+    keys = pd.concat([claim_lines[[*DAY, "clinic_id"]], visit_notes[[*DAY, "clinic_id"]]], ignore_index=True)
+    if keys.empty:
+        return (pd.Series(dtype="str", index=claim_lines.index),
+                pd.Series(dtype="str", index=visit_notes.index))
+    codes = [pd.factorize(keys[c])[0] for c in DAY]
+    day = pd.factorize(np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes]))[0]
+    first = pd.Series(np.arange(len(day))).groupby(day).min().to_numpy()
+    label = (keys["clinic_id"].astype("str") + "/" + keys["date_of_service"].dt.strftime("%Y-%m")).to_numpy()
+    labels = label[first][day]
+    return (pd.Series(labels[: len(claim_lines)], index=claim_lines.index, dtype="str"),
+            pd.Series(labels[len(claim_lines):], index=visit_notes.index, dtype="str"))
+
+
+def payer_history(claim_lines: pd.DataFrame) -> pd.DataFrame:
+    """(patient_id, date_of_service, payer_type) of every claim day: how a visit documented but
+    never billed finds its payer in another partition."""
+    return claim_lines[[*DAY, "payer_type"]].drop_duplicates(DAY).reset_index(drop=True)
