@@ -29,6 +29,7 @@ from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
 from nmr_audit.conform import Conformed
 from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, VISIT_NOTES
+from nmr_audit.denial import claim_risk
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.facts import build_facts
@@ -40,14 +41,20 @@ from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.profile_file import load_profile
 from nmr_audit.io.readers import read_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
+from nmr_audit.io.report_html import write_report_html
+from nmr_audit.io.report_xlsx import write_report_xlsx
 from nmr_audit.io.suites import default_expectations_dir, load_suites
 from nmr_audit.io.writers import StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.mapping import IDENTITY, MappingProfile
+from nmr_audit.masking import Masking
+from nmr_audit.masking import mask_patients as apply_masking
 from nmr_audit.reference import ReferenceData
+from nmr_audit.report_data import build_report_data
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import reconcile_visits
 
 Severity = Literal["info", "low", "medium", "high"]
+MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
 
 
 @dataclass
@@ -168,18 +175,29 @@ def apply_rules(claims: TableIntake, notes: TableIntake, visits: pd.DataFrame, s
     return RuleOutcome(findings, docs, time.perf_counter() - started)
 
 
+@dataclass
+class Sharing:
+    """How patient ids appear in the human-facing outputs (CSV, HTML, XLSX)."""
+
+    masking: Masking = "keep"
+    key: bytes | None = None
+
+
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.DataFrame,
-                  rules: RuleOutcome, summary: dict[str, Any]) -> list[str]:
+                  rules: RuleOutcome, summary: dict[str, Any], reference: ReferenceData,
+                  sharing: Sharing) -> list[str]:
     """Write every output aside and move them into `out` together."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     quarantine = pd.concat([claims.conformed.quarantine, notes.conformed.quarantine],
                            ignore_index=True)
+    shown = apply_masking(rules.findings, sharing.masking, sharing.key)
     with StagedOutputs(target) as staged:
         write_parquet(visits, staged.path("visits.parquet"))
         write_parquet(rules.findings, staged.path("findings.parquet"))
-        write_csv(rules.findings, staged.path("findings.csv"))
+        write_csv(shown, staged.path("findings.csv"))
+        _write_reports(staged, summary, claims, visits, rules.findings, reference, sharing)
         if rules.docs is not None:
             shutil.copytree(rules.docs, staged.path("data_docs"))
         write_parquet(quarantine, staged.path("quarantine.parquet"))
@@ -190,6 +208,23 @@ def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.
         names = sorted(p.name for p in staged.stage.iterdir())
     get_run_logger().info("outputs written to %s", target)
     return [str(target / name) for name in names]
+
+
+def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: TableIntake, visits: pd.DataFrame,
+                   findings: pd.DataFrame, reference: ReferenceData, sharing: Sharing) -> None:
+    """report.html and report.xlsx, from the same numbers, with patient ids as `sharing` says."""
+    logger = get_run_logger()
+    data = build_report_data(summary, visits, findings, int(claims.conformed.rows["claim_id"].nunique()))
+    at_risk = claim_risk(findings, reference.denial_weights)
+    context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
+               "version": summary["software"]["version"], "masking": sharing.masking,
+               "inputs": f"{len(summary['inputs'])} file(s)"}
+    shown_findings = apply_masking(findings, sharing.masking, sharing.key)
+    write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
+    logger.info("report.html written (%d chart(s), %d claim(s) ranked by denial risk)", 5, len(at_risk))
+    write_report_xlsx(staged.path("report.xlsx"), data, shown_findings, at_risk,
+                      apply_masking(visits, sharing.masking, sharing.key), context)
+    logger.info("report.xlsx written")
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -224,14 +259,21 @@ def audit_flow(
     partitioned: bool = False,
     as_of: date | None = None,
     run_id: str | None = None,
+    mask_patients: Masking = "keep",
+    mask_key_file: str | None = None,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
 
     `partitioned` splits the work by clinic and month into mapped tasks (run the flow with
     prefect-dask's DaskTaskRunner to put them on a Dask cluster); the outputs are the same.
-    `as_of` is the night a scheduled run audits (recorded in the summary).
+    `as_of` is the night a scheduled run audits (recorded in the summary). `mask_patients`
+    (keep, hash, drop) sets how patient ids appear in findings.csv and the reports; `hash` takes
+    its key from `mask_key_file` or the NMR_AUDIT_MASK_KEY environment variable.
     """
     started = datetime.now(UTC)
+    sharing = sharing_settings(mask_patients, mask_key_file)
+    if isinstance(sharing, InputError):
+        return Failed(message=sharing.line())
     settings = load_settings(mapping, profile, reference, expectations)
     if isinstance(settings, InputError):
         return Failed(message=settings.line())
@@ -258,6 +300,7 @@ def audit_flow(
     ], ignore_index=True)
     parameters = {"claims": claims, "notes": notes, "out": out, "mapping": mapping,
                   "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned,
+                  "mask_patients": mask_patients,
                   "mapping_profile": mapping_profile.name, "profile": profile,
                   "reference": reference or str(default_reference_dir()), "fail_on": fail_on,
                   "expectations": expectations or str(default_expectations_dir()),
@@ -276,12 +319,29 @@ def audit_flow(
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
     summary["reference_unverified"] = unverified_rows(ref)
     try:
-        outputs = write_outputs(out, claim_intake, note_intake, visits, rules, summary)
+        outputs = write_outputs(out, claim_intake, note_intake, visits, rules, summary, ref, sharing)
     finally:
         if rules.docs is not None:
             shutil.rmtree(rules.docs, ignore_errors=True)
     publish(out, summary, rules.findings)
     return AuditResult(out=out, summary=summary, outputs=outputs)
+
+
+def sharing_settings(masking: Masking, key_file: str | None) -> Sharing | InputError:
+    """The masking mode and its key; a missing key for `hash` is an input problem, said plainly."""
+    if masking != "hash":
+        return Sharing(masking)
+    if key_file:
+        path = Path(key_file)
+        if not path.exists():
+            return InputError(path, "mask key file not found")
+        key = path.read_bytes().strip()
+    else:
+        key = os.environ.get(MASK_KEY_VARIABLE, "").encode()
+    if not key:
+        return InputError(Path(key_file or MASK_KEY_VARIABLE), "hashing patient ids needs a key",
+                          f"set {MASK_KEY_VARIABLE} or pass --mask-key-file FILE (keep the same key per client)")
+    return Sharing("hash", key)
 
 
 def _in_partitions(claims: TableIntake, notes: TableIntake, reference: ReferenceData,

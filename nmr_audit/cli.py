@@ -22,6 +22,12 @@ app = typer.Typer(
 )
 
 
+class MaskMode(StrEnum):
+    keep = "keep"
+    hash = "hash"
+    drop = "drop"
+
+
 class Severity(StrEnum):
     info = "info"
     low = "low"
@@ -59,6 +65,11 @@ def audit(
     partitioned: Annotated[bool, typer.Option(help="Split the work by clinic and month (mapped tasks).")] = False,
     dask_address: Annotated[str | None, typer.Option(
         help="Run the partitions on a Dask cluster: tcp://host:8786, or 'local' for one in-process.")] = None,
+    mask_patients: Annotated[MaskMode, typer.Option(
+        help="Patient ids in findings.csv and the reports: keep, hash (keyed, stable per client) or drop.")
+    ] = MaskMode.keep,
+    mask_key_file: Annotated[Path | None, typer.Option(
+        help="Key for --mask-patients hash (else the NMR_AUDIT_MASK_KEY environment variable).")] = None,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     from nmr_audit.prefect_env import configure_prefect
@@ -71,7 +82,7 @@ def audit(
         claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
         reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
         expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
-        return_state=True)
+        mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above")
     result = state.result()

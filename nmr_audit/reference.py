@@ -25,6 +25,7 @@ class ReferenceData:
     fee_schedule: pd.DataFrame
     payment_policy: pd.DataFrame
     modifiers: pd.DataFrame
+    denial_weights: pd.DataFrame
 
     @property
     def timed_codes(self) -> frozenset[str]:

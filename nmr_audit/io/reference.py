@@ -20,9 +20,10 @@ REQUIRED = {
     "fee_schedule": ("payer_type", "cpt_code", "year", "amount", "verified", "source"),
     "payment_policy": ("policy", "value", "effective_from", "verified", "source"),
     "modifiers": ("modifier", "kind", "source"),
+    "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
 }
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
-NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64",
+NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
            "modifier_indicator": "int64"}
 DATES = ("effective_from", "effective_to")
 

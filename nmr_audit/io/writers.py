@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nmr_audit.safe_text import defuse_frame
+
 
 class StagedOutputs:
     """A staging folder beside `--out`; files move into `--out` only when the run succeeds.
@@ -73,18 +75,7 @@ def write_json(document: dict[str, Any], path: Path) -> Path:
     return path
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV for spreadsheets: text that a spreadsheet would run as a formula is prefixed with '.
-
-    Values come from clinic exports (free text in notes, ids); a cell such as `=HYPERLINK(…)`
-    must open as text, not run (OWASP CSV injection).
-    """
-    text_columns = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])
-                    and not pd.api.types.is_datetime64_any_dtype(frame[c])]
-    escaped = {c: frame[c].where(~frame[c].str.startswith(FORMULA_START, na=False), "'" + frame[c])
-               for c in text_columns}
-    frame.assign(**escaped).to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    """CSV for spreadsheets: text that would run as a formula opens as text (`safe_text`)."""
+    defuse_frame(frame).to_csv(path, index=False, date_format="%Y-%m-%d", lineterminator="\n")
     return path

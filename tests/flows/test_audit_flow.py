@@ -77,6 +77,7 @@ def assert_findings_match_the_truth(out, truth, summary):
     """
     findings = pd.read_parquet(out / "findings.parquet")
     assert (out / "findings.csv").exists() and (out / "data_docs" / "index.html").exists()
+    assert (out / "report.html").stat().st_size > 100_000 and (out / "report.xlsx").exists()
     assert summary["findings"]["total"] == len(findings)
     assert set(summary["findings"]["by_rule"]) >= {"UNITS_EXCEED_TIME", "CANALITH_AS_97112", "MUE_EXCEEDED"}
     found = set(zip(findings["rule_id"], visit_number(findings["claim_id"].fillna(findings["note_id"])),
@@ -218,3 +219,57 @@ def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "False" / name),
                                       pd.read_parquet(tmp_path / "True" / name))
     assert len(pd.read_parquet(tmp_path / "True" / "findings.parquet")) > 5
+
+
+def formula_export(tmp_path):
+    """A one-visit export whose patient id and technique text look like spreadsheet formulas."""
+    claims = tmp_path / "claims.csv"
+    notes = tmp_path / "notes.csv"
+    claims.write_text("claim_id,line_number,patient_id,date_of_service,rendering_npi,clinic_id,payer_type,"
+                      "cpt_code,modifiers,units\n"
+                      'C1,1,"=HYPERLINK(""http://x"",""y"")",2026-03-04,1234567893,CL1,medicare,97112,GP,3\n')
+    notes.write_text("note_id,patient_id,date_of_service,rendering_npi,clinic_id,provider_credential,time_in,"
+                     "time_out,total_treatment_minutes,diagnosis_codes,functional_deficit,treatment_goals,"
+                     "techniques,patient_response,plan_of_care_signed_date,one_on_one,signed,minutes_97112\n"
+                     'N1,"=HYPERLINK(""http://x"",""y"")",2026-03-04,1234567893,CL1,PT,09:00,09:30,25,R26.81,'
+                     "balance,goals,+Epley maneuver,better,2026-03-01,yes,yes,25\n")
+    return claims, notes
+
+
+def test_a_formula_looking_patient_id_is_inert_in_every_export(tmp_path):
+    import openpyxl
+
+    claims, notes = formula_export(tmp_path)
+    state = audit_flow(claims=[str(claims)], notes=[str(notes)], out=str(tmp_path / "o"), data_docs=False,
+                       return_state=True)
+    assert state.is_completed(), state.message
+    raw = '=HYPERLINK("http://x","y")'
+    findings = pd.read_parquet(tmp_path / "o" / "findings.parquet")
+    assert set(findings["patient_id"]) == {raw}  # Parquet keeps the raw value
+    csv = pd.read_csv(tmp_path / "o" / "findings.csv", dtype=str)
+    assert set(csv["patient_id"]) == {"'" + raw}
+    book = openpyxl.load_workbook(tmp_path / "o" / "report.xlsx")
+    cells = [c for row in book["Findings"].iter_rows(min_row=2) for c in row]
+    assert all(c.data_type != "f" for c in cells) and "'" + raw in {c.value for c in cells}
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert "&#39;=HYPERLINK(&#34;http://x&#34;" in html and 'href="http://x"' not in html
+
+
+def test_masked_reports_carry_no_patient_ids(tmp_path, monkeypatch):
+    import openpyxl
+
+    monkeypatch.setenv("NMR_AUDIT_MASK_KEY", "client-secret")
+    state = audit_flow(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                       out=str(tmp_path / "o"), data_docs=False, mask_patients="hash", return_state=True)
+    assert state.is_completed(), state.message
+    raw = set(pd.read_parquet(tmp_path / "o" / "findings.parquet")["patient_id"])
+    csv = pd.read_csv(tmp_path / "o" / "findings.csv", dtype=str)
+    assert csv["patient_id"].str.fullmatch(r"P-[0-9a-f]{16}").all() and not raw & set(csv["patient_id"])
+    html = (tmp_path / "o" / "report.html").read_text()
+    book = openpyxl.load_workbook(tmp_path / "o" / "report.xlsx", read_only=True)
+    cells = {c for sheet in ("Findings", "Visits") for row in book[sheet].iter_rows(values_only=True) for c in row}
+    assert not any(p in html for p in raw) and not raw & cells
+    monkeypatch.delenv("NMR_AUDIT_MASK_KEY")
+    failed = audit_flow(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                        out=str(tmp_path / "x"), mask_patients="hash", return_state=True)
+    assert failed.is_failed() and "NMR_AUDIT_MASK_KEY" in failed.message
