@@ -193,17 +193,21 @@ def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.
     quarantine = pd.concat([claims.conformed.quarantine, notes.conformed.quarantine],
                            ignore_index=True)
     shown = apply_masking(rules.findings, sharing.masking, sharing.key)
+    started = time.perf_counter()
     with StagedOutputs(target) as staged:
         write_parquet(visits, staged.path("visits.parquet"))
         write_parquet(rules.findings, staged.path("findings.parquet"))
         write_csv(shown, staged.path("findings.csv"))
-        _write_reports(staged, summary, claims, visits, rules.findings, reference, sharing)
         if rules.docs is not None:
             shutil.copytree(rules.docs, staged.path("data_docs"))
         write_parquet(quarantine, staged.path("quarantine.parquet"))
         write_parquet(claims.conformed.rows, staged.path("claim_lines.parquet"))
         write_parquet(notes.conformed.rows, staged.path("visit_notes.parquet"))
         write_parquet(notes.conformed.services, staged.path("note_services.parquet"))
+        written = time.perf_counter()
+        _write_reports(staged, summary, claims, visits, rules.findings, reference, sharing)
+        summary["run"]["seconds"] |= {"write_outputs": round(written - started, 3),
+                                      "reports": round(time.perf_counter() - written, 3)}
         write_json(summary, staged.path("summary.json"))
         names = sorted(p.name for p in staged.stage.iterdir())
     get_run_logger().info("outputs written to %s", target)
