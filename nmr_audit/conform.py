@@ -98,7 +98,7 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData) -> Confo
     get = text.__getitem__
     for column in ("claim_id", "patient_id", "clinic_id", "cpt_code", "units", "line_number"):
         checks.require(get(column), column)
-    payer_type = get("payer_type").str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    payer_type = parse.regex_replace(get("payer_type").str.lower(), r"[\s\-]+", "_")
     checks.require(payer_type, "payer_type")
     cpt, bad_cpt = parse.parse_cpt_codes(get("cpt_code"))
     checks.malformed(bad_cpt, "cpt_code", get("cpt_code"), "a 5-character procedure code")

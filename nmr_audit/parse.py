@@ -16,9 +16,9 @@ from nmr_audit.contract import NULL_SPELLINGS
 
 Parsed = tuple[pd.Series, pd.Series]
 
-_ISO_DATE = r"^(\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
-_US_DATE = r"^(\d{1,2}/\d{1,2}/\d{4})(?: 00:00(?::00)?)?$"
-_TIME = r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$"
+_ISO_DATE = r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
+_US_DATE = r"^(?P<date>\d{1,2}/\d{1,2}/\d{4})(?: 00:00(?::00)?)?$"
+_TIME = r"^(?P<hours>\d{1,2}):(?P<minutes>\d{2})(?::(?P<seconds>\d{2}))?$"
 _MODIFIER_LIST = r"^[A-Z0-9]{2}(?: [A-Z0-9]{2}){0,3}$"
 _CPT = r"^[A-Z0-9]{5}$"
 _ICD10 = r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$"
@@ -35,11 +35,42 @@ def as_text(values: pd.Series) -> pd.Series:
 
 
 def parse_dates(text: pd.Series) -> Parsed:
-    """`YYYY-MM-DD` or `MM/DD/YYYY` (a midnight time, as spreadsheets add, is tolerated)."""
-    iso = pd.to_datetime(text.str.extract(_ISO_DATE)[0], format="%Y-%m-%d", errors="coerce")
-    us = pd.to_datetime(text.str.extract(_US_DATE)[0], format="%m/%d/%Y", errors="coerce")
-    dates = iso.fillna(us).astype("datetime64[s]")
+    """`YYYY-MM-DD` or `MM/DD/YYYY` (a midnight time, as spreadsheets add, is tolerated).
+
+    Matched and parsed in Arrow (RE2 and strptime over the whole column): pandas' `str.extract`
+    runs Python per cell.
+    """
+    arrow = _arrow(text)
+    iso = _strptime(pc.extract_regex(arrow, _ISO_DATE).field(0), "%Y-%m-%d")
+    us = _strptime(pc.extract_regex(arrow, _US_DATE).field(0), "%m/%d/%Y")
+    dates = pd.Series(pc.coalesce(iso, us), index=text.index).astype("datetime64[s]")
     return dates, text.notna() & dates.isna()
+
+
+def regex_replace(text: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    """`str.replace(pattern, replacement, regex=True)` done by Arrow's RE2 over the whole column."""
+    return pd.Series(pc.replace_substring_regex(_arrow(text), pattern, replacement), index=text.index, dtype="str")
+
+
+def _arrow(text: pd.Series) -> pa.Array:
+    """The column as one Arrow string array (pandas' str columns may be chunked)."""
+    array = pa.array(text.astype("str").array, type=pa.string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _strptime(text: pa.Array, form: str) -> pa.Array:
+    """Dates of one form; null where the text is not a real date of that form (e.g. 02/30)."""
+    parsed = pc.strptime(text, format=form, unit="s", error_is_null=True)
+    same = pc.equal(_zero_padded(text, form), pc.strftime(parsed, format=form))  # strptime rolls 02/30 over
+    return pc.if_else(same, parsed, pa.scalar(None, type=parsed.type))
+
+
+def _zero_padded(text: pa.Array, form: str) -> pa.Array:
+    """US dates may leave out leading zeros (3/4/2026): pad them before comparing."""
+    if form != "%m/%d/%Y":
+        return text
+    padded = pc.replace_substring_regex(text, r"^(\d)/", r"0\1/")
+    return pc.replace_substring_regex(padded, r"^(\d{2})/(\d)/", r"\1/0\2/")
 
 
 def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
@@ -52,7 +83,7 @@ def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
 
 def parse_money(text: pd.Series) -> Parsed:
     """Amounts at or above zero; a leading `$` and thousands separators are tolerated."""
-    cleaned = text.str.replace(r"[$,\s]", "", regex=True)
+    cleaned = regex_replace(text, r"[$,\s]", "")
     amounts = pd.to_numeric(cleaned, errors="coerce")
     ok = amounts.notna() & (amounts >= 0)
     return amounts.where(ok).astype("Float64"), text.notna() & ~ok
@@ -68,11 +99,13 @@ def parse_booleans(text: pd.Series) -> Parsed:
 
 def parse_times(text: pd.Series) -> Parsed:
     """24-hour clock times as `HH:MM` (seconds, if present, are dropped)."""
-    parts = text.str.extract(_TIME)
-    hours = pd.to_numeric(parts[0], errors="coerce")
-    minutes = pd.to_numeric(parts[1], errors="coerce")
+    parts = pc.extract_regex(_arrow(text), _TIME)
+    hour_text = pd.Series(parts.field(0), index=text.index, dtype="str")
+    minute_text = pd.Series(parts.field(1), index=text.index, dtype="str")
+    hours = pd.to_numeric(hour_text, errors="coerce")
+    minutes = pd.to_numeric(minute_text, errors="coerce")
     ok = (hours < 24) & (minutes < 60)
-    clock = parts[0].str.zfill(2) + ":" + parts[1]
+    clock = hour_text.str.zfill(2) + ":" + minute_text
     return clock.where(ok), text.notna() & ~ok.fillna(False).astype(bool)
 
 
@@ -89,7 +122,7 @@ def parse_modifiers(text: pd.Series) -> Parsed:
     Returns a list per line (empty when the cell is empty) so later rules test membership
     rather than re-parsing strings.
     """
-    spaced = text.str.upper().str.replace(r"[\s,;]+", " ", regex=True).str.strip()
+    spaced = regex_replace(text.str.upper(), r"[\s,;]+", " ").str.strip()
     spaced = spaced.mask(spaced == "")
     ok = spaced.isna() | spaced.str.fullmatch(_MODIFIER_LIST).fillna(False).astype(bool)
     arrow = pa.array(spaced.where(ok), type=pa.string(), from_pandas=True)
@@ -100,11 +133,15 @@ def parse_modifiers(text: pd.Series) -> Parsed:
 
 def parse_diagnosis_codes(text: pd.Series) -> Parsed:
     """ICD-10-CM codes, upper-cased and joined with `;` whatever separator the export used."""
-    joined = text.str.upper().str.replace(r"\s*[;,]\s*", ";", regex=True).str.strip(";")
-    tokens = joined.dropna().str.split(";").explode().astype("str")
-    token_ok = tokens.str.fullmatch(_ICD10).fillna(False).astype(bool)
-    ok = token_ok.groupby(level=0).all().reindex(text.index, fill_value=True)
-    return joined.where(ok), text.notna() & ~ok
+    arrow = pc.utf8_upper(_arrow(text))
+    joined = pc.utf8_trim(pc.replace_substring_regex(arrow, r"\s*[;,]\s*", ";"), ";")
+    tokens = pc.split_pattern(joined, ";")
+    token_ok = pc.match_substring_regex(pc.list_flatten(tokens), _ICD10).to_numpy(zero_copy_only=False)
+    owner = pc.list_parent_indices(tokens).to_numpy()
+    bad_rows = np.zeros(len(text), dtype=bool)
+    bad_rows[owner[~token_ok]] = True
+    result = pd.Series(joined, index=text.index, dtype="str")
+    return result.where(~bad_rows), pd.Series(text.notna().to_numpy() & bad_rows, index=text.index)
 
 
 def npi_check_digit_ok(text: pd.Series) -> pd.Series:

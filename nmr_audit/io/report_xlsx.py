@@ -1,8 +1,9 @@
 """`report.xlsx`: the analyst's workbook — summary, findings, claims at risk, visits, clinic × rule.
 
-Written in openpyxl's write-only mode (rows streamed, little memory). Header rows are frozen,
-filters are on, widths are set from the content; text is defused (`safe_text`) so nothing in
-a cell runs as a formula. Very long sheets stop at the row cap with a note on the summary.
+Written with XlsxWriter in constant-memory mode (rows streamed to disk; several times faster
+than openpyxl for hundreds of thousands of rows). Header rows are frozen, filters are on,
+widths follow the content. Text is defused (`safe_text`) and XlsxWriter is told never to turn
+a string into a formula, so nothing in a cell runs. Long sheets stop at the row cap with a note.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from nmr_audit.report_data import ReportData
 from nmr_audit.safe_text import defuse_frame
@@ -31,65 +31,80 @@ HEADLINE_LABELS = {
 
 def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,
                       visits: pd.DataFrame, context: dict[str, Any]) -> Path:
-    """`findings`, `claims`, `visits` as they should appear (masked already)."""
-    book = Workbook(write_only=True)
+    """`findings`, `claims`, `visits` as they should appear (masked already).
+
+    The Visits sheet holds the visits that need a look: units beyond the minutes, no note, or
+    any finding — all visits are in visits.parquet.
+    """
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "strings_to_numbers": False})
+    formats = {"bold": book.add_format({"bold": True}), "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+               "money": book.add_format({"num_format": "#,##0.00"})}
+    attention = _needing_attention(visits, findings)
     notes = [f"{name}: first {ROW_CAP:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
-             for name, frame in (("Findings", findings), ("Visits", visits)) if len(frame) > ROW_CAP]
-    _summary(book, data, context, notes)
-    _sheet(book, "Findings", findings)
-    _sheet(book, "Claims at risk", claims)
-    _sheet(book, "Visits", visits)
-    _sheet(book, "By clinic and rule", data.by_clinic_and_rule)
-    book.save(path)
+             for name, frame in (("Findings", findings), ("Visits", attention)) if len(frame) > ROW_CAP]
+    _summary(book, data, context, notes, formats)
+    _sheet(book, "Findings", findings, formats)
+    _sheet(book, "Claims at risk", claims, formats)
+    _sheet(book, "Visits", attention, formats)
+    _sheet(book, "By clinic and rule", data.by_clinic_and_rule, formats)
+    book.close()
     return path
 
 
-def _summary(book: Workbook, data: ReportData, context: dict[str, Any], notes: list[str]) -> None:
-    sheet = book.create_sheet("Summary")
-    sheet.column_dimensions["A"].width = 46
-    sheet.column_dimensions["B"].width = 22
-    sheet.append([_bold(sheet, "nmr-audit denial-risk workbook"), str(context.get("run_id", ""))])
-    sheet.append(["Generated", str(context.get("generated_at", ""))])
-    sheet.append([])
-    for key, label in HEADLINE_LABELS.items():
-        sheet.append([label, data.headline[key]])
-    sheet.append([])
-    sheet.append([_bold(sheet, "Findings by rule"), "findings", "dollars at risk"])
-    for row in defuse_frame(data.by_rule).itertuples(index=False):
-        sheet.append([row.rule_id, int(row.findings), float(row.dollars_at_risk)])
-    for note in notes:
-        sheet.append([note])
+def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    key = ["patient_id", "date_of_service", "rendering_npi"]
+    keep = (visits["excess_units_97112"] > 0) | visits["note_id"].isna()
+    if len(findings) and set(key) <= set(findings.columns):
+        flagged = pd.MultiIndex.from_frame(findings[key].drop_duplicates())
+        keep |= pd.MultiIndex.from_frame(visits[key]).isin(flagged)
+    return visits[keep]
 
 
-def _sheet(book: Workbook, title: str, frame: pd.DataFrame) -> None:
-    sheet = book.create_sheet(title)
+def _summary(book: Any, data: ReportData, context: dict[str, Any], notes: list[str], formats: dict) -> None:
+    sheet = book.add_worksheet("Summary")
+    sheet.set_column(0, 0, 46)
+    sheet.set_column(1, 2, 20)
+    rows: list[list[Any]] = [["nmr-audit denial-risk workbook", str(context.get("run_id", ""))],
+                             ["Generated", str(context.get("generated_at", ""))], []]
+    rows += [[label, data.headline[key]] for key, label in HEADLINE_LABELS.items()]
+    rows += [[], ["Findings by rule", "findings", "dollars at risk"]]
+    rows += [[r.rule_id, int(r.findings), float(r.dollars_at_risk)] for r in defuse_frame(data.by_rule).itertuples()]
+    rows += [[note] for note in notes]
+    for number, row in enumerate(rows):
+        bold = number == 0 or (row and row[0] == "Findings by rule")
+        sheet.write_row(number, 0, row, formats["bold"] if bold else None)
+
+
+def _sheet(book: Any, title: str, frame: pd.DataFrame, formats: dict) -> None:
+    sheet = book.add_worksheet(title)
     shown = defuse_frame(frame.head(ROW_CAP))
-    widths = [min(60, max(len(str(c)), *(shown[c].astype("str").str.len().head(500).fillna(0).astype(int)),
-                          6) + 2) for c in shown.columns] if len(shown) else [len(str(c)) + 2 for c in shown.columns]
-    for number, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = width
-    sheet.freeze_panes = "A2"
-    if len(shown.columns):
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(shown.columns))}{len(shown) + 1}"
-    sheet.append([_bold(sheet, str(c)) for c in shown.columns])
-    for record in shown.astype(object).itertuples(index=False):
-        sheet.append([_cell(v) for v in record])
+    columns = list(shown.columns)
+    for number, column in enumerate(columns):
+        sheet.set_column(number, number, _width(shown[column], column), _format(shown[column], column, formats))
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(len(shown), 1), max(len(columns) - 1, 0))
+    sheet.write_row(0, 0, columns, formats["bold"])
+    for number, row in enumerate(zip(*(_column_values(shown[c]) for c in columns), strict=True), start=1):
+        sheet.write_row(number, 0, row)  # None cells are left empty
 
 
-def _cell(value: Any) -> Any:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime().date()
-    if hasattr(value, "tolist"):
-        return ", ".join(map(str, value.tolist())) if hasattr(value, "__len__") else value.tolist()
-    return value
+def _column_values(values: pd.Series) -> list[Any]:
+    """Plain Python values for one column: None for missing, datetimes for dates."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return [None if pd.isna(v) else v for v in values.dt.to_pydatetime()]
+    if isinstance(values.dtype, pd.ArrowDtype) and "list" in str(values.dtype):
+        return [", ".join(v) if v is not None and len(v) else None for v in values]
+    array = values.astype(object).where(values.notna(), None).to_numpy()
+    return [v.item() if isinstance(v, np.generic) else v for v in array]
 
 
-def _bold(sheet: Any, text: str) -> Any:
-    from openpyxl.cell import WriteOnlyCell
+def _width(values: pd.Series, column: str) -> int:
+    longest = values.head(500).astype("str").str.len().max()
+    return int(min(60, max(len(column), 0 if pd.isna(longest) else int(longest), 6) + 2))
 
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.font = Font(bold=True)
-    return cell
 
+def _format(values: pd.Series, column: str, formats: dict) -> Any:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return formats["date"]
+    return formats["money"] if "dollars" in column else None
