@@ -48,7 +48,8 @@ def demo() -> None:
     sample = ROOT / "data" / "sample" / "canonical"
     run(BIN / "nmr-audit", "audit", "--claims", sample / "claims", "--notes", sample / "notes",
         "--out", ROOT / "out" / "sample")
-    print(f"\nOutputs: {ROOT / 'out' / 'sample'} (summary.json, quarantine.parquet, …)")
+    print(f"\nOutputs: {ROOT / 'out' / 'sample'} — open report.html; also report.xlsx, findings.csv, "
+          "visits.parquet, summary.json, data_docs/index.html")
 
 
 def browser() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -10,24 +9,16 @@ from typing import Any
 
 import pandas as pd
 
+from nmr_audit.io.readers import file_sha256
 from nmr_audit.ledger import LEDGER_COLUMNS, empty_ledger
 
 LEDGER = "ledger.csv"
 LATEST = "latest.json"
 
 
-def fingerprint(path: Path) -> str:
-    """SHA-256 of the file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fingerprints(files: dict[str, list[Path]]) -> pd.DataFrame:
     """(table, file, sha256, bytes) for every discovered input file."""
-    rows = [{"table": table, "file": str(path), "sha256": fingerprint(path), "bytes": path.stat().st_size}
+    rows = [{"table": table, "file": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size}
             for table, paths in files.items() for path in paths]
     return pd.DataFrame(rows, columns=["table", "file", "sha256", "bytes"]).astype(
         {"table": "str", "file": "str", "sha256": "str", "bytes": "int64"})

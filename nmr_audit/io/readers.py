@@ -66,14 +66,15 @@ def read_export(path: Path, delimiter: str | None = None, sheet: str | int | Non
         raise InputError(path, f"cannot be read as a {kind} table: {_first_line(exc)}",
                          "check that the file is complete and of the type its name says") from exc
     frame = frame.assign(**{SOURCE_FILE: str(path)})
-    return RawTable(path, kind or "", frame, invalid, _sha256(path))
+    return RawTable(path, kind or "", frame, invalid, file_sha256(path))
 
 
 def _first_line(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (an input's identity in summaries and ledgers)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
