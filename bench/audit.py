@@ -79,6 +79,12 @@ def main() -> None:
             folder = dataset(lines, fmt, args.seed, args.out)
             read = bare_read(folder, fmt)
             run = audit(folder, args.out / "runs" / f"{lines}-{fmt}", args.data_docs)
+            if not run["ok"]:
+                print(f"{lines:>11,} {fmt:<8} audit FAILED after {run['process_seconds']}s "
+                      f"(peak {run['peak_rss_mib']:,.0f} MiB): {run['message']}", flush=True)
+                results.append({"claim_lines": lines, "format": fmt, "failed": run["message"],
+                                "peak_rss_mib": run["peak_rss_mib"], "seconds": run["process_seconds"]})
+                continue
             audited = sum(run["stages"].get(s, 0) for s in STAGES)
             results.append({"claim_lines": run["claim_lines"], "format": fmt, "bare_read_seconds": round(read, 2),
                             "audit_seconds": round(audited, 2), "flow_seconds": run["flow_seconds"],
