@@ -242,10 +242,9 @@ def publish(out: str, summary: dict[str, Any], findings: pd.DataFrame) -> None:
                              description="nmr-audit: counts, units and dollars at risk")
     create_table_artifact(key="nmr-audit-top-findings", table=top_findings(findings),
                           description="Findings with the most dollars at risk (no patient identifiers)")
-    for name, url in links.items():
-        create_link_artifact(key="nmr-audit-" + name.split("/")[0].split(".")[0].replace("_", "-")
-                             + ("-" + name.split(".")[-1] if "." in name else ""), link=url,
-                             link_text=name)
+    for name, url in links.items():  # key: nmr-audit-report-html, nmr-audit-data-docs-index-html, …
+        key = "nmr-audit-" + name.replace("/", "-").replace("_", "-").replace(".", "-")
+        create_link_artifact(key=key, link=url, link_text=name)
 
 
 @flow(name="nmr-audit", log_prints=True,

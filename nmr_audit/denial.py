@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nmr_audit.findings import dollars_per_line
+
 CLAIM_RISK_COLUMNS = ["claim_id", "clinic_id", "payer_type", "date_of_service", "denial_risk",
                       "reasons", "findings", "dollars_at_risk"]
 
@@ -28,8 +30,7 @@ def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     per_claim = rules.groupby("claim_id", sort=False).agg(
         survive=("survive", "sum"), reasons=("reason", "; ".join), clinic_id=("clinic_id", "first"),
         payer_type=("payer_type", "first"), date_of_service=("date_of_service", "min"))
-    dollars = on_claims["dollars_at_risk"].astype("float64").fillna(0)
-    per_line = dollars.groupby([on_claims["claim_id"], on_claims["line_number"].fillna(0)]).max()
+    per_line = dollars_per_line(on_claims)
     money = pd.DataFrame({"findings": on_claims.groupby("claim_id").size(),
                           "dollars_at_risk": per_line.groupby(level=0).sum().round(2)})
     risk = per_claim.join(money).assign(denial_risk=lambda f: (1 - np.exp(f["survive"])).round(4))

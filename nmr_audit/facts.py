@@ -59,6 +59,7 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
     facts = nmr.merge(visits[[*KEY, "note_id"]], on=KEY, how="left").reset_index(drop=True)
     credential = facts["note_id"].map(visit_notes.set_index("note_id")["provider_credential"])
     discipline = reference.therapy_disciplines.set_index("provider_credential")
+    assistant_modifier = credential.map(discipline["assistant_modifier"])
     modifiers = _modifier_rows(facts["modifiers"])
     therapy = modifiers[modifiers.isin(reference.modifiers_of("therapy"))].groupby(level=0).first()
     bypass = _any_of(modifiers, reference.modifiers_of("ncci_bypass"), len(facts))
@@ -72,9 +73,9 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
         provider_credential=credential,
         therapy_modifier=therapy.reindex(facts.index).astype("str"),
         expected_therapy_modifier=credential.map(discipline["therapy_modifier"]).astype("str"),
-        needs_assistant_modifier=(credential.map(discipline["assistant_modifier"]).fillna("").ne("")
+        needs_assistant_modifier=(assistant_modifier.fillna("").ne("")
                                   & facts["payer_type"].isin(reference.medicare_payer_types)).astype("bool"),
-        expected_assistant_modifier=credential.map(discipline["assistant_modifier"]).astype("str"),
+        expected_assistant_modifier=assistant_modifier.astype("str"),
         has_assistant_modifier=_any_of(modifiers, reference.modifiers_of("assistant"), len(facts)),
         has_ncci_bypass_modifier=bypass,
         line_rank_97112=facts.groupby(KEY, sort=False).cumcount() + 1,

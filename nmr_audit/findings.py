@@ -99,6 +99,13 @@ def _one_per_subject(found: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([found[~repeated], merged], ignore_index=True)[list(found.columns)]
 
 
+def dollars_per_line(findings: pd.DataFrame) -> pd.Series:
+    """Money at risk per claim line, counted once: the largest amount any finding puts on it."""
+    on_lines = findings[findings["claim_id"].notna()]
+    dollars = on_lines["dollars_at_risk"].astype("float64").fillna(0)
+    return dollars.groupby([on_lines["claim_id"], on_lines["line_number"].fillna(0)]).max()
+
+
 def finding_ids(found: pd.DataFrame) -> pd.Series:
     """`F` + 16 hex digits of a hash over what the finding is about (stable across reruns)."""
     hashed = pd.util.hash_pandas_object(found[IDENTITY].astype("str"), index=False).to_numpy()

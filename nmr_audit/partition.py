@@ -8,8 +8,9 @@ so partitions are independent and their outputs simply concatenate.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from nmr_audit.keys import first_positions, group_numbers
 
 DAY = ["patient_id", "date_of_service"]
 
@@ -20,9 +21,8 @@ def partition_labels(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> tu
     if keys.empty:
         return (pd.Series(dtype="str", index=claim_lines.index),
                 pd.Series(dtype="str", index=visit_notes.index))
-    codes = [pd.factorize(keys[c])[0] for c in DAY]
-    day = pd.factorize(np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes]))[0]
-    first = pd.Series(np.arange(len(day))).groupby(day).min().to_numpy()
+    day = group_numbers(keys, DAY)
+    first = first_positions(day, int(day.max()) + 1)
     label = (keys["clinic_id"].astype("str") + "/" + keys["date_of_service"].dt.strftime("%Y-%m")).to_numpy()
     labels = label[first][day]
     return (pd.Series(labels[: len(claim_lines)], index=claim_lines.index, dtype="str"),

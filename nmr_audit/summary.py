@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from nmr_audit.contract import SEVERITIES
+from nmr_audit.findings import dollars_per_line
 
 
 def build_summary(
@@ -39,7 +40,7 @@ def findings_totals(findings: pd.DataFrame, rules: dict[str, str] | None = None)
     by_rule = {r: int(counts.get(r, 0)) for r in sorted(set(rules or {}) | set(counts.index))}
     by_severity = findings["severity"].value_counts()
     dollars = findings["dollars_at_risk"].astype("float64").fillna(0)
-    per_line = dollars.groupby([findings["claim_id"].fillna(""), findings["line_number"].fillna(0)]).max()
+    per_line = dollars_per_line(findings)
     return {
         "total": len(findings),
         "by_rule": by_rule,

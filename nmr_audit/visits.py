@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
+from nmr_audit.keys import first_positions, group_numbers
 from nmr_audit.reference import ReferenceData
 from nmr_audit.units import ama_ceiling, cms_most_units, fewest_minutes, units_for_minutes
 
@@ -47,17 +48,13 @@ def visit_ids(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame
               ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """A visit number (0, 1, … in order of first appearance) for every line and note, and the keys.
 
-    Each key column is factorized and the codes combined into one integer, which is far cheaper
-    than grouping on three text/date columns for millions of rows. Dense numbers let every
-    per-visit sum below be a `bincount`.
+    Dense numbers (`nmr_audit.keys`) let every per-visit sum below be a `bincount`.
     """
     keys = pd.concat([claim_lines[KEY], visit_notes[KEY]], ignore_index=True)
     if keys.empty:
         return np.zeros(0, "int64"), np.zeros(0, "int64"), keys
-    codes = [pd.factorize(keys[column])[0] for column in KEY]
-    combined = np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes])
-    visit = pd.factorize(combined)[0]
-    first = _first_positions(visit, int(visit.max()) + 1)
+    visit = group_numbers(keys, KEY)
+    first = first_positions(visit, int(visit.max()) + 1)
     return visit[: len(claim_lines)], visit[len(claim_lines):], keys.iloc[first].reset_index(drop=True)
 
 
@@ -76,7 +73,7 @@ def billed_units(lines: pd.DataFrame, visit: np.ndarray, count: int, timed_codes
     per_code = pd.Series(units[is_timed]).groupby(visit[is_timed] * max(len(distinct), 1) + code[is_timed]).sum()
     code_visit = per_code.index.to_numpy() // max(len(distinct), 1)
     other = ~np.isin(per_code.index.to_numpy() % max(len(distinct), 1), np.flatnonzero(distinct == NMR_CODE))
-    first = _first_positions(visit, count)
+    first = first_positions(visit, count)
     return pd.DataFrame({
         "billed_units_97112": _per_visit(visit, units * is_nmr, count),
         "billed_timed_units": _per_visit(visit, units * is_timed, count),
@@ -109,7 +106,7 @@ def documented_minutes(notes: pd.DataFrame, visit: np.ndarray, timed_services: p
     total_known = stated.notna().to_numpy() | itemizes
     notes_per_visit = _per_visit(visit, np.ones(len(notes), "int64"), count)
     itemizing = _per_visit(visit, itemizes, count)
-    first = _first_positions(visit, count)
+    first = first_positions(visit, count)
     return pd.DataFrame({
         "note_id": _lowest_note_id(notes, visit, first),
         "note_count": notes_per_visit,
@@ -146,14 +143,6 @@ def _is_timed(codes: pd.Series, timed_codes: frozenset[str]) -> np.ndarray:
 def _per_visit(group: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
     """Sum of `values` per group number 0 … count − 1 (0 where a group has no row)."""
     return np.bincount(group, weights=values, minlength=count).round().astype("int64")
-
-
-def _first_positions(group: np.ndarray, count: int) -> np.ndarray:
-    """Row position of each group's first row; −1 for a group with no row."""
-    first = np.full(count, -1, dtype="int64")
-    numbers, positions = np.unique(group, return_index=True)
-    first[numbers] = positions
-    return first
 
 
 def _take(column: pd.Series, positions: np.ndarray) -> pd.Series:
