@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
+
+Message = str | Callable[[pd.Index], pd.Series]
 
 
 class RowChecks:
@@ -14,18 +18,24 @@ class RowChecks:
 
     def __init__(self, index: pd.Index) -> None:
         self._index = index
-        self._checks: list[tuple[pd.Series, str | pd.Series]] = []
+        self._checks: list[tuple[pd.Series, Message]] = []
 
-    def add(self, failed: pd.Series, message: str | pd.Series) -> None:
+    def add(self, failed: pd.Series, message: Message) -> None:
+        """`message`: one text for every failing row, or a function of the failing rows' index."""
         self._checks.append((failed.fillna(False).astype(bool), message))
 
     def require(self, values: pd.Series, column: str) -> None:
         self.add(values.isna(), f"{column} is missing")
 
     def malformed(self, failed: pd.Series, column: str, text: pd.Series, expected: str) -> None:
-        """A present cell that does not parse: quote it (truncated) and say what was expected."""
-        quoted = "'" + text.astype("str").str.slice(0, 40) + "'"
-        self.add(failed, column + " " + quoted + f" is not {expected}")
+        """A present cell that does not parse: quote it (truncated) and say what was expected.
+
+        The quote is built for the failing rows only, when the reasons are asked for.
+        """
+        def message(rows: pd.Index) -> pd.Series:
+            return f"{column} '" + text.loc[rows].astype("str").str.slice(0, 40) + f"' is not {expected}"
+
+        self.add(failed, message)
 
     def failed(self) -> pd.Series:
         failed = pd.Series(False, index=self._index)
@@ -41,7 +51,7 @@ class RowChecks:
             hit = mask[failed]
             if not hit.any():
                 continue
-            text = message if isinstance(message, str) else message[failed][hit]
+            text = message if isinstance(message, str) else message(hit.index[hit.to_numpy()])
             joined = reasons[hit].where(reasons[hit] == "", reasons[hit] + "; ") + text
             reasons = reasons.mask(hit, joined)
         return reasons

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from nmr_audit import parse
@@ -130,8 +131,9 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData) -> Confo
 
 def _split(mapped: pd.DataFrame, rows: pd.DataFrame, checks: RowChecks, table: str) -> Conformed:
     failed = checks.failed()
-    lineage = mapped[list(LINEAGE)]
-    good = rows.loc[~failed.to_numpy()].assign(**lineage.loc[~failed.to_numpy()])
+    good = pd.concat([rows, mapped[list(LINEAGE)]], axis=1)
+    if failed.any():  # one filter over all columns; a clean file is not copied at all
+        good = good.take(np.flatnonzero(~failed.to_numpy()))
     quarantine = quarantine_rows(mapped, failed, checks.reasons(), table)
     return Conformed(rows=good.reset_index(drop=True), quarantine=quarantine)
 

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import NMR_CODE, VISIT_KEY
+from nmr_audit.keys import positions
 from nmr_audit.money import fee_per_unit
-from nmr_audit.parse import modifiers_text
+from nmr_audit.parse import clock_minutes, modifiers_text
 from nmr_audit.reference import ReferenceData
 
 KEY = list(VISIT_KEY)
@@ -57,7 +58,7 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
     """97112 lines with their visit's note, the modifiers they carry and should carry, and value."""
     nmr = claim_lines[claim_lines["cpt_code"] == NMR_CODE].sort_values([*KEY, *LINE_ID], kind="stable")
     facts = nmr.merge(visits[[*KEY, "note_id"]], on=KEY, how="left").reset_index(drop=True)
-    credential = facts["note_id"].map(visit_notes.set_index("note_id")["provider_credential"])
+    credential = _by_note(facts["note_id"], visit_notes["note_id"], visit_notes["provider_credential"])
     discipline = reference.therapy_disciplines.set_index("provider_credential")
     assistant_modifier = credential.map(discipline["assistant_modifier"])
     modifiers = _modifier_rows(facts["modifiers"])
@@ -86,6 +87,14 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
         assistant_dollars=units * fee * reference.policy("assistant_payment_reduction"),
     )
     return facts.assign(**_ncci_partner(facts, claim_lines, reference))
+
+
+def _by_note(note_ids: pd.Series, all_ids: pd.Series, values: pd.Series) -> pd.Series:
+    """`values` (one per note of `all_ids`) looked up for each of `note_ids`; missing where unknown."""
+    at = positions(note_ids, all_ids)
+    if not len(all_ids):
+        return pd.Series(pd.NA, index=note_ids.index, dtype=values.dtype)
+    return values.take(np.maximum(at, 0)).set_axis(note_ids.index).where(at >= 0)
 
 
 def _modifier_rows(modifiers: pd.Series) -> pd.Series:
@@ -159,8 +168,11 @@ def note_facts(visit_notes: pd.DataFrame, note_services: pd.DataFrame, visits: p
         first_lines, on=KEY, how="left")
     notes = visit_notes.merge(context, on=KEY).sort_values("note_id", kind="stable").reset_index(drop=True)
     timed = note_services["cpt_code"].isin(reference.timed_codes)
-    all_minutes = note_services.groupby("note_id")["minutes"].sum()
-    timed_minutes = note_services[timed].groupby("note_id")["minutes"].sum()
+    note_of = positions(note_services["note_id"], notes["note_id"])
+    minutes = note_services["minutes"].fillna(0).astype("int64").to_numpy()
+    all_minutes = np.bincount(note_of[note_of >= 0], minutes[note_of >= 0], minlength=len(notes))
+    timed_of = (note_of >= 0) & timed.to_numpy()
+    timed_minutes = np.bincount(note_of[timed_of], minutes[timed_of], minlength=len(notes))
     itemizes = notes["itemizes_minutes"].astype("bool")
     fee = fee_per_unit(notes["payer_type"], notes["date_of_service"], NMR_CODE, reference.fee_schedule)
     return notes.assign(
@@ -168,9 +180,9 @@ def note_facts(visit_notes: pd.DataFrame, note_services: pd.DataFrame, visits: p
         medicare_rules=notes["payer_type"].isin(reference.medicare_payer_types),
         billed_97112=notes["lines_97112"] > 0,
         days_since_plan_of_care=(notes["date_of_service"] - notes["plan_of_care_signed_date"]).dt.days,
-        session_minutes=_clock_minutes(notes["time_out"]) - _clock_minutes(notes["time_in"]),
-        itemized_minutes=notes["note_id"].map(all_minutes).fillna(0).astype("Int64").where(itemizes),
-        itemized_timed_minutes=notes["note_id"].map(timed_minutes).fillna(0).astype("Int64").where(itemizes),
+        session_minutes=clock_minutes(notes["time_out"]) - clock_minutes(notes["time_in"]),
+        itemized_minutes=pd.Series(all_minutes.astype("int64"), dtype="Int64").where(itemizes),
+        itemized_timed_minutes=pd.Series(timed_minutes.astype("int64"), dtype="Int64").where(itemizes),
         billed_97112_dollars=notes["billed_units_97112"] * fee,
     )
 
@@ -198,9 +210,3 @@ def _mue_on(dates: pd.Series, reference: ReferenceData) -> pd.Series:
     at = np.searchsorted(rows["effective_from"].to_numpy(), dates.to_numpy(), side="right") - 1
     values = rows["mue"].to_numpy()[np.maximum(at, 0)].astype("float64")
     return pd.Series(np.where(at >= 0, values, np.nan), index=dates.index)
-
-
-def _clock_minutes(clock: pd.Series) -> pd.Series:
-    """'HH:MM' as minutes after midnight (missing stays missing)."""
-    hours = pd.to_numeric(clock.str.slice(0, 2), errors="coerce")
-    return hours * 60 + pd.to_numeric(clock.str.slice(3, 5), errors="coerce")

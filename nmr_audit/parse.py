@@ -22,6 +22,8 @@ _TIME = r"^(?P<hours>\d{1,2}):(?P<minutes>\d{2})(?::(?P<seconds>\d{2}))?$"
 _MODIFIER_LIST = r"^[A-Z0-9]{2}(?: [A-Z0-9]{2}){0,3}$"
 _CPT = r"^[A-Z0-9]{5}$"
 _ICD10 = r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$"
+_WHOLE = r"^-?\d{1,15}(?:\.0*)?$"  # after thousands separators and a leading + are gone
+_AMOUNT = r"^(?:\d{1,15}(?:\.\d*)?|\.\d+)$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -29,9 +31,10 @@ LIST_OF_TEXT = pd.ArrowDtype(pa.list_(pa.string()))
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Trimmed text with every null spelling of the contract turned into NA."""
-    text = values.astype("str").str.strip()
-    return text.mask(text.str.lower().isin(NULL_SPELLINGS))
+    """Trimmed text with every null spelling of the contract turned into NA (in Arrow)."""
+    text = pc.utf8_trim_whitespace(_arrow(values))
+    null = pc.is_in(pc.utf8_lower(text), value_set=pa.array(sorted(NULL_SPELLINGS)))
+    return pd.Series(pc.if_else(null, pa.scalar(None, pa.string()), text), index=values.index, dtype="str")
 
 
 def parse_dates(text: pd.Series) -> Parsed:
@@ -42,8 +45,9 @@ def parse_dates(text: pd.Series) -> Parsed:
     """
     arrow = _arrow(text)
     iso = _strptime(pc.extract_regex(arrow, _ISO_DATE).field(0), "%Y-%m-%d")
-    us = _strptime(pc.extract_regex(arrow, _US_DATE).field(0), "%m/%d/%Y")
-    dates = pd.Series(pc.coalesce(iso, us), index=text.index).astype("datetime64[s]")
+    if pc.any(pc.match_substring(arrow, "/")).as_py():  # most exports use one form: skip the other
+        iso = pc.coalesce(iso, _strptime(pc.extract_regex(arrow, _US_DATE).field(0), "%m/%d/%Y"))
+    dates = pd.Series(iso, index=text.index).astype("datetime64[s]")
     return dates, text.notna() & dates.isna()
 
 
@@ -56,6 +60,13 @@ def _arrow(text: pd.Series) -> pa.Array:
     """The column as one Arrow string array (pandas' str columns may be chunked)."""
     array = pa.array(text.astype("str").array, type=pa.string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _nullable(values: pa.Array, index: pd.Index) -> pd.Series:
+    """Arrow int64/float64 as pandas Int64/Float64: `pd.Series(values, dtype="Int64")` goes through
+    Python objects once there is a null (0.35 s per million cells; this is ~100× faster)."""
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype()}.get
+    return pd.Series(values.to_pandas(types_mapper=mapper).array, index=index)
 
 
 def _strptime(text: pa.Array, form: str) -> pa.Array:
@@ -75,18 +86,21 @@ def _zero_padded(text: pa.Array, form: str) -> pa.Array:
 
 def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
     """Whole numbers at or above `minimum`; `2.0` counts as 2, `2.5` and `-1` do not."""
-    numbers = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    whole = numbers.notna() & (numbers % 1 == 0) & (numbers >= minimum)
-    values = numbers.where(whole).astype("Int64")
-    return values, text.notna() & ~whole
+    digits = pc.replace_substring_regex(_arrow(text), r",|^\+", "")
+    shaped = pc.match_substring_regex(digits, _WHOLE).fill_null(False)
+    numbers = pc.cast(pc.replace_substring_regex(pc.if_else(shaped, digits, None), r"\.0*$", ""), pa.int64())
+    values = _nullable(numbers, text.index)
+    whole = values.notna() & (values >= minimum)
+    return values.where(whole), text.notna() & ~whole.astype(bool)
 
 
 def parse_money(text: pd.Series) -> Parsed:
     """Amounts at or above zero; a leading `$` and thousands separators are tolerated."""
-    cleaned = regex_replace(text, r"[$,\s]", "")
-    amounts = pd.to_numeric(cleaned, errors="coerce")
-    ok = amounts.notna() & (amounts >= 0)
-    return amounts.where(ok).astype("Float64"), text.notna() & ~ok
+    cleaned = pc.replace_substring_regex(pc.replace_substring_regex(_arrow(text), r"[$,\s]", ""), r"^\+", "")
+    shaped = pc.match_substring_regex(cleaned, _AMOUNT).fill_null(False)
+    amounts = _nullable(pc.cast(pc.if_else(shaped, cleaned, None), pa.float64()), text.index)
+    ok = amounts.notna().astype(bool)
+    return amounts, text.notna() & ~ok
 
 
 def parse_booleans(text: pd.Series) -> Parsed:
@@ -102,11 +116,19 @@ def parse_times(text: pd.Series) -> Parsed:
     parts = pc.extract_regex(_arrow(text), _TIME)
     hour_text = pd.Series(parts.field(0), index=text.index, dtype="str")
     minute_text = pd.Series(parts.field(1), index=text.index, dtype="str")
-    hours = pd.to_numeric(hour_text, errors="coerce")
-    minutes = pd.to_numeric(minute_text, errors="coerce")
+    matched = pc.is_valid(parts)
+    hours, minutes = (_nullable(pc.cast(pc.if_else(matched, parts.field(n), None), pa.int64()), text.index)
+                      for n in (0, 1))
     ok = (hours < 24) & (minutes < 60)
     clock = hour_text.str.zfill(2) + ":" + minute_text
     return clock.where(ok), text.notna() & ~ok.fillna(False).astype(bool)
+
+
+def clock_minutes(clock: pd.Series) -> pd.Series:
+    """'HH:MM' (as `parse_times` writes it) as minutes after midnight; missing stays missing."""
+    arrow = _arrow(clock)
+    hours, minutes = (pc.cast(pc.utf8_slice_codeunits(arrow, start, start + 2), pa.int64()) for start in (0, 3))
+    return _nullable(pc.add(pc.multiply(hours, 60), minutes), clock.index)
 
 
 def parse_cpt_codes(text: pd.Series) -> Parsed:
@@ -150,8 +172,10 @@ def npi_check_digit_ok(text: pd.Series) -> pd.Series:
     ok = pd.Series(False, index=text.index)
     if not ten_digits.any():
         return ok
-    raw = "".join(text[ten_digits].tolist()).encode("ascii")
-    digits = (np.frombuffer(raw, dtype=np.uint8) - ord("0")).reshape(-1, 10).astype(np.int64)
+    npis = pc.filter(_arrow(text), pa.array(ten_digits.to_numpy()))  # a fresh array: 10 ASCII digits each
+    offsets = np.frombuffer(npis.buffers()[1], dtype=np.int32)[: len(npis) + 1]
+    raw = np.frombuffer(npis.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    digits = (raw - ord("0")).reshape(-1, 10).astype(np.int64)
     base = digits[:, :9].copy()
     doubled = base[:, 0::2] * 2
     base[:, 0::2] = doubled // 10 + doubled % 10

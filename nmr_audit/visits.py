@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
-from nmr_audit.keys import first_positions, group_numbers
+from nmr_audit.keys import first_positions, group_numbers, positions
 from nmr_audit.reference import ReferenceData
 from nmr_audit.units import ama_ceiling, cms_most_units, fewest_minutes, units_for_minutes
 
@@ -29,7 +29,7 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
     """
     line_visit, note_visit, keys = visit_ids(claim_lines, visit_notes)
     count = len(keys)
-    note_of = pd.Index(visit_notes["note_id"]).get_indexer(note_services["note_id"])
+    note_of = positions(note_services["note_id"], visit_notes["note_id"])
     known = note_of >= 0  # conform keeps minutes only for notes it keeps; stay safe anyway
     services = note_services[known].assign(note=note_of[known], visit=note_visit[note_of[known]])
     timed = services[_is_timed(services["cpt_code"], reference.timed_codes)]

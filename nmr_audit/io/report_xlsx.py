@@ -18,7 +18,7 @@ import xlsxwriter
 from nmr_audit.report_data import ReportData
 from nmr_audit.safe_text import defuse_frame
 
-ROW_CAP = 250_000
+ROW_CAP = 100_000  # rows per sheet: most severe / riskiest first; every row is in the Parquet and CSV outputs
 HEADLINE_LABELS = {
     "claims_audited": "Claims audited", "claim_lines_audited": "Claim lines audited",
     "notes_audited": "Notes audited", "visits_97112": "Visits with 97112",
@@ -42,7 +42,8 @@ def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, clai
                "money": book.add_format({"num_format": "#,##0.00"})}
     attention = _needing_attention(visits, findings)
     notes = [f"{name}: first {ROW_CAP:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
-             for name, frame in (("Findings", findings), ("Visits", attention)) if len(frame) > ROW_CAP]
+             for name, frame in (("Findings", findings), ("Claims at risk", claims), ("Visits", attention))
+             if len(frame) > ROW_CAP]
     _summary(book, data, context, notes, formats)
     _sheet(book, "Findings", findings, formats)
     _sheet(book, "Claims at risk", claims, formats)

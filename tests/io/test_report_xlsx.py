@@ -58,3 +58,22 @@ def test_numbers_and_dates_stay_typed(workbook):
     assert isinstance(row[header.index("date_of_service")], datetime.datetime)
     money = [r[header.index("dollars_at_risk")].value for r in sheet.iter_rows(min_row=2)]
     assert any(isinstance(m, float) and m > 0 for m in money)
+
+
+def test_long_sheets_stop_at_the_cap_and_the_summary_says_so(reference, tmp_path, monkeypatch):
+    import nmr_audit.io.report_xlsx as report_xlsx
+
+    cases = [visit(patient_id=f"P{n}", billed={"97112": 3}, minutes={"97112": 20}) for n in range(4)]
+    findings = audit(reference, *cases)
+    visits = reconcile_visits(*tables(*cases), reference)
+    summary = {"totals": {"claim_lines": {"rows_audited": 4, "rows_quarantined": 0}},
+               "findings": {"dollars_at_risk": float(findings["dollars_at_risk"].sum())}}
+    monkeypatch.setattr(report_xlsx, "ROW_CAP", 2)
+    path = write_report_xlsx(tmp_path / "report.xlsx", build_report_data(summary, visits, findings, 4), findings,
+                             claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"})
+    book = openpyxl.load_workbook(path)
+    assert len(findings) > 2 and book["Findings"].max_row == 3  # header + the first two
+    assert [c.value for c in book["Findings"]["A"][1:]] == list(findings["finding_id"][:2])
+    notes = [row[0].value for row in book["Summary"].iter_rows() if row[0].value and "first 2 of" in str(row[0].value)]
+    assert any(n.startswith("Findings: first 2 of") for n in notes)
+    assert any(n.startswith("Claims at risk: first 2 of 4") for n in notes)
