@@ -3,8 +3,8 @@
 Suites are JSON (`expectations/*.json`, one per grain of `nmr_audit.facts`); each expectation
 carries in `meta` its `rule_id`, `severity`, a message template and which fact columns hold the
 excess units and the dollars at risk. A run loads them into an ephemeral GX context, validates
-each grain's frame with `result_format` COMPLETE and returns the unexpected `row_id`s. Nothing
-else flags a row.
+each expectation over its grain's facts with `result_format` COMPLETE and returns the
+unexpected `row_id`s. Nothing else flags a row.
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ def _checkpoint(context: Any, grain: str, batch_definition: Any, suite: gx.Expec
         name=f"nmr-audit {grain}", validation_definitions=[definition], result_format=RESULT_FORMAT,
         actions=[gx.checkpoint.UpdateDataDocsAction(name="data docs")]))
     outcome = checkpoint.run(batch_parameters={"dataframe": frame})
-    return [r for result in outcome.run_results.values() for r in result.results]
+    results = [r for result in outcome.run_results.values() for r in result.results]
+    place = {expectation.id: number for number, expectation in enumerate(suite.expectations)}
+    return sorted(results, key=lambda r: place[r.expectation_config.id])  # GX reorders; keep the suite's
 
 
 def columns_read(expectations: list[Any]) -> list[str]:

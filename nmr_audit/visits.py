@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
 from nmr_audit.keys import first_positions, group_numbers, positions
@@ -40,8 +42,14 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
     visits = with_rule_basis(visits, claim_lines if history is None else history, reference)
     code_minutes = minutes_by_code(timed[np.isin(timed["visit"].to_numpy(), visits.index.to_numpy())])
     result = supported_units(visits, code_minutes)[[*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS]]
-    return result.sort_values(["clinic_id", "date_of_service", "patient_id", "rendering_npi"],
-                              kind="stable").reset_index(drop=True)
+    return in_order(result, ["clinic_id", "date_of_service", "patient_id", "rendering_npi"])
+
+
+def in_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Stable sort, missing last, by Arrow's multi-key sort (pandas took 8 s for 4M visits)."""
+    keys = pa.table({c: pa.array(frame[c]) for c in columns})
+    order = pc.sort_indices(keys, sort_keys=[(c, "ascending", "at_end") for c in columns])
+    return frame.take(order.to_numpy()).reset_index(drop=True)
 
 
 def visit_ids(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame
@@ -70,7 +78,8 @@ def billed_units(lines: pd.DataFrame, visit: np.ndarray, count: int, timed_codes
     code, distinct = pd.factorize(lines["cpt_code"])
     is_nmr = code == (distinct.get_loc(NMR_CODE) if NMR_CODE in distinct else -2)
     is_timed = _is_timed(lines["cpt_code"], timed_codes)
-    per_code = pd.Series(units[is_timed]).groupby(visit[is_timed] * max(len(distinct), 1) + code[is_timed]).sum()
+    per_code = pd.Series(units[is_timed]).groupby(visit[is_timed] * max(len(distinct), 1) + code[is_timed],
+                                                  sort=False).sum()
     code_visit = per_code.index.to_numpy() // max(len(distinct), 1)
     other = ~np.isin(per_code.index.to_numpy() % max(len(distinct), 1), np.flatnonzero(distinct == NMR_CODE))
     first = first_positions(visit, count)
@@ -121,7 +130,12 @@ def documented_minutes(notes: pd.DataFrame, visit: np.ndarray, timed_services: p
 
 def minutes_by_code(timed_services: pd.DataFrame) -> pd.DataFrame:
     """(visit, cpt_code, minutes): a code's minutes summed over the visit's notes."""
-    return timed_services.groupby(["visit", "cpt_code"], as_index=False, sort=False)["minutes"].sum()
+    code, distinct = pd.factorize(timed_services["cpt_code"])  # a few codes: one integer key per pair
+    pair, first = np.unique(timed_services["visit"].to_numpy() * max(len(distinct), 1) + code, return_inverse=True)
+    minutes = np.bincount(first, weights=timed_services["minutes"].astype("int64").to_numpy(), minlength=len(pair))
+    return pd.DataFrame({"visit": pair // max(len(distinct), 1),
+                         "cpt_code": pd.Series(distinct.take(pair % max(len(distinct), 1)), dtype="str"),
+                         "minutes": minutes.round().astype("int64")})
 
 
 def _lowest_note_id(notes: pd.DataFrame, visit: np.ndarray, first: np.ndarray) -> pd.Series:

@@ -159,3 +159,16 @@ def test_finding_ids_do_not_depend_on_row_order(reference):
         facts = build_facts(claim_lines, notes, services, visit_table, reference).by_grain()
         ids.append(sorted(build_findings(validate(load_suites(), facts), facts)["finding_id"]))
     assert ids[0] == ids[1] and len(ids[0]) > 20
+
+
+def test_the_data_docs_path_flags_the_same_rows(reference, tmp_path):
+    """With Data Docs each suite runs whole through a checkpoint; without, each expectation runs
+    over its own narrow batch. Both must flag exactly the same rows."""
+    frames = tables(*[visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()])
+    visit_table = reconcile_visits(*frames, reference)
+    facts = build_facts(*frames, visit_table, reference).by_grain()
+    fast = validate(load_suites(), facts)
+    with_docs = validate(load_suites(), facts, tmp_path / "docs")
+    assert len(fast) > 20 and (tmp_path / "docs" / "index.html").exists()
+    pd.testing.assert_frame_equal(fast.sort_values(["grain", "expectation", "row_id"]).reset_index(drop=True),
+                                  with_docs.sort_values(["grain", "expectation", "row_id"]).reset_index(drop=True))
