@@ -91,9 +91,9 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
 
 def _by_note(note_ids: pd.Series, all_ids: pd.Series, values: pd.Series) -> pd.Series:
     """`values` (one per note of `all_ids`) looked up for each of `note_ids`; missing where unknown."""
-    at = positions(note_ids, all_ids)
     if not len(all_ids):
         return pd.Series(pd.NA, index=note_ids.index, dtype=values.dtype)
+    at = positions(note_ids, all_ids)
     return values.take(np.maximum(at, 0)).set_axis(note_ids.index).where(at >= 0)
 
 

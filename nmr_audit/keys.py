@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
+
+from nmr_audit.parse import arrow_text
 
 
 def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -28,15 +29,11 @@ def first_positions(group: np.ndarray, count: int) -> np.ndarray:
 
 
 def positions(values: pd.Series, universe: pd.Series) -> np.ndarray:
-    """Where each value first occurs in `universe`, −1 where it does not.
+    """Where each text value (an id) first occurs in `universe`, −1 where it does not.
 
     Arrow's hash lookup: `pd.Index(text).get_indexer` on pyarrow-backed text goes through Python
     objects and took 11 s for 10M lookups into 4M note ids; this takes 2 s.
     """
-    found = pc.index_in(_arrow(values), value_set=_arrow(universe).combine_chunks())
+    found = pc.index_in(arrow_text(values), value_set=arrow_text(universe))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
 
-
-def _arrow(values: pd.Series) -> pa.ChunkedArray:
-    array = pa.array(values)  # zero-copy for Arrow-backed columns
-    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])

@@ -22,7 +22,7 @@ _TIME = r"^(?P<hours>\d{1,2}):(?P<minutes>\d{2})(?::(?P<seconds>\d{2}))?$"
 _MODIFIER_LIST = r"^[A-Z0-9]{2}(?: [A-Z0-9]{2}){0,3}$"
 _CPT = r"^[A-Z0-9]{5}$"
 _ICD10 = r"^[A-TV-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$"
-_WHOLE = r"^-?\d{1,15}(?:\.0*)?$"  # after thousands separators and a leading + are gone
+_WHOLE = r"^-?\d{1,15}$"  # after thousands separators, a leading + and a trailing .0 are gone
 _AMOUNT = r"^(?:\d{1,15}(?:\.\d*)?|\.\d+)$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -32,7 +32,7 @@ LIST_OF_TEXT = pd.ArrowDtype(pa.list_(pa.string()))
 
 def as_text(values: pd.Series) -> pd.Series:
     """Trimmed text with every null spelling of the contract turned into NA (in Arrow)."""
-    text = pc.utf8_trim_whitespace(_arrow(values))
+    text = pc.utf8_trim_whitespace(arrow_text(values))
     null = pc.is_in(pc.utf8_lower(text), value_set=pa.array(sorted(NULL_SPELLINGS)))
     return pd.Series(pc.if_else(null, pa.scalar(None, pa.string()), text), index=values.index, dtype="str")
 
@@ -43,7 +43,7 @@ def parse_dates(text: pd.Series) -> Parsed:
     Matched and parsed in Arrow (RE2 and strptime over the whole column): pandas' `str.extract`
     runs Python per cell.
     """
-    arrow = _arrow(text)
+    arrow = arrow_text(text)
     iso = _strptime(pc.extract_regex(arrow, _ISO_DATE).field(0), "%Y-%m-%d")
     if pc.any(pc.match_substring(arrow, "/")).as_py():  # most exports use one form: skip the other
         iso = pc.coalesce(iso, _strptime(pc.extract_regex(arrow, _US_DATE).field(0), "%m/%d/%Y"))
@@ -53,10 +53,10 @@ def parse_dates(text: pd.Series) -> Parsed:
 
 def regex_replace(text: pd.Series, pattern: str, replacement: str) -> pd.Series:
     """`str.replace(pattern, replacement, regex=True)` done by Arrow's RE2 over the whole column."""
-    return pd.Series(pc.replace_substring_regex(_arrow(text), pattern, replacement), index=text.index, dtype="str")
+    return pd.Series(pc.replace_substring_regex(arrow_text(text), pattern, replacement), index=text.index, dtype="str")
 
 
-def _arrow(text: pd.Series) -> pa.Array:
+def arrow_text(text: pd.Series) -> pa.Array:
     """The column as one Arrow string array (pandas' str columns may be chunked)."""
     array = pa.array(text.astype("str").array, type=pa.string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
@@ -67,6 +67,12 @@ def _nullable(values: pa.Array, index: pd.Index) -> pd.Series:
     Python objects once there is a null (0.35 s per million cells; this is ~100× faster)."""
     mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype()}.get
     return pd.Series(values.to_pandas(types_mapper=mapper).array, index=index)
+
+
+def _numbers(cleaned: pa.Array, shape: str, kind: pa.DataType, index: pd.Index) -> pd.Series:
+    """Cells of the expected shape cast to `kind`; anything else missing (Arrow's cast would raise)."""
+    shaped = pc.match_substring_regex(cleaned, shape).fill_null(False)
+    return _nullable(pc.cast(pc.if_else(shaped, cleaned, None), kind), index)
 
 
 def _strptime(text: pa.Array, form: str) -> pa.Array:
@@ -86,21 +92,17 @@ def _zero_padded(text: pa.Array, form: str) -> pa.Array:
 
 def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
     """Whole numbers at or above `minimum`; `2.0` counts as 2, `2.5` and `-1` do not."""
-    digits = pc.replace_substring_regex(_arrow(text), r",|^\+", "")
-    shaped = pc.match_substring_regex(digits, _WHOLE).fill_null(False)
-    numbers = pc.cast(pc.replace_substring_regex(pc.if_else(shaped, digits, None), r"\.0*$", ""), pa.int64())
-    values = _nullable(numbers, text.index)
+    digits = pc.replace_substring_regex(arrow_text(text), r",|^\+|\.0*$", "")
+    values = _numbers(digits, _WHOLE, pa.int64(), text.index)
     whole = values.notna() & (values >= minimum)
     return values.where(whole), text.notna() & ~whole.astype(bool)
 
 
 def parse_money(text: pd.Series) -> Parsed:
     """Amounts at or above zero; a leading `$` and thousands separators are tolerated."""
-    cleaned = pc.replace_substring_regex(pc.replace_substring_regex(_arrow(text), r"[$,\s]", ""), r"^\+", "")
-    shaped = pc.match_substring_regex(cleaned, _AMOUNT).fill_null(False)
-    amounts = _nullable(pc.cast(pc.if_else(shaped, cleaned, None), pa.float64()), text.index)
-    ok = amounts.notna().astype(bool)
-    return amounts, text.notna() & ~ok
+    cleaned = pc.replace_substring_regex(pc.replace_substring_regex(arrow_text(text), r"[$,\s]", ""), r"^\+", "")
+    amounts = _numbers(cleaned, _AMOUNT, pa.float64(), text.index)
+    return amounts, text.notna() & ~amounts.notna().astype(bool)
 
 
 def parse_booleans(text: pd.Series) -> Parsed:
@@ -113,7 +115,7 @@ def parse_booleans(text: pd.Series) -> Parsed:
 
 def parse_times(text: pd.Series) -> Parsed:
     """24-hour clock times as `HH:MM` (seconds, if present, are dropped)."""
-    parts = pc.extract_regex(_arrow(text), _TIME)
+    parts = pc.extract_regex(arrow_text(text), _TIME)
     hour_text = pd.Series(parts.field(0), index=text.index, dtype="str")
     minute_text = pd.Series(parts.field(1), index=text.index, dtype="str")
     matched = pc.is_valid(parts)
@@ -126,7 +128,7 @@ def parse_times(text: pd.Series) -> Parsed:
 
 def clock_minutes(clock: pd.Series) -> pd.Series:
     """'HH:MM' (as `parse_times` writes it) as minutes after midnight; missing stays missing."""
-    arrow = _arrow(clock)
+    arrow = arrow_text(clock)
     hours, minutes = (pc.cast(pc.utf8_slice_codeunits(arrow, start, start + 2), pa.int64()) for start in (0, 3))
     return _nullable(pc.add(pc.multiply(hours, 60), minutes), clock.index)
 
@@ -155,7 +157,7 @@ def parse_modifiers(text: pd.Series) -> Parsed:
 
 def parse_diagnosis_codes(text: pd.Series) -> Parsed:
     """ICD-10-CM codes, upper-cased and joined with `;` whatever separator the export used."""
-    arrow = pc.utf8_upper(_arrow(text))
+    arrow = pc.utf8_upper(arrow_text(text))
     joined = pc.utf8_trim(pc.replace_substring_regex(arrow, r"\s*[;,]\s*", ";"), ";")
     tokens = pc.split_pattern(joined, ";")
     token_ok = pc.match_substring_regex(pc.list_flatten(tokens), _ICD10).to_numpy(zero_copy_only=False)
@@ -172,7 +174,7 @@ def npi_check_digit_ok(text: pd.Series) -> pd.Series:
     ok = pd.Series(False, index=text.index)
     if not ten_digits.any():
         return ok
-    npis = pc.filter(_arrow(text), pa.array(ten_digits.to_numpy()))  # a fresh array: 10 ASCII digits each
+    npis = pc.filter(arrow_text(text), pa.array(ten_digits.to_numpy()))  # a fresh array: 10 ASCII digits each
     offsets = np.frombuffer(npis.buffers()[1], dtype=np.int32)[: len(npis) + 1]
     raw = np.frombuffer(npis.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
     digits = (raw - ord("0")).reshape(-1, 10).astype(np.int64)

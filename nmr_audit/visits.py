@@ -131,11 +131,11 @@ def documented_minutes(notes: pd.DataFrame, visit: np.ndarray, timed_services: p
 def minutes_by_code(timed_services: pd.DataFrame) -> pd.DataFrame:
     """(visit, cpt_code, minutes): a code's minutes summed over the visit's notes."""
     code, distinct = pd.factorize(timed_services["cpt_code"])  # a few codes: one integer key per pair
-    pair, first = np.unique(timed_services["visit"].to_numpy() * max(len(distinct), 1) + code, return_inverse=True)
-    minutes = np.bincount(first, weights=timed_services["minutes"].astype("int64").to_numpy(), minlength=len(pair))
-    return pd.DataFrame({"visit": pair // max(len(distinct), 1),
-                         "cpt_code": pd.Series(distinct.take(pair % max(len(distinct), 1)), dtype="str"),
-                         "minutes": minutes.round().astype("int64")})
+    width = max(len(distinct), 1)
+    pair, of_row = np.unique(timed_services["visit"].to_numpy() * width + code, return_inverse=True)
+    minutes = _per_visit(of_row, timed_services["minutes"].astype("int64").to_numpy(), len(pair))
+    return pd.DataFrame({"visit": pair // width, "cpt_code": pd.Series(distinct.take(pair % width), dtype="str"),
+                         "minutes": minutes})
 
 
 def _lowest_note_id(notes: pd.DataFrame, visit: np.ndarray, first: np.ndarray) -> pd.Series:
