@@ -65,6 +65,22 @@ def audit(folder: Path, out: Path, data_docs: bool) -> dict:
     return json.loads(lines[-1])
 
 
+def machine_speed() -> dict:
+    """Two fixed workloads timed beside the audit: this box's speed varies from day to day (a pure
+    Python loop has taken 1.5–6 s here), so compare runs by these before comparing audits."""
+    import numpy as np
+
+    started = time.perf_counter()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    looped = time.perf_counter() - started
+    values = np.random.default_rng(0).random(10_000_000)
+    started = time.perf_counter()
+    np.sort(values)
+    return {"python_loop_10m_seconds": round(looped, 2), "numpy_sort_10m_seconds": round(time.perf_counter() - started, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100k,1M,10M", help="claim lines per input, e.g. 100k,1M,10M")
@@ -73,6 +89,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--data-docs", action="store_true", help="also render GX Data Docs")
     args = parser.parse_args()
+    speed = machine_speed()
+    print(f"machine: {speed}", flush=True)
     results = []
     for lines in map(size, args.sizes.split(",")):
         for fmt in args.formats.split(","):
@@ -93,7 +111,8 @@ def main() -> None:
                             "findings": run["findings"]})
             print_row(results[-1])
     document = {"machine": {"python": platform.python_version(), "processor": platform.machine(),
-                            "cpus": __import__("os").cpu_count()}, "results": results}
+                            "cpus": __import__("os").cpu_count(), **speed, "after": machine_speed()},
+                "results": results}
     (args.out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwritten to {args.out / 'results.json'}")
 

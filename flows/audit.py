@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,31 +28,43 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
+from nmr_audit.buckets import bucket_count, patient_buckets
 from nmr_audit.conform import Conformed
-from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, SOURCE_ROW, UNIQUE_KEYS, VISIT_NOTES
 from nmr_audit.denial import claim_risk
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
-from nmr_audit.facts import build_facts
-from nmr_audit.findings import build_findings
-from nmr_audit.gx_engine import RuleEngineError, validate
-from nmr_audit.intake import account, combine, conform_file, reader_quarantine
-from nmr_audit.io.discover import discover
+from nmr_audit.findings import ordered
+from nmr_audit.gx_engine import RuleEngine, RuleEngineError
+from nmr_audit.intake import (
+    account,
+    audited_per_file,
+    conform_file,
+    drop_duplicates,
+    duplicate_keys,
+    keep_lineage,
+    reader_quarantine,
+)
+from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
+from nmr_audit.io.memory import give_back_memory
 from nmr_audit.io.profile_file import load_profile
 from nmr_audit.io.readers import read_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.report_html import write_report_html
 from nmr_audit.io.report_xlsx import write_report_xlsx
+from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
-from nmr_audit.io.writers import StagedOutputs, write_csv, write_json, write_parquet
+from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
+from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
 from nmr_audit.report_data import build_report_data
+from nmr_audit.sizes import BATCH_ROWS, LINES_PER_BUCKET, WORKBOOK_ROWS
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
-from nmr_audit.visits import reconcile_visits
+from nmr_audit.visits import in_visit_order
 
 Severity = Literal["info", "low", "medium", "high"]
 MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
@@ -59,9 +72,15 @@ MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
 
 @dataclass
 class TableIntake:
-    """One table of the run after reading, mapping, validation and de-duplication."""
+    """One table of the run after reading, mapping and validation; its rows wait in the spill.
 
-    conformed: Conformed
+    What stays in memory is small: each canonical row's unique key and lineage (to decide, over
+    all buckets at once, which copy of a key is first), the quarantine and the files read.
+    """
+
+    keys: pd.DataFrame  # unique key columns, source_file (categorical), source_row; file then line order
+    duplicates: pd.DataFrame  # later copies of a key (`intake.duplicate_keys`), quarantined bucket by bucket
+    quarantine: pd.DataFrame
     files: pd.DataFrame  # table, source_file, format, sha256, rows_read
     seconds: float = 0.0
 
@@ -115,64 +134,107 @@ def discover_inputs(claims: list[str], notes: list[str]
 
 
 @task(name="read and validate", cache_policy=NO_CACHE)
-def read_table(table: str, files: list[Path], mapping: MappingProfile, reference: ReferenceData
-               ) -> TableIntake | InputError:
-    """Read every file of one table, conform it to the contract, quarantine what breaks it."""
+def read_table(table: str, files: list[Path], mapping: MappingProfile, reference: ReferenceData, spill: Spill,
+               batch_rows: int) -> TableIntake | InputError:
+    """Read every file of one table a batch at a time, conform it to the contract, quarantine what
+    breaks it, and spill the canonical rows by patient bucket."""
     logger = get_run_logger()
     started = time.perf_counter()
     table_mapping = mapping.for_table(table)
-    parts, stats = [], []
+    keys, held, stats = [], [], []
+    source = pd.CategoricalDtype([str(p) for p in files])
     try:
         for path in files:
             raw = read_export(path, delimiter=table_mapping.delimiter, sheet=table_mapping.sheet)
-            part = conform_file(raw.frame, table, table_mapping, reference, str(path))
-            invalid = reader_quarantine(raw.invalid, table, str(path))
-            parts.append(Conformed(part.rows, pd.concat([invalid, part.quarantine]), part.services))
+            held.append(reader_quarantine(raw.invalid, table, str(path)))
+            quarantined = len(raw.invalid)
+            done = 0
+            for frame in raw.batches(batch_rows):
+                part = conform_file(frame, table, table_mapping, reference, str(path))
+                _spill(spill, table, part)
+                keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
+                held.append(part.quarantine)
+                quarantined += len(part.quarantine)
+                done += len(frame)
+                del frame, part
+                give_back_memory()
+                if raw.rows > batch_rows:
+                    logger.info("%s: %s: %d of %d row(s) validated", table, path.name, done, raw.rows)
             stats.append({"table": table, SOURCE_FILE: str(path), "format": raw.format,
                           "sha256": raw.sha256, "rows_read": raw.rows_read})
-            logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read,
-                        path.name, len(parts[-1].quarantine))
+            logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read, path.name, quarantined)
     except InputError as problem:
         return problem
-    conformed = combine(parts, table)
-    return TableIntake(conformed, pd.DataFrame(stats), time.perf_counter() - started)
+    all_keys = pd.concat(keys, ignore_index=True)
+    return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
+                       pd.DataFrame(stats), time.perf_counter() - started)
 
 
-@task(name="reconcile units", cache_policy=NO_CACHE)
-def reconcile_units(claims: TableIntake, notes: TableIntake, reference: ReferenceData
-                    ) -> tuple[pd.DataFrame, float]:
-    """Billed 97112 units against what the notes' minutes support, one row per visit."""
-    started = time.perf_counter()
-    visits = reconcile_visits(claims.conformed.rows, notes.conformed.rows,
-                              notes.conformed.services, reference)
-    over = visits["excess_units_97112"] > 0
-    get_run_logger().info("reconciled %d visit(s) with 97112: %d bill more units than documented "
-                          "(%d excess unit(s))", len(visits), int(over.sum()),
-                          int(visits["excess_units_97112"].sum()))
-    return visits, time.perf_counter() - started
+def _spill(spill: Spill, table: str, part: Conformed) -> None:
+    """A batch's canonical rows (and a note's minutes, with their note) into their patients' buckets."""
+    bucket = patient_buckets(part.rows["patient_id"], spill.buckets)
+    spill.add(table, part.rows, bucket)
+    if part.services is not None:
+        note_row = pd.Index(part.rows[SOURCE_ROW]).get_indexer(part.services[SOURCE_ROW])
+        spill.add(NOTE_SERVICES, part.services.loc[note_row >= 0], bucket[note_row[note_row >= 0]])
 
 
-@task(name="apply rules", cache_policy=NO_CACHE)
-def apply_rules(claims: TableIntake, notes: TableIntake, visits: pd.DataFrame, settings: Settings,
-                data_docs: bool) -> RuleOutcome | RuleEngineError:
-    """Facts in pandas, then the GX suites flag rows, then findings with dollars at risk."""
-    logger = get_run_logger()
-    started = time.perf_counter()
-    facts = build_facts(claims.conformed.rows, notes.conformed.rows, notes.conformed.services, visits,
-                        settings.reference)
-    frames = facts.by_grain()
-    logger.info("facts: %s", ", ".join(f"{len(f)} {g}" for g, f in frames.items()))
+@dataclass
+class Audit:
+    """What the rules made of all buckets: visits, findings, and the duplicates held back."""
+
+    visits: pd.DataFrame
+    findings: pd.DataFrame
+    quarantine: pd.DataFrame
+    docs: Path | None
+    seconds: dict[str, float]
+
+
+def bucket_tables(spill: Spill, bucket: int, claims: TableIntake, notes: TableIntake
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One bucket's claim lines, notes and note minutes, later copies of a unique key taken out."""
+    lines, held_lines = drop_duplicates(spill.load(CLAIM_LINES, bucket), claims.duplicates, CLAIM_LINES)
+    visit_notes, held_notes = drop_duplicates(spill.load(VISIT_NOTES, bucket), notes.duplicates, VISIT_NOTES)
+    services = keep_lineage(spill.load(NOTE_SERVICES, bucket), visit_notes)
+    return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
+
+
+@task(name="audit bucket", cache_policy=NO_CACHE)
+def audit_bucket(bucket: int, spill: Spill, claims: TableIntake, notes: TableIntake, reference: ReferenceData,
+                 rules: RuleEngine) -> tuple[Audited, pd.DataFrame]:
+    """Reconcile and apply the rules to one bucket of patients."""
+    lines, visit_notes, services, held = bucket_tables(spill, bucket, claims, notes)
+    audited = audit_tables(lines, visit_notes, services, reference, rules)
+    line_count = len(lines)
+    del lines, visit_notes, services
+    give_back_memory()
+    over = audited.visits["excess_units_97112"] > 0
+    get_run_logger().info("bucket %d/%d: %d claim line(s), %d visit(s) with 97112 (%d bill more units than "
+                          "documented), %d finding(s)", bucket + 1, spill.buckets, line_count, len(audited.visits),
+                          int(over.sum()), len(audited.findings))
+    return audited, held
+
+
+def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: Settings, data_docs: bool
+              ) -> Audit | RuleEngineError:
+    """Every bucket in turn (one in memory at a time); the visits in the order of a whole run."""
     docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if data_docs else None
     try:
-        unexpected = validate(settings.suites, frames, docs)
+        rules = RuleEngine(settings.suites, docs)
+        done = [audit_bucket(b, spill, claims, notes, settings.reference, rules) for b in range(spill.buckets)]
     except RuleEngineError as problem:
         return problem
-    logger.info("rule suites: %d expectation(s) over %d grain(s), %d unexpected row(s)",
-                sum(len(s.expectations) for s in settings.suites.values()), len(frames), len(unexpected))
-    findings = build_findings(unexpected, frames)
-    logger.info("findings: %d (%s)", len(findings), ", ".join(
-        f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
-    return RuleOutcome(findings, docs, time.perf_counter() - started)
+    seconds = {stage: sum(a.seconds[stage] for a, _ in done) for stage in ("reconcile_units", "apply_rules")}
+    held = pd.concat([q for _, q in done], ignore_index=True)
+    findings = ordered(pd.concat([a.findings for a, _ in done], ignore_index=True))
+    visits = pd.concat([a.visits for a, _ in done], ignore_index=True)
+    del done
+    visits = in_visit_order(visits)
+    give_back_memory()
+    get_run_logger().info("audited %d bucket(s): %d visit(s) with 97112, %d finding(s) (%s)", spill.buckets,
+                          len(visits), len(findings), ", ".join(
+                              f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
+    return Audit(visits, findings, held, docs, seconds)
 
 
 @dataclass
@@ -184,28 +246,25 @@ class Sharing:
 
 
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.DataFrame,
-                  rules: RuleOutcome, summary: dict[str, Any], reference: ReferenceData,
-                  sharing: Sharing) -> list[str]:
+def write_outputs(out: str, spill: Spill, claims: TableIntake, notes: TableIntake, audit: Audit,
+                  quarantine: pd.DataFrame, summary: dict[str, Any], reference: ReferenceData,
+                  sharing: Sharing, workbook_rows: int) -> list[str]:
     """Write every output aside and move them into `out` together."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    quarantine = pd.concat([claims.conformed.quarantine, notes.conformed.quarantine],
-                           ignore_index=True)
-    shown = apply_masking(rules.findings, sharing.masking, sharing.key)
+    shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
     with StagedOutputs(target) as staged:
-        write_parquet(visits, staged.path("visits.parquet"))
-        write_parquet(rules.findings, staged.path("findings.parquet"))
+        write_parquet(audit.visits, staged.path("visits.parquet"))
+        write_parquet(audit.findings, staged.path("findings.parquet"))
         write_csv(shown, staged.path("findings.csv"))
-        if rules.docs is not None:
-            shutil.copytree(rules.docs, staged.path("data_docs"))
+        if audit.docs is not None:
+            shutil.copytree(audit.docs, staged.path("data_docs"))
         write_parquet(quarantine, staged.path("quarantine.parquet"))
-        write_parquet(claims.conformed.rows, staged.path("claim_lines.parquet"))
-        write_parquet(notes.conformed.rows, staged.path("visit_notes.parquet"))
-        write_parquet(notes.conformed.services, staged.path("note_services.parquet"))
+        _write_canonical(staged, spill, claims, notes)
         written = time.perf_counter()
-        _write_reports(staged, summary, claims, visits, rules.findings, reference, sharing)
+        _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown, reference, sharing,
+                       workbook_rows)
         summary["run"]["seconds"] |= {"write_outputs": round(written - started, 3),
                                       "reports": round(time.perf_counter() - written, 3)}
         write_json(summary, staged.path("summary.json"))
@@ -214,21 +273,30 @@ def write_outputs(out: str, claims: TableIntake, notes: TableIntake, visits: pd.
     return [str(target / name) for name in names]
 
 
-def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: TableIntake, visits: pd.DataFrame,
-                   findings: pd.DataFrame, reference: ReferenceData, sharing: Sharing) -> None:
+def _write_canonical(staged: StagedOutputs, spill: Spill, claims: TableIntake, notes: TableIntake) -> None:
+    """The audited rows in canonical form, a bucket at a time (patients grouped by bucket)."""
+    names = ("claim_lines.parquet", "visit_notes.parquet", "note_services.parquet")
+    with ExitStack() as stack:
+        files = [stack.enter_context(ParquetParts(staged.path(name))) for name in names]
+        for bucket in range(spill.buckets):
+            for file, rows in zip(files, bucket_tables(spill, bucket, claims, notes)[:3], strict=True):
+                file.write(rows)
+
+
+def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
+                   shown_findings: pd.DataFrame, reference: ReferenceData, sharing: Sharing, workbook_rows: int) -> None:
     """report.html and report.xlsx, from the same numbers, with patient ids as `sharing` says."""
     logger = get_run_logger()
-    data = build_report_data(summary, visits, findings, int(claims.conformed.rows["claim_id"].nunique()))
-    at_risk = claim_risk(findings, reference.denial_weights)
+    data = build_report_data(summary, audit.visits, audit.findings, claims)
+    at_risk = claim_risk(audit.findings, reference.denial_weights)
     context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
                "version": summary["software"]["version"], "masking": sharing.masking,
                "inputs": f"{len(summary['inputs'])} file(s)"}
-    shown_findings = apply_masking(findings, sharing.masking, sharing.key)
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
     logger.info("report.html written (%d chart(s), %d claim(s) ranked by denial risk)", 5, len(at_risk))
     write_report_xlsx(staged.path("report.xlsx"), data, shown_findings, at_risk,
-                      apply_masking(visits, sharing.masking, sharing.key), context)
-    logger.info("report.xlsx written")
+                      apply_masking(audit.visits, sharing.masking, sharing.key), context, workbook_rows)
+    logger.info("report.xlsx written (detail sheets: up to %d row(s) each)", workbook_rows)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -264,14 +332,21 @@ def audit_flow(
     run_id: str | None = None,
     mask_patients: Masking = "keep",
     mask_key_file: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+    lines_per_bucket: int = LINES_PER_BUCKET,
+    workbook_rows: int = WORKBOOK_ROWS,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
 
+    Inputs are read and validated `batch_rows` rows at a time. A run of more than
+    `lines_per_bucket` claim lines is audited in buckets of patients, one bucket in memory at a
+    time, its rows spilled to a work folder inside `out` meanwhile; the outputs are the same.
     `partitioned` splits the work by clinic and month into mapped tasks (run the flow with
     prefect-dask's DaskTaskRunner to put them on a Dask cluster); the outputs are the same.
     `as_of` is the night a scheduled run audits (recorded in the summary). `mask_patients`
     (keep, hash, drop) sets how patient ids appear in findings.csv and the reports; `hash` takes
     its key from `mask_key_file` or the NMR_AUDIT_MASK_KEY environment variable.
+    `workbook_rows` caps each detail sheet of report.xlsx (every row is in the Parquet and CSV).
     """
     started = datetime.now(UTC)
     sharing = sharing_settings(mask_patients, mask_key_file)
@@ -280,54 +355,85 @@ def audit_flow(
     settings = load_settings(mapping, profile, reference, expectations)
     if isinstance(settings, InputError):
         return Failed(message=settings.line())
-    mapping_profile, ref = settings.mapping, settings.reference
     plan = discover_inputs(claims, notes)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
     files, skipped = plan
-    claim_intake = read_table(CLAIM_LINES, files[CLAIM_LINES], mapping_profile, ref)
-    note_intake = read_table(VISIT_NOTES, files[VISIT_NOTES], mapping_profile, ref)
+    expected_lines = estimated_rows(files[CLAIM_LINES])
+    buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket)
+    spill = Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
+    if buckets > 1:
+        get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)
+    try:
+        return _audit(spill, files, skipped, settings, sharing, data_docs, partitioned, started, workbook_rows,
+                      batch_rows, {"claims": claims, "notes": notes, "out": out, "mapping": mapping,
+                                   "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned,
+                                   "mask_patients": mask_patients, "profile": profile, "fail_on": fail_on,
+                                   "reference": reference, "expectations": expectations, "run_id": run_id})
+    finally:
+        spill.close()
+
+
+def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], settings: Settings, sharing: Sharing,
+           data_docs: bool, partitioned: bool, started: datetime, workbook_rows: int, batch_rows: int,
+           given: dict[str, Any]) -> AuditResult | State:
+    """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
+    ref, out = settings.reference, given["out"]
+    claim_intake = read_table(CLAIM_LINES, files[CLAIM_LINES], settings.mapping, ref, spill, batch_rows)
+    note_intake = read_table(VISIT_NOTES, files[VISIT_NOTES], settings.mapping, ref, spill, batch_rows)
     for intake in (claim_intake, note_intake):
         if isinstance(intake, InputError):
             return Failed(message=intake.line())
     if partitioned:
-        visits, rules, reconcile_seconds = _in_partitions(claim_intake, note_intake, ref, expectations, out)
+        audit = _in_partitions(spill, claim_intake, note_intake, ref, given["expectations"], out)
     else:
-        visits, reconcile_seconds = reconcile_units(claim_intake, note_intake, ref)
-        rules = apply_rules(claim_intake, note_intake, visits, settings, data_docs)
-    if isinstance(rules, RuleEngineError):
-        return Failed(message=str(rules))
-    accounting = pd.concat([
-        account(claim_intake.files, claim_intake.conformed.rows, claim_intake.conformed.quarantine),
-        account(note_intake.files, note_intake.conformed.rows, note_intake.conformed.quarantine),
-    ], ignore_index=True)
-    parameters = {"claims": claims, "notes": notes, "out": out, "mapping": mapping,
-                  "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned,
-                  "mask_patients": mask_patients,
-                  "mapping_profile": mapping_profile.name, "profile": profile,
-                  "reference": reference or str(default_reference_dir()), "fail_on": fail_on,
-                  "expectations": expectations or str(default_expectations_dir()),
+        audit = audit_all(spill, claim_intake, note_intake, settings, data_docs)
+    if isinstance(audit, RuleEngineError):
+        return Failed(message=str(audit))
+    try:
+        quarantine = run_quarantine([claim_intake.quarantine, note_intake.quarantine, audit.quarantine])
+        accounting = pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
+                                for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))],
+                               ignore_index=True)
+        summary = _summary(settings, given, skipped, accounting, audit, started,
+                           claim_intake.seconds + note_intake.seconds)
+        outputs = write_outputs(out, spill, claim_intake, note_intake, audit, quarantine, summary, ref, sharing,
+                                workbook_rows)
+    finally:
+        if audit.docs is not None:
+            shutil.rmtree(audit.docs, ignore_errors=True)
+    publish(out, summary, audit.findings)
+    return AuditResult(out=out, summary=summary, outputs=outputs)
+
+
+def run_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every quarantined row of the run, by table, file and line."""
+    held = pd.concat(parts, ignore_index=True)
+    return held.sort_values(["table", SOURCE_FILE, SOURCE_ROW], kind="stable").reset_index(drop=True)
+
+
+def _summary(settings: Settings, given: dict[str, Any], skipped: list[str], accounting: pd.DataFrame,
+             audit: Audit, started: datetime, read_seconds: float) -> dict[str, Any]:
+    ref = settings.reference
+    parameters = {**{k: given[k] for k in ("claims", "notes", "out", "mapping", "as_of", "partitioned",
+                                           "mask_patients")},
+                  "mapping_profile": settings.mapping.name, "profile": given["profile"],
+                  "reference": given["reference"] or str(default_reference_dir()), "fail_on": given["fail_on"],
+                  "expectations": given["expectations"] or str(default_expectations_dir()),
                   "rule_basis": dict(zip(ref.payer_rule_basis["payer_type"],
                                          ref.payer_rule_basis["rule_basis"], strict=True))}
-    timing = {"run_id": run_id or uuid.uuid4().hex[:12], "started_at": started.isoformat(),
+    timing = {"run_id": given["run_id"] or uuid.uuid4().hex[:12], "started_at": started.isoformat(),
               "finished_at": datetime.now(UTC).isoformat(),
-              "seconds": {"read_and_validate": round(claim_intake.seconds + note_intake.seconds, 3),
-                          "reconcile_units": round(reconcile_seconds, 3),
-                          "apply_rules": round(rules.seconds, 3)}}
+              "seconds": {"read_and_validate": round(read_seconds, 3),
+                          **{k: round(v, 3) for k, v in audit.seconds.items()}}}
     applied = rules_applied(settings.suites)
-    summary = build_summary(accounting, rules.findings, parameters,
+    summary = build_summary(accounting, audit.findings, parameters,
                             {"name": "nmr-audit", "version": __version__}, skipped, timing)
-    summary["findings"] = findings_totals(rules.findings, applied)
-    summary["visits"] = visit_totals(visits)
+    summary["findings"] = findings_totals(audit.findings, applied)
+    summary["visits"] = visit_totals(audit.visits)
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
     summary["reference_unverified"] = unverified_rows(ref)
-    try:
-        outputs = write_outputs(out, claim_intake, note_intake, visits, rules, summary, ref, sharing)
-    finally:
-        if rules.docs is not None:
-            shutil.rmtree(rules.docs, ignore_errors=True)
-    publish(out, summary, rules.findings)
-    return AuditResult(out=out, summary=summary, outputs=outputs)
+    return summary
 
 
 def sharing_settings(masking: Masking, key_file: str | None) -> Sharing | InputError:
@@ -347,14 +453,14 @@ def sharing_settings(masking: Masking, key_file: str | None) -> Sharing | InputE
     return Sharing("hash", key)
 
 
-def _in_partitions(claims: TableIntake, notes: TableIntake, reference: ReferenceData,
-                   expectations: str | None, out: str) -> tuple[pd.DataFrame, RuleOutcome, float]:
+def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, reference: ReferenceData,
+                   expectations: str | None, out: str) -> Audit:
     """Split, map one task per partition (on Dask when the flow runs with a DaskTaskRunner), merge."""
     started = time.perf_counter()
     work = Path(out) / f".work-{uuid.uuid4().hex[:12]}"
+    lines, visit_notes, services, held = bucket_tables(spill, 0, claims, notes)
     try:
-        folders = split_partitions(claims.conformed.rows, notes.conformed.rows, notes.conformed.services,
-                                   str(work))
+        folders = split_partitions(lines, visit_notes, services, str(work))
         done = audit_partition.map(folders, reference=unmapped(reference),
                                    expectations=unmapped(expectations)).result()
         visits, findings = merge_partitions(done)
@@ -363,4 +469,4 @@ def _in_partitions(claims: TableIntake, notes: TableIntake, reference: Reference
     get_run_logger().info("partitioned audit: %d partition(s); Data Docs are written by single-process "
                           "runs only", len(folders))
     seconds = time.perf_counter() - started
-    return visits, RuleOutcome(findings, None, seconds), seconds
+    return Audit(visits, findings, held, None, {"reconcile_units": seconds, "apply_rules": seconds})

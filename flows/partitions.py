@@ -15,12 +15,14 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from nmr_audit.findings import ordered
+from nmr_audit.gx_engine import RuleEngine
 from nmr_audit.io.readers import read_canonical
 from nmr_audit.io.suites import load_suites
 from nmr_audit.io.writers import write_parquet
 from nmr_audit.partition import partition_labels, payer_history
 from nmr_audit.pipeline import audit_tables
 from nmr_audit.reference import ReferenceData
+from nmr_audit.visits import in_visit_order
 
 INPUTS = ("claim_lines", "visit_notes", "note_services", "history")
 
@@ -55,7 +57,7 @@ def audit_partition(folder: str, reference: ReferenceData, expectations: str | N
     path = Path(folder)
     tables = {name: read_canonical(path / f"{name}.parquet") for name in INPUTS}
     audited = audit_tables(tables["claim_lines"], tables["visit_notes"], tables["note_services"], reference,
-                           load_suites(Path(expectations) if expectations else None),
+                           RuleEngine(load_suites(Path(expectations) if expectations else None)),
                            history=tables["history"])
     write_parquet(audited.visits, path / "visits.parquet")
     write_parquet(audited.findings, path / "findings.parquet")
@@ -70,7 +72,5 @@ def merge_partitions(folders: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All partitions' visits and findings, in the order a single-process run writes them."""
     visits = pd.concat([pd.read_parquet(Path(f) / "visits.parquet") for f in folders], ignore_index=True)
     findings = pd.concat([pd.read_parquet(Path(f) / "findings.parquet") for f in folders], ignore_index=True)
-    visits = visits.sort_values(["clinic_id", "date_of_service", "patient_id", "rendering_npi"],
-                                kind="stable").reset_index(drop=True)
-    return visits.astype({"date_of_service": "datetime64[s]"}), ordered(findings)
+    return in_visit_order(visits.astype({"date_of_service": "datetime64[s]"})), ordered(findings)
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from nmr_audit.errors import InputError
+from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
 
 app = typer.Typer(
     name="nmr-audit",
@@ -70,6 +71,11 @@ def audit(
     ] = MaskMode.keep,
     mask_key_file: Annotated[Path | None, typer.Option(
         help="Key for --mask-patients hash (else the NMR_AUDIT_MASK_KEY environment variable).")] = None,
+    lines_per_bucket: Annotated[int, typer.Option(
+        min=1, help="Claim lines audited in memory at once; larger runs go bucket by bucket of patients "
+        "(about 2.5 GiB at peak per 1.5M).")] = LINES_PER_BUCKET,
+    workbook_rows: Annotated[int, typer.Option(
+        min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     from nmr_audit.prefect_env import configure_prefect
@@ -82,7 +88,8 @@ def audit(
         claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
         reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
         expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
-        mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), return_state=True)
+        mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), lines_per_bucket=lines_per_bucket,
+        workbook_rows=workbook_rows, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above")
     result = state.result()

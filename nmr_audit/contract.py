@@ -8,6 +8,7 @@ from __future__ import annotations
 
 CLAIM_LINES = "claim_lines"
 VISIT_NOTES = "visit_notes"
+NOTE_SERVICES = "note_services"  # the notes' minutes, one row per note and code
 TABLES = (CLAIM_LINES, VISIT_NOTES)
 
 CLAIM_REQUIRED = (

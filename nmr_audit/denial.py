@@ -10,11 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmr_audit.findings import dollars_per_line
 
 CLAIM_RISK_COLUMNS = ["claim_id", "clinic_id", "payer_type", "date_of_service", "denial_risk",
                       "reasons", "findings", "dollars_at_risk"]
+
+
+def _joined(claims: pd.Series, reasons: pd.Series) -> pd.Series:
+    """Each claim's reasons joined with '; ' in the order given (Arrow's ordered list aggregation:
+    a Python join per claim took seconds for hundreds of thousands of claims)."""
+    table = pa.table({"claim_id": pa.array(claims, type=pa.string()), "reason": pa.array(reasons, type=pa.string())})
+    lists = table.group_by("claim_id", use_threads=False).aggregate([("reason", "list")])
+    joined = pc.binary_join(lists["reason_list"], "; ")
+    return pd.Series(joined, index=pd.Index(lists["claim_id"], dtype="str", name="claim_id"), dtype="str")
 
 
 def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
@@ -28,8 +39,9 @@ def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     rules = rules.assign(survive=np.log1p(-rules["weight"].clip(upper=0.999999)),
                          reason=rules["rule_id"] + " (" + rules["weight"].map("{:.2f}".format) + ")")
     per_claim = rules.groupby("claim_id", sort=False).agg(
-        survive=("survive", "sum"), reasons=("reason", "; ".join), clinic_id=("clinic_id", "first"),
+        survive=("survive", "sum"), clinic_id=("clinic_id", "first"),
         payer_type=("payer_type", "first"), date_of_service=("date_of_service", "min"))
+    per_claim = per_claim.assign(reasons=_joined(rules["claim_id"], rules["reason"]).reindex(per_claim.index))
     per_line = dollars_per_line(on_claims)
     money = pd.DataFrame({"findings": on_claims.groupby("claim_id").size(),
                           "dollars_at_risk": per_line.groupby(level=0).sum().round(2)})

@@ -50,52 +50,68 @@ def suite_from_json(document: dict[str, Any]) -> gx.ExpectationSuite:
 
 def validate(suites: dict[str, gx.ExpectationSuite], frames: dict[str, pd.DataFrame],
              docs_dir: Path | None = None) -> pd.DataFrame:
-    """Run each grain's suite over its frame; one row per (expectation, unexpected row).
+    """Run each grain's suite over its frame; one row per (expectation, unexpected row)."""
+    return RuleEngine(suites, docs_dir).validate(frames)
+
+
+class RuleEngine:
+    """The suites loaded once into an ephemeral GX context, validated over one frame set per call.
 
     Each expectation sees only the columns it names, indexed by `row_id`: GX filters and copies
     its whole batch for every row condition and missing-value rule, so width costs time and
     memory at millions of rows, and an index read back as is costs nothing per row (looking
     `row_id` up per unexpected row did). With `docs_dir` (absolute), each suite runs whole
-    through a checkpoint whose action renders the Data Docs there; without it, results also
-    skip GX's results store, which would serialize every unexpected row id once more.
+    through a checkpoint whose action renders the Data Docs there, one validation result per
+    call (a run audited in patient buckets lists one per bucket); without it, results also skip
+    GX's results store, which would serialize every unexpected row id once more.
     """
-    context = _context()
-    if docs_dir is not None:
-        context.add_data_docs_site(site_name="nmr-audit", site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(docs_dir.resolve())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
-    source = context.data_sources.add_pandas("nmr-audit")
-    found = []
-    for grain, suite in suites.items():
-        if docs_dir is None:
-            results = [_expectation(source, f"{grain} {n}", e, frames[grain]) for n, e in enumerate(suite.expectations)]
-        else:
-            batch = source.add_dataframe_asset(grain).add_batch_definition_whole_dataframe(grain)
-            results = _checkpoint(context, grain, batch, suite, batch_frame(frames[grain], suite.expectations))
-        found += [_unexpected(grain, number, r) for number, r in enumerate(results)]
-    rows = [row for part in found for row in part]
-    return pd.DataFrame(rows, columns=list(UNEXPECTED_COLUMNS)).astype({"row_id": "int64"})
+
+    def __init__(self, suites: dict[str, gx.ExpectationSuite], docs_dir: Path | None = None) -> None:
+        self.suites = suites
+        self.context = _context()
+        if docs_dir is not None:
+            self.context.add_data_docs_site(site_name="nmr-audit", site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs_dir.resolve())},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+        source = self.context.data_sources.add_pandas("nmr-audit")
+        self._checkpoints = {grain: _checkpoint(self.context, grain, source, suite)
+                             for grain, suite in suites.items()} if docs_dir is not None else {}
+        self._batches = {(grain, n): source.add_dataframe_asset(f"{grain} {n}").add_batch_definition_whole_dataframe(
+            f"{grain} {n}") for grain, suite in suites.items() for n in range(len(suite.expectations))}
+
+    def validate(self, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        found = []
+        for grain, suite in self.suites.items():
+            if grain in self._checkpoints:
+                results = _run_checkpoint(self._checkpoints[grain], suite, batch_frame(frames[grain], suite.expectations))
+            else:
+                results = [_expectation(self._batches[grain, n], e, frames[grain]) for n, e in enumerate(suite.expectations)]
+            found += [_unexpected(grain, number, r) for number, r in enumerate(results)]
+        rows = [row for part in found for row in part]
+        return pd.DataFrame(rows, columns=list(UNEXPECTED_COLUMNS)).astype({"row_id": "int64"})
 
 
-def _expectation(source: Any, name: str, expectation: Any, frame: pd.DataFrame) -> Any:
+def _expectation(batch: Any, expectation: Any, frame: pd.DataFrame) -> Any:
     """One expectation over its own narrow batch."""
-    batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
     validator = Validator(batch_definition=batch, result_format=RESULT_FORMAT,
                           batch_parameters={"dataframe": batch_frame(frame, [expectation])})
     return validator.validate_expectation(expectation)
 
 
-def _checkpoint(context: Any, grain: str, batch_definition: Any, suite: gx.ExpectationSuite,
-                frame: pd.DataFrame) -> list[Any]:
-    """Validate a whole suite through a checkpoint whose action renders the Data Docs."""
+def _checkpoint(context: Any, grain: str, source: Any, suite: gx.ExpectationSuite) -> Any:
+    """A checkpoint over one grain's suite whose action renders the Data Docs."""
+    batch_definition = source.add_dataframe_asset(grain).add_batch_definition_whole_dataframe(grain)
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=grain, data=batch_definition, suite=context.suites.add(suite)))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
+    return context.checkpoints.add(gx.Checkpoint(
         name=f"nmr-audit {grain}", validation_definitions=[definition], result_format=RESULT_FORMAT,
         actions=[gx.checkpoint.UpdateDataDocsAction(name="data docs")]))
+
+
+def _run_checkpoint(checkpoint: Any, suite: gx.ExpectationSuite, frame: pd.DataFrame) -> list[Any]:
     outcome = checkpoint.run(batch_parameters={"dataframe": frame})
     results = [r for result in outcome.run_results.values() for r in result.results]
     place = {expectation.id: number for number, expectation in enumerate(suite.expectations)}

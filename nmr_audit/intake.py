@@ -6,13 +6,13 @@ canonical table or in the quarantine, and `account` proves it per file.
 
 from __future__ import annotations
 
-import json
-
+import numpy as np
 import pandas as pd
 
-from nmr_audit.conform import Conformed, conform_claim_lines, conform_visit_notes
+from nmr_audit.conform import Conformed, conform_claim_lines, conform_visit_notes, records_json
 from nmr_audit.contract import (
     CLAIM_LINES,
+    LINEAGE,
     QUARANTINE_COLUMNS,
     REQUIRED_COLUMNS,
     SOURCE_FILE,
@@ -46,48 +46,64 @@ def combine(parts: list[Conformed], table: str) -> Conformed:
     """One table from all files of a run; later copies of a unique key go to quarantine."""
     rows = pd.concat([p.rows for p in parts], ignore_index=True)
     quarantine = pd.concat([p.quarantine for p in parts], ignore_index=True)
-    rows, duplicates = split_duplicates(rows, UNIQUE_KEYS[table], table)
+    duplicates = duplicate_keys(rows[[*UNIQUE_KEYS[table], *LINEAGE]], table)
+    rows, repeated = drop_duplicates(rows, duplicates, table)
     services = None
     if table != CLAIM_LINES:
-        services = pd.concat([p.services for p in parts if p.services is not None], ignore_index=True)
-        services = _keep_lineage(services, rows)
-    return Conformed(rows=rows, quarantine=pd.concat([quarantine, duplicates], ignore_index=True),
+        services = keep_lineage(pd.concat([p.services for p in parts if p.services is not None], ignore_index=True),
+                                rows)
+    return Conformed(rows=rows, quarantine=pd.concat([quarantine, repeated], ignore_index=True),
                      services=services)
 
 
-def split_duplicates(rows: pd.DataFrame, key: tuple[str, ...], table: str
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the first row of each unique key (in file, then line, order); quarantine the rest."""
-    repeated = rows.duplicated(subset=list(key), keep="first")
-    if not repeated.any():
+def duplicate_keys(keys: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The later copies of each unique key, and where its first copy was read.
+
+    `keys`: the key columns and lineage of every canonical row, in file then line order. Run over
+    the keys alone, so a run held in buckets decides once for all buckets which copy is first.
+    """
+    key = list(UNIQUE_KEYS[table])
+    repeated = keys.duplicated(subset=key, keep="first").to_numpy()
+    later = keys.loc[repeated]
+    first = keys.loc[~repeated].drop_duplicates(subset=key)
+    seen = later[key].merge(first, on=key, how="left").set_axis(later.index)
+    return pd.DataFrame({SOURCE_FILE: later[SOURCE_FILE].astype("str"), SOURCE_ROW: later[SOURCE_ROW].astype("int64"),
+                         "first_file": seen[SOURCE_FILE].astype("str"), "first_row": seen[SOURCE_ROW].astype("int64")}
+                        ).reset_index(drop=True)
+
+
+def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`rows` without the copies `duplicate_keys` named; those as quarantine rows saying where the first is."""
+    candidate = rows[SOURCE_ROW].isin(duplicates[SOURCE_ROW]).to_numpy()  # integers first: cheap on millions
+    if not candidate.any():
         return rows, pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
-    first = rows.loc[~repeated, [*key, SOURCE_FILE, SOURCE_ROW]]
-    later = rows.loc[repeated]
-    seen = later[list(key)].merge(first, on=list(key), how="left").set_axis(later.index)
-    label = "(" + ", ".join(key) + ")"
-    reason = (f"duplicate {label}: first seen in " + seen[SOURCE_FILE].astype("str")
-              + " row " + seen[SOURCE_ROW].astype("str"))
-    cells = later.drop(columns=[SOURCE_FILE, SOURCE_ROW])
-    records = [json.dumps(r, default=str) for r in cells.to_dict("records")]
-    quarantine = pd.DataFrame({"table": table, SOURCE_FILE: later[SOURCE_FILE],
-                               SOURCE_ROW: later[SOURCE_ROW], "reason": reason,
-                               "record": records}, index=later.index)
-    return rows.loc[~repeated].reset_index(drop=True), quarantine.reset_index(drop=True)
+    lineage = rows.loc[candidate, list(LINEAGE)].astype({SOURCE_FILE: "str"})
+    found = lineage.reset_index().merge(duplicates, on=list(LINEAGE)).set_index("index")
+    later = rows.loc[found.index]
+    label = "(" + ", ".join(UNIQUE_KEYS[table]) + ")"
+    reason = (f"duplicate {label}: first seen in " + found["first_file"] + " row " + found["first_row"].astype("str"))
+    quarantine = pd.DataFrame({"table": table, SOURCE_FILE: later[SOURCE_FILE].astype("str"),
+                               SOURCE_ROW: later[SOURCE_ROW], "reason": reason.astype("str"),
+                               "record": records_json(later.drop(columns=list(LINEAGE)))}, index=later.index)
+    kept = np.ones(len(rows), dtype=bool)
+    kept[rows.index.get_indexer(found.index)] = False
+    return rows.loc[kept].reset_index(drop=True), quarantine.reset_index(drop=True)
 
 
-def _keep_lineage(services: pd.DataFrame, notes: pd.DataFrame) -> pd.DataFrame:
+def keep_lineage(services: pd.DataFrame, notes: pd.DataFrame) -> pd.DataFrame:
     """Minutes belong to the row they were read from, not to a note id another row reused."""
     kept = notes[[SOURCE_FILE, SOURCE_ROW]]
     return services.merge(kept, on=[SOURCE_FILE, SOURCE_ROW], how="inner")
 
 
-def account(files: pd.DataFrame, rows: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
+def account(files: pd.DataFrame, audited: pd.Series, quarantine: pd.DataFrame) -> pd.DataFrame:
     """Per file: rows read = rows audited + rows quarantined, or the run stops.
 
-    `files` has one row per file read (table, source_file, rows_read, …).
+    `files` has one row per file read (table, source_file, rows_read, …); `audited` the rows
+    audited per source_file (`rows_per_file`).
     """
-    audited = rows.groupby(SOURCE_FILE).size().rename("rows_audited")
-    held = quarantine.groupby(SOURCE_FILE).size().rename("rows_quarantined")
+    audited = audited.rename("rows_audited")
+    held = rows_per_file(quarantine).rename("rows_quarantined")
     counts = files.join(audited, on=SOURCE_FILE).join(held, on=SOURCE_FILE)
     counts = counts.fillna({"rows_audited": 0, "rows_quarantined": 0}).astype(
         {"rows_audited": "int64", "rows_quarantined": "int64"})
@@ -95,3 +111,14 @@ def account(files: pd.DataFrame, rows: pd.DataFrame, quarantine: pd.DataFrame) -
     if lost.any():
         raise AssertionError(f"row accounting broken for {counts.loc[lost, SOURCE_FILE].tolist()}")
     return counts
+
+
+def rows_per_file(rows: pd.DataFrame) -> pd.Series:
+    """How many of `rows` came from each source_file (text or categorical), by file name."""
+    counts = rows[SOURCE_FILE].value_counts(sort=False)
+    return counts.set_axis(counts.index.astype("str"))
+
+
+def audited_per_file(keys: pd.DataFrame, duplicates: pd.DataFrame) -> pd.Series:
+    """Rows audited per file: every canonical row's key but the later copies of a key."""
+    return rows_per_file(keys).sub(rows_per_file(duplicates), fill_value=0).astype("int64")

@@ -76,10 +76,23 @@ def _numbers(cleaned: pa.Array, shape: str, kind: pa.DataType, index: pd.Index) 
 
 
 def _strptime(text: pa.Array, form: str) -> pa.Array:
-    """Dates of one form; null where the text is not a real date of that form (e.g. 02/30)."""
+    """Dates of one form; null where the text is not a real date of that form (e.g. 02/30).
+
+    strptime rolls 02/30 over to 03/02: a date is real when its month and day are the ones written
+    (compared as numbers; formatting the dates back to text would cost 2 s per million).
+    """
     parsed = pc.strptime(text, format=form, unit="s", error_is_null=True)
-    same = pc.equal(_zero_padded(text, form), pc.strftime(parsed, format=form))  # strptime rolls 02/30 over
+    padded = _zero_padded(text, form)
+    month_at, day_at = (5, 8) if form == "%Y-%m-%d" else (0, 3)
+    same = pc.and_(pc.equal(pc.month(parsed), _number_at(padded, month_at)),
+                   pc.equal(pc.day(parsed), _number_at(padded, day_at)))
     return pc.if_else(same, parsed, pa.scalar(None, type=parsed.type))
+
+
+def _number_at(text: pa.Array, start: int) -> pa.Array:
+    """The two digits at `start` as a number; null where the text is too short to hold them."""
+    digits = pc.utf8_slice_codeunits(text, start, start + 2)
+    return pc.cast(pc.if_else(pc.match_substring_regex(digits, r"^\d\d$"), digits, None), pa.int64())
 
 
 def _zero_padded(text: pa.Array, form: str) -> pa.Array:

@@ -42,7 +42,12 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
     visits = with_rule_basis(visits, claim_lines if history is None else history, reference)
     code_minutes = minutes_by_code(timed[np.isin(timed["visit"].to_numpy(), visits.index.to_numpy())])
     result = supported_units(visits, code_minutes)[[*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS]]
-    return in_order(result, ["clinic_id", "date_of_service", "patient_id", "rendering_npi"])
+    return in_visit_order(result)
+
+
+def in_visit_order(visits: pd.DataFrame) -> pd.DataFrame:
+    """The order visits.parquet lists visits in: clinic, date, patient, provider."""
+    return in_order(visits, ["clinic_id", "date_of_service", "patient_id", "rendering_npi"])
 
 
 def in_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

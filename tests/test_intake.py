@@ -3,7 +3,15 @@ import pytest
 
 from nmr_audit.conform import Conformed
 from nmr_audit.errors import InputError
-from nmr_audit.intake import account, combine, conform_file
+from nmr_audit.intake import (
+    account,
+    audited_per_file,
+    combine,
+    conform_file,
+    drop_duplicates,
+    duplicate_keys,
+    rows_per_file,
+)
 from nmr_audit.mapping import TableMapping
 from tests.test_conform import claims
 
@@ -19,14 +27,34 @@ def test_duplicate_keys_across_files_keep_the_first_and_name_it(reference):
         "duplicate (claim_id, line_number): first seen in a.csv row 2"]
 
 
+def test_the_first_copy_of_a_key_is_kept_even_when_its_copies_sit_in_other_buckets(reference):
+    """A bucketed run decides over all keys at once, then quarantines the copies bucket by bucket."""
+    batch_a = conform_file(claims(rows=[{}, {}, {}]).assign(source_file="a.csv"), "claim_lines", TableMapping(),
+                           reference, "a.csv").rows
+    copies = claims(rows=[{"line_number": "2", "patient_id": "P9"}, {"line_number": "7"}]).assign(source_file="b.csv")
+    batch_b = conform_file(copies, "claim_lines", TableMapping(), reference, "b.csv").rows
+    keys = pd.concat([b[["claim_id", "line_number", "source_file", "source_row"]] for b in (batch_a, batch_b)],
+                     ignore_index=True)
+    duplicates = duplicate_keys(keys, "claim_lines")
+    assert duplicates.to_dict("records") == [{"source_file": "b.csv", "source_row": 2, "first_file": "a.csv",
+                                              "first_row": 3}]
+    kept_a, held_a = drop_duplicates(batch_a, duplicates, "claim_lines")  # the other patient's bucket
+    kept_b, held_b = drop_duplicates(batch_b, duplicates, "claim_lines")
+    assert len(kept_a) == 3 and held_a.empty
+    assert kept_b["line_number"].tolist() == [7]
+    assert held_b["reason"].tolist() == ["duplicate (claim_id, line_number): first seen in a.csv row 3"]
+    assert '"patient_id": "P9"' in held_b["record"].iloc[0]
+    assert audited_per_file(keys, duplicates).to_dict() == {"a.csv": 3, "b.csv": 1}
+
+
 def test_accounting_proves_no_row_is_lost_and_catches_a_lost_one():
     files = pd.DataFrame({"table": ["claim_lines"], "source_file": ["a.csv"], "rows_read": [3]})
     rows = pd.DataFrame({"source_file": ["a.csv", "a.csv"]})
     held = pd.DataFrame({"source_file": ["a.csv"]})
-    counts = account(files, rows, held)
+    counts = account(files, rows_per_file(rows), held)
     assert counts[["rows_read", "rows_audited", "rows_quarantined"]].to_numpy().tolist() == [[3, 2, 1]]
     with pytest.raises(AssertionError, match=r"a\.csv"):
-        account(files, rows, held.iloc[:0])
+        account(files, rows_per_file(rows), held.iloc[:0])
 
 
 def test_file_without_required_columns_is_an_input_error(reference):

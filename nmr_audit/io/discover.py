@@ -63,3 +63,23 @@ def _expand(pattern: str) -> list[Path]:
 
 def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith((".", "~$")) for part in path.relative_to(root).parts)
+
+
+def estimated_rows(paths: list[Path]) -> int:
+    """About how many rows the files hold, without reading them: Parquet says; for text the
+    first 64 KiB gives the bytes per line. Sizes a run's patient buckets, nothing more."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in paths:
+        if file_format(path) == "parquet":
+            try:
+                total += pq.ParquetFile(path).metadata.num_rows
+                continue
+            except (OSError, ValueError):
+                pass  # the reader will say what is wrong with it
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+        total += size * max(head.count(b"\n"), 1) // max(len(head), 1)
+    return total

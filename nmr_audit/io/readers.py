@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,47 +27,83 @@ import pyarrow.parquet as pq
 from nmr_audit.contract import SOURCE_FILE, SOURCE_ROW
 from nmr_audit.errors import InputError
 from nmr_audit.io.discover import file_format
+from nmr_audit.sizes import BATCH_ROWS
 
 _BOM = b"\xef\xbb\xbf"
+_TEXT = {pa.string(): pd.StringDtype(na_value=np.nan)}
 _DELIMITERS = ",;\t|"
+
+
+Batches = Callable[[int], Iterator[pd.DataFrame]]
 
 
 @dataclass(frozen=True)
 class RawTable:
-    """One file as read: text cells, rows that could not be split, and what the file was."""
+    """One file as read: text cells (in batches), rows that could not be split, what the file was.
+
+    Parquet is read a batch of rows at a time; CSV is parsed whole into Arrow (compact text) and
+    handed out in batches; Excel and JSON Lines, which are small by nature, are read whole.
+    """
 
     path: Path
     format: str
-    frame: pd.DataFrame
+    rows: int  # rows parsed (the invalid ones not counted)
     invalid: pd.DataFrame  # source_row, reason, record
     sha256: str
+    _batches: Batches
 
     @property
     def rows_read(self) -> int:
-        return len(self.frame) + len(self.invalid)
+        return self.rows + len(self.invalid)
+
+    def batches(self, rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+        """Text frames of at most `rows` rows each, in file order, tagged with file and line."""
+        try:
+            for frame in self._batches(max(1, rows)):
+                yield frame.assign(**{SOURCE_FILE: str(self.path)})
+        except (OSError, ValueError, pa.ArrowException, KeyError) as exc:
+            raise _unreadable(self.path, self.format, exc) from exc
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The whole file as one frame (small files, tests)."""
+        parts = list(self.batches(max(self.rows, 1)))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def read_export(path: Path, delimiter: str | None = None, sheet: str | int | None = None) -> RawTable:
-    """Read one export file of any supported format."""
+    """Open one export file of any supported format; its rows come through `RawTable.batches`."""
     kind = file_format(path)
     try:
         if kind == "csv":
-            frame, invalid = _read_csv(path, delimiter)
-        elif kind == "excel":
-            frame, invalid = _read_excel(path, sheet), _no_invalid()
+            rows, invalid, batches = _read_csv(path, delimiter)
         elif kind == "parquet":
-            frame, invalid = _read_parquet(path), _no_invalid()
+            rows, invalid, batches = _open_parquet(path)
+        elif kind == "excel":
+            frame = _read_excel(path, sheet)
+            rows, invalid, batches = len(frame), _no_invalid(), _slices(frame)
         elif kind == "jsonl":
             frame, invalid = _read_jsonl(path)
+            rows, batches = len(frame), _slices(frame)
         else:
             raise InputError(path, "unsupported file type", "use .csv, .xlsx, .parquet or .jsonl")
     except InputError:
         raise
     except (OSError, ValueError, pa.ArrowException, KeyError, zipfile.BadZipFile) as exc:
-        raise InputError(path, f"cannot be read as a {kind} table: {_first_line(exc)}",
-                         "check that the file is complete and of the type its name says") from exc
-    frame = frame.assign(**{SOURCE_FILE: str(path)})
-    return RawTable(path, kind or "", frame, invalid, file_sha256(path))
+        raise _unreadable(path, kind or "", exc) from exc
+    return RawTable(path, kind or "", rows, invalid, file_sha256(path), batches)
+
+
+def _unreadable(path: Path, kind: str, exc: Exception) -> InputError:
+    return InputError(path, f"cannot be read as a {kind} table: {_first_line(exc)}",
+                      "check that the file is complete and of the type its name says")
+
+
+def _slices(frame: pd.DataFrame) -> Batches:
+    def batches(rows: int) -> Iterator[pd.DataFrame]:
+        for start in range(0, max(len(frame), 1), rows):
+            yield frame.iloc[start:start + rows].reset_index(drop=True)
+    return batches
 
 
 def _first_line(exc: Exception) -> str:
@@ -112,20 +149,24 @@ def _check_names(path: Path, names: list[str]) -> None:
                          "rename them so each column appears once")
 
 
-def _read_csv(path: Path, delimiter: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_csv(path: Path, delimiter: str | None) -> tuple[int, pd.DataFrame, Batches]:
     names, delimiter = _header(path, delimiter)
     table, bad = _parse_csv(path, names, delimiter, use_threads=True)
     if bad:  # only a single-threaded parse reports the line numbers of bad rows
         table, bad = _parse_csv(path, names, delimiter, use_threads=False)
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
-    frame.columns = names
-    frame[SOURCE_ROW] = _record_lines(frame, names, [row for row, _, _ in bad])
+    table = table.rename_columns(names)
+    lines = _record_lines(table, [row for row, _, _ in bad])
     invalid = pd.DataFrame(
         {SOURCE_ROW: [row for row, _, _ in bad],
          "reason": [f"expected {len(names)} fields, found {found}" for _, found, _ in bad],
          "record": [json.dumps({"line": text}) for _, _, text in bad]},
     ).astype({SOURCE_ROW: "int64", "reason": "str", "record": "str"})
-    return frame, invalid if len(invalid) else _no_invalid()
+
+    def batches(rows: int) -> Iterator[pd.DataFrame]:
+        for start in range(0, max(table.num_rows, 1), rows):
+            frame = table.slice(start, rows).to_pandas(types_mapper=_TEXT.get)
+            yield frame.assign(**{SOURCE_ROW: lines[start:start + rows]})
+    return table.num_rows, invalid if len(invalid) else _no_invalid(), batches
 
 
 def _parse_csv(
@@ -152,20 +193,20 @@ def _parse_csv(
     return table, bad
 
 
-def _record_lines(frame: pd.DataFrame, names: list[str], bad_lines: list[int]) -> np.ndarray:
+def _record_lines(table: pa.Table, bad_lines: list[int]) -> np.ndarray:
     """The line on which each record starts (the header is line 1).
 
     Exact for quoted values that span lines; where rows were also skipped as malformed, those
     lines are taken out of the sequence on the assumption that records are one line each.
     """
     if bad_lines:
-        total = len(frame) + len(bad_lines)
+        total = table.num_rows + len(bad_lines)
         lines = np.setdiff1d(np.arange(2, 2 + total), np.array(bad_lines))
-        return lines[: len(frame)].astype("int64")
-    extra = np.zeros(len(frame), dtype="int64")
-    for name in names:
-        extra += frame[name].str.count("\n").fillna(0).to_numpy(dtype="int64")
-    previous = np.concatenate([[0], np.cumsum(1 + extra)[:-1]]) if len(frame) else extra
+        return lines[: table.num_rows].astype("int64")
+    extra = np.zeros(table.num_rows, dtype="int64")
+    for column in table.columns:
+        extra += pc.count_substring(column, "\n").to_numpy().astype("int64")
+    previous = np.concatenate([[0], np.cumsum(1 + extra)[:-1]]) if table.num_rows else extra
     return (2 + previous).astype("int64")
 
 
@@ -179,14 +220,34 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
     return frame.assign(**{SOURCE_ROW: np.arange(2, 2 + len(frame), dtype="int64")})
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    table = pq.read_table(path)
-    _check_names(path, [n.strip() for n in table.column_names])
-    columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        columns[name.strip()] = _as_text_column(column)
-    frame = pd.DataFrame(columns)
-    return frame.assign(**{SOURCE_ROW: np.arange(1, 1 + len(frame), dtype="int64")})
+def _open_parquet(path: Path) -> tuple[int, pd.DataFrame, Batches]:
+    """The file's row count and names now; its rows a batch at a time (never the whole file)."""
+    parquet = pq.ParquetFile(path)
+    names = [n.strip() for n in parquet.schema_arrow.names]
+    _check_names(path, names)
+
+    def batches(rows: int) -> Iterator[pd.DataFrame]:
+        first = 1
+        for batch in _whole_batches(pq.ParquetFile(path), rows):
+            frame = pd.DataFrame({name: _as_text_column(column) for name, column in zip(names, batch.columns, strict=True)})
+            yield frame.assign(**{SOURCE_ROW: np.arange(first, first + len(frame), dtype="int64")})
+            first += len(frame)
+    return parquet.metadata.num_rows, _no_invalid(), batches
+
+
+def _whole_batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
+    """Batches of `rows` rows (the last one shorter), whatever the file's row groups are."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in parquet.iter_batches(batch_size=rows):
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            pending, count = table.slice(rows).to_batches(), count - rows
+    if count or not parquet.metadata.num_rows:
+        yield pa.Table.from_batches(pending) if pending else parquet.schema_arrow.empty_table()
 
 
 def _as_text_column(column: pa.ChunkedArray) -> pd.Series:
@@ -199,7 +260,7 @@ def _as_text_column(column: pa.ChunkedArray) -> pd.Series:
     if pa.types.is_time(kind):
         column = pc.strftime(pc.cast(column, pa.time64("us")), format="%H:%M")
     text = column if pa.types.is_string(kind) else pc.cast(column, pa.string())
-    return text.to_pandas(types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+    return text.to_pandas(types_mapper=_TEXT.get)
 
 
 def _all_midnight(column: pa.ChunkedArray) -> bool:
@@ -247,7 +308,11 @@ def _cell(value: object) -> object:
 
 def read_canonical(path: Path) -> pd.DataFrame:
     """A canonical table this project wrote (`write_parquet`), list columns as list dtypes again."""
-    table = pq.read_table(path)
+    return canonical_frame(pq.read_table(path))
+
+
+def canonical_frame(table: pa.Table) -> pd.DataFrame:
+    """pandas dtypes back from an Arrow table of canonical rows (lists as list dtypes, dates in s)."""
     frame = table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
     dates = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
     return frame.astype(dict.fromkeys(dates, "datetime64[s]"))

@@ -17,8 +17,8 @@ import xlsxwriter
 
 from nmr_audit.report_data import ReportData
 from nmr_audit.safe_text import defuse_frame
+from nmr_audit.sizes import WORKBOOK_ROWS
 
-ROW_CAP = 100_000  # rows per sheet: most severe / riskiest first; every row is in the Parquet and CSV outputs
 HEADLINE_LABELS = {
     "claims_audited": "Claims audited", "claim_lines_audited": "Claim lines audited",
     "notes_audited": "Notes audited", "visits_97112": "Visits with 97112",
@@ -30,7 +30,7 @@ HEADLINE_LABELS = {
 
 
 def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,
-                      visits: pd.DataFrame, context: dict[str, Any]) -> Path:
+                      visits: pd.DataFrame, context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Path:
     """`findings`, `claims`, `visits` as they should appear (masked already).
 
     The Visits sheet holds the visits that need a look: units beyond the minutes, no note, or
@@ -41,13 +41,13 @@ def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, clai
     formats = {"bold": book.add_format({"bold": True}), "date": book.add_format({"num_format": "yyyy-mm-dd"}),
                "money": book.add_format({"num_format": "#,##0.00"})}
     attention = _needing_attention(visits, findings)
-    notes = [f"{name}: first {ROW_CAP:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
+    notes = [f"{name}: first {rows:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
              for name, frame in (("Findings", findings), ("Claims at risk", claims), ("Visits", attention))
-             if len(frame) > ROW_CAP]
+             if len(frame) > rows]
     _summary(book, data, context, notes, formats)
-    _sheet(book, "Findings", findings, formats)
-    _sheet(book, "Claims at risk", claims, formats)
-    _sheet(book, "Visits", attention, formats)
+    _sheet(book, "Findings", findings.head(rows), formats)
+    _sheet(book, "Claims at risk", claims.head(rows), formats)
+    _sheet(book, "Visits", attention.head(rows), formats)
     _sheet(book, "By clinic and rule", data.by_clinic_and_rule, formats)
     book.close()
     return path
@@ -79,7 +79,7 @@ def _summary(book: Any, data: ReportData, context: dict[str, Any], notes: list[s
 
 def _sheet(book: Any, title: str, frame: pd.DataFrame, formats: dict) -> None:
     sheet = book.add_worksheet(title)
-    shown = defuse_frame(frame.head(ROW_CAP))
+    shown = defuse_frame(frame)
     columns = list(shown.columns)
     for number, column in enumerate(columns):
         sheet.set_column(number, number, _width(shown[column], column), _format(shown[column], column, formats))

@@ -58,6 +58,29 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+class ParquetParts:
+    """One Parquet file written a frame at a time, frames of the same columns (a run held in
+    buckets writes its canonical tables a bucket at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata(_readable_metadata(table.schema.metadata))
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+
+    def __enter__(self) -> ParquetParts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
 def _readable_metadata(metadata: dict[bytes, bytes] | None) -> dict[bytes, bytes] | None:
     """pandas cannot re-create `list<…>[pyarrow]` dtypes from its own metadata: say object."""
     if not metadata or b"pandas" not in metadata:

@@ -221,6 +221,37 @@ def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
     assert len(pd.read_parquet(tmp_path / "True" / "findings.parquet")) > 5
 
 
+def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_path):
+    """Small batches and buckets force every path of a large run: spill, global de-duplication,
+    bucket-by-bucket rules, canonical tables written a bucket at a time."""
+    from nmr_audit.synth.write import ExportStyle, write_dataset
+
+    write_dataset(tmp_path / "g", visits=60, seed=5, defect_rate=0.2, style=ExportStyle(format="csv"))
+    claims = tmp_path / "g" / "claims"
+    first = sorted(claims.iterdir())[0]
+    lines = first.read_text().splitlines()
+    (claims / "zz-resent.csv").write_text("\n".join([lines[0], *lines[1:4]]) + "\n")  # a file sent twice, in part
+    runs = {"whole": {}, "buckets": {"batch_rows": 17, "lines_per_bucket": 40}}
+    for name, sizes in runs.items():
+        state = audit_flow(claims=[str(claims)], notes=[str(tmp_path / "g" / "notes")], out=str(tmp_path / name),
+                           data_docs=False, return_state=True, **sizes)
+        assert state.is_completed(), state.message
+    whole, buckets = tmp_path / "whole", tmp_path / "buckets"
+    for name in ("findings.parquet", "visits.parquet", "quarantine.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(whole / name), pd.read_parquet(buckets / name))
+    for name, order in (("claim_lines.parquet", ["source_file", "source_row"]),
+                        ("visit_notes.parquet", ["source_file", "source_row"]),
+                        ("note_services.parquet", ["source_file", "source_row", "cpt_code"])):
+        tables = [pd.read_parquet(out / name).sort_values(order).reset_index(drop=True) for out in (whole, buckets)]
+        pd.testing.assert_frame_equal(*tables)
+    summaries = [json.loads((out / "summary.json").read_text()) for out in (whole, buckets)]
+    for part in ("inputs", "totals", "findings", "visits"):
+        assert summaries[0][part] == summaries[1][part]
+    quarantine = pd.read_parquet(buckets / "quarantine.parquet")
+    assert quarantine["reason"].str.startswith("duplicate (claim_id, line_number)").sum() == 3
+    assert not list(buckets.glob(".spill-*")) and len(pd.read_parquet(buckets / "findings.parquet")) > 10
+
+
 def formula_export(tmp_path):
     """A one-visit export whose patient id and technique text look like spreadsheet formulas."""
     claims = tmp_path / "claims.csv"

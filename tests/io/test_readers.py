@@ -104,3 +104,23 @@ def test_unreadable_files_raise_one_line_naming_the_file(tmp_path, name, content
         read_export(path)
     assert str(path) in caught.value.line() and says in caught.value.line()
     assert "\n" not in caught.value.line()
+
+
+def test_a_parquet_file_is_read_in_batches_that_keep_the_row_numbers(tmp_path):
+    path = tmp_path / "claims.parquet"
+    table = pa.table({"claim_id": [f"C{n}" for n in range(7)], "units": list(range(7))})
+    pq.write_table(table, path, row_group_size=3)  # batches cut across row groups
+    raw = read_export(path)
+    batches = list(raw.batches(4))
+    assert raw.rows_read == 7 and [len(b) for b in batches] == [4, 3]
+    assert [b["source_row"].tolist() for b in batches] == [[1, 2, 3, 4], [5, 6, 7]]
+    assert batches[1]["claim_id"].tolist() == ["C4", "C5", "C6"] and batches[1]["units"].tolist() == ["4", "5", "6"]
+    assert (batches[0]["source_file"] == str(path)).all()
+
+
+def test_a_csv_file_is_handed_out_in_batches_with_each_record_s_first_line(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text('note_id,techniques\nN1,"balance\nand gait"\nN2,x\nN3,y\n')  # N1 spans two lines
+    batches = list(read_export(path).batches(2))
+    assert [b["note_id"].tolist() for b in batches] == [["N1", "N2"], ["N3"]]
+    assert [b["source_row"].tolist() for b in batches] == [[2, 4], [5]]

@@ -60,17 +60,14 @@ def test_numbers_and_dates_stay_typed(workbook):
     assert any(isinstance(m, float) and m > 0 for m in money)
 
 
-def test_long_sheets_stop_at_the_cap_and_the_summary_says_so(reference, tmp_path, monkeypatch):
-    import nmr_audit.io.report_xlsx as report_xlsx
-
+def test_long_sheets_stop_at_the_cap_and_the_summary_says_so(reference, tmp_path):
     cases = [visit(patient_id=f"P{n}", billed={"97112": 3}, minutes={"97112": 20}) for n in range(4)]
     findings = audit(reference, *cases)
     visits = reconcile_visits(*tables(*cases), reference)
     summary = {"totals": {"claim_lines": {"rows_audited": 4, "rows_quarantined": 0}},
                "findings": {"dollars_at_risk": float(findings["dollars_at_risk"].sum())}}
-    monkeypatch.setattr(report_xlsx, "ROW_CAP", 2)
     path = write_report_xlsx(tmp_path / "report.xlsx", build_report_data(summary, visits, findings, 4), findings,
-                             claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"})
+                             claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"}, rows=2)
     book = openpyxl.load_workbook(path)
     assert len(findings) > 2 and book["Findings"].max_row == 3  # header + the first two
     assert [c.value for c in book["Findings"]["A"][1:]] == list(findings["finding_id"][:2])

@@ -1,0 +1,64 @@
+"""Canonical rows held by patient bucket between reading the inputs and auditing them.
+
+A run of one bucket keeps its rows in memory. A larger run writes each batch's rows of each
+bucket to an Arrow IPC file (uncompressed: written and memory-mapped back at disk speed) in a
+work folder, so that only one bucket's rows are in memory while it is audited.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from nmr_audit.io.readers import canonical_frame
+
+
+class Spill:
+    """Rows of each table, appended batch by batch to their bucket, read back bucket by bucket."""
+
+    def __init__(self, buckets: int, folder: Path | None = None) -> None:
+        if buckets > 1 and folder is None:
+            raise ValueError("more than one bucket needs a folder to spill to")
+        self.buckets = buckets
+        self.folder = folder
+        self._parts: dict[tuple[str, int], list[pd.DataFrame | Path]] = defaultdict(list)
+        self._empty: dict[str, pd.DataFrame] = {}
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, table: str, rows: pd.DataFrame, bucket: np.ndarray) -> None:
+        """Append `rows` (bucket[i] is row i's bucket), keeping their order within each bucket."""
+        self._empty.setdefault(table, rows.iloc[:0])
+        if self.folder is None:
+            self._parts[table, 0].append(rows)
+            return
+        order = np.argsort(bucket, kind="stable")
+        ends = np.searchsorted(bucket[order], np.arange(self.buckets), side="right")
+        arrow = pa.Table.from_pandas(rows.iloc[order], preserve_index=False)
+        start = 0
+        for number, end in enumerate(ends):
+            if end > start:
+                path = self.folder / f"{table}-b{number:04d}-{len(self._parts[table, number]):05d}.arrow"
+                feather.write_feather(arrow.slice(start, end - start), path, compression="uncompressed")
+                self._parts[table, number].append(path)
+            start = end
+
+    def load(self, table: str, bucket: int) -> pd.DataFrame:
+        """The bucket's rows of `table`, in the order they were added."""
+        parts = self._parts.get((table, bucket), [])
+        if not parts:
+            return self._empty[table]
+        if isinstance(parts[0], pd.DataFrame):
+            return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        return canonical_frame(pa.concat_tables([feather.read_table(p, memory_map=True) for p in parts]))
+
+    def close(self) -> None:
+        self._parts.clear()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
