@@ -72,8 +72,8 @@ def audit(
     mask_key_file: Annotated[Path | None, typer.Option(
         help="Key for --mask-patients hash (else the NMR_AUDIT_MASK_KEY environment variable).")] = None,
     lines_per_bucket: Annotated[int, typer.Option(
-        min=1, help="Claim lines audited in memory at once; larger runs go bucket by bucket of patients "
-        "(about 2.5 GiB at peak per 1.5M).")] = LINES_PER_BUCKET,
+        min=1, help="Claim lines per bucket of patients: a larger run is audited bucket by bucket, two "
+        "at a time (about 2 GiB a bucket of 1M at peak).")] = LINES_PER_BUCKET,
     workbook_rows: Annotated[int, typer.Option(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
 ) -> None:

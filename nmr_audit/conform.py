@@ -40,10 +40,14 @@ class Conformed:
     services: pd.DataFrame | None = None
 
 
+_NUMBERS = frozenset({"line_number", "units", "charge_amount", "total_treatment_minutes", "total_timed_minutes"})
+
+
 def _text(mapped: pd.DataFrame, column: str) -> pd.Series:
+    """The column as text, or as the numbers a typed file (Parquet) holds where a number is wanted."""
     if column not in mapped.columns:
         return pd.Series(pd.NA, index=mapped.index, dtype="str")
-    return parse.as_text(mapped[column])
+    return (parse.as_cells if column in _NUMBERS else parse.as_text)(mapped[column])
 
 
 def _npi(text: pd.Series, checks: RowChecks) -> pd.Series:
@@ -93,9 +97,10 @@ def quarantine_rows(
 
 
 def records_json(cells: pd.DataFrame) -> list[str]:
-    """Each row as a JSON object of its cells (column by column: `to_dict` is 3× slower)."""
+    """Each row as a JSON object of its cells, missing ones as null (column by column: `to_dict`
+    is 3× slower)."""
     names = [str(c) for c in cells.columns]
-    columns = [cells[c].tolist() for c in cells.columns]
+    columns = [cells[c].astype(object).where(cells[c].notna(), None).tolist() for c in cells.columns]
     return [json.dumps(dict(zip(names, row, strict=True)), default=str, ensure_ascii=False) for row in zip(*columns, strict=True)]
 
 
@@ -217,7 +222,7 @@ def _minutes_columns(mapped: pd.DataFrame, checks: RowChecks) -> pd.DataFrame:
         return _empty_services()
     frames = []
     for column in wide:
-        text = parse.as_text(mapped[column])
+        text = parse.as_cells(mapped[column])
         minutes = _whole(text, column, checks)
         code = column[len(MINUTES_PREFIX):].upper()
         frames.append(pd.DataFrame({"cpt_code": code, "minutes": minutes}).dropna(subset=["minutes"]))

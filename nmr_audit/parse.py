@@ -7,6 +7,10 @@ row and say why instead of guessing.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,13 +34,47 @@ _FALSE = ("false", "f", "no", "n", "0")
 LIST_OF_TEXT = pd.ArrowDtype(pa.list_(pa.string()))
 
 
+def per_spelling(parser: Callable[[pd.Series], Any]) -> Callable[[pd.Series], Any]:
+    """Run `parser` once per distinct spelling and spread its results over the rows.
+
+    Dates, NPIs, codes, modifiers and clock times repeat across millions of lines: a few
+    thousand spellings parse in milliseconds, and factorizing the column (Arrow's hash) costs
+    less than any parser. Missing cells are a spelling of their own, so the parser decides them.
+    """
+    @functools.wraps(parser)
+    def parse(text: pd.Series) -> Any:
+        codes, spellings = pd.factorize(text, use_na_sentinel=False)
+        if len(spellings) * 2 > len(text):
+            return parser(text)
+        result = parser(pd.Series(spellings, dtype=text.dtype))
+        parts = result if isinstance(result, tuple) else (result,)
+        spread = tuple(pd.Series(part.array.take(codes), index=text.index, name=part.name) for part in parts)
+        return spread if isinstance(result, tuple) else spread[0]
+    return parse
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """Trimmed text with every null spelling of the contract turned into NA (in Arrow)."""
     text = pc.utf8_trim_whitespace(arrow_text(values))
-    null = pc.is_in(pc.utf8_lower(text), value_set=pa.array(sorted(NULL_SPELLINGS)))
-    return pd.Series(pc.if_else(null, pa.scalar(None, pa.string()), text), index=values.index, dtype="str")
+    longest = max(len(s.encode()) for s in NULL_SPELLINGS)  # free text is long: lower-case only a prefix
+    prefix = pc.utf8_lower(pc.utf8_slice_codeunits(text, 0, longest))
+    null = pc.and_(pc.less_equal(pc.binary_length(text), longest),
+                   pc.is_in(prefix, value_set=pa.array(sorted(NULL_SPELLINGS))))
+    if pc.any(null).as_py():
+        text = pc.if_else(null, pa.scalar(None, pa.string()), text)
+    return pd.Series(text, index=values.index, dtype="str")
 
 
+def as_cells(values: pd.Series) -> pd.Series:
+    """Numbers as they are (a typed Parquet column: nothing to parse), anything else as `as_text`."""
+    return values if _numeric(values) else as_text(values)
+
+
+def _numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+@per_spelling
 def parse_dates(text: pd.Series) -> Parsed:
     """`YYYY-MM-DD` or `MM/DD/YYYY` (a midnight time, as spreadsheets add, is tolerated).
 
@@ -104,7 +142,15 @@ def _zero_padded(text: pa.Array, form: str) -> pa.Array:
 
 
 def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
-    """Whole numbers at or above `minimum`; `2.0` counts as 2, `2.5` and `-1` do not."""
+    """Whole numbers at or above `minimum`; `2.0` counts as 2, `2.5` and `-1` do not.
+
+    `text` may hold numbers already (`as_cells`): then only the same two checks apply.
+    """
+    if _numeric(text):
+        numbers = text.astype("Float64")
+        whole = numbers.notna() & (numbers == numbers.round()) & (numbers >= minimum) & (numbers.abs() < 1e15)
+        whole = whole.fillna(False).astype(bool)
+        return numbers.where(whole).astype("Int64"), text.notna() & ~whole
     digits = pc.replace_substring_regex(arrow_text(text), r",|^\+|\.0*$", "")
     values = _numbers(digits, _WHOLE, pa.int64(), text.index)
     whole = values.notna() & (values >= minimum)
@@ -112,12 +158,18 @@ def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
 
 
 def parse_money(text: pd.Series) -> Parsed:
-    """Amounts at or above zero; a leading `$` and thousands separators are tolerated."""
+    """Amounts at or above zero; a leading `$` and thousands separators are tolerated (numbers,
+    from `as_cells`, are only checked)."""
+    if _numeric(text):
+        amounts = text.astype("Float64")
+        ok = (amounts.notna() & (amounts >= 0)).fillna(False).astype(bool)
+        return amounts.where(ok), text.notna() & ~ok
     cleaned = pc.replace_substring_regex(pc.replace_substring_regex(arrow_text(text), r"[$,\s]", ""), r"^\+", "")
     amounts = _numbers(cleaned, _AMOUNT, pa.float64(), text.index)
     return amounts, text.notna() & ~amounts.notna().astype(bool)
 
 
+@per_spelling
 def parse_booleans(text: pd.Series) -> Parsed:
     """yes/no, true/false, 1/0, Y/N and T/F in any case."""
     lowered = text.str.lower()
@@ -126,6 +178,7 @@ def parse_booleans(text: pd.Series) -> Parsed:
     return values, text.notna() & values.isna()
 
 
+@per_spelling
 def parse_times(text: pd.Series) -> Parsed:
     """24-hour clock times as `HH:MM` (seconds, if present, are dropped)."""
     parts = pc.extract_regex(arrow_text(text), _TIME)
@@ -146,6 +199,7 @@ def clock_minutes(clock: pd.Series) -> pd.Series:
     return _nullable(pc.add(pc.multiply(hours, 60), minutes), clock.index)
 
 
+@per_spelling
 def parse_cpt_codes(text: pd.Series) -> Parsed:
     """Five-character procedure codes, upper-cased (`97112`, `G0283`)."""
     codes = text.str.upper()
@@ -153,6 +207,7 @@ def parse_cpt_codes(text: pd.Series) -> Parsed:
     return codes.where(ok), text.notna() & ~ok
 
 
+@per_spelling
 def parse_modifiers(text: pd.Series) -> Parsed:
     """0–4 two-character modifiers, any mix of commas, semicolons and spaces between them.
 
@@ -168,6 +223,7 @@ def parse_modifiers(text: pd.Series) -> Parsed:
     return pd.Series(lists, index=text.index, dtype=LIST_OF_TEXT), ~ok
 
 
+@per_spelling
 def parse_diagnosis_codes(text: pd.Series) -> Parsed:
     """ICD-10-CM codes, upper-cased and joined with `;` whatever separator the export used."""
     arrow = pc.utf8_upper(arrow_text(text))
@@ -181,6 +237,7 @@ def parse_diagnosis_codes(text: pd.Series) -> Parsed:
     return result.where(~bad_rows), pd.Series(text.notna().to_numpy() & bad_rows, index=text.index)
 
 
+@per_spelling
 def npi_check_digit_ok(text: pd.Series) -> pd.Series:
     """NPI check digit: Luhn over the nine-digit base with the 80840 prefix (constant 24)."""
     ten_digits = text.str.fullmatch(r"\d{10}").fillna(False).astype(bool)

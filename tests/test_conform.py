@@ -99,3 +99,19 @@ def test_unknown_is_a_rule_basis_row_not_a_payer_type_a_claim_may_carry(referenc
     result = conform_claim_lines(claims(rows=[{"payer_type": "unknown"}]), reference)
     assert result.rows.empty
     assert "payer_type 'unknown' is not one of" in result.quarantine["reason"].iloc[0]
+
+
+def test_numbers_from_a_typed_file_are_checked_as_numbers(reference):
+    """Parquet hands over integers and doubles: the same rules apply without parsing text."""
+    typed = claims(rows=[{}, {}, {}, {}]).assign(
+        units=pd.Series([2, -1, 3, None], dtype="Int64"),
+        charge_amount=pd.Series([124.0, 10.0, -5.0, 1.5], dtype="Float64"),
+        line_number=pd.Series([1.0, 2.0, 3.0, 4.5], dtype="Float64"))
+    result = conform_claim_lines(typed, reference)
+    assert result.rows["units"].tolist() == [2] and result.rows["units"].dtype == "Int64"
+    assert result.rows["charge_amount"].tolist() == [124.0]
+    reasons = result.quarantine.set_index("source_row")["reason"]
+    assert reasons[3] == "units '-1' is not a whole number ≥ 0"
+    assert reasons[4] == "charge_amount '-5.0' is not an amount ≥ 0"
+    assert reasons[5] == "units is missing; line_number '4.5' is not a whole number ≥ 1"
+    assert '"units": null' in result.quarantine["record"].iloc[2]

@@ -172,3 +172,28 @@ def test_the_data_docs_path_flags_the_same_rows(reference, tmp_path):
     assert len(fast) > 20 and (tmp_path / "docs" / "index.html").exists()
     pd.testing.assert_frame_equal(fast.sort_values(["grain", "expectation", "row_id"]).reset_index(drop=True),
                                   with_docs.sort_values(["grain", "expectation", "row_id"]).reset_index(drop=True))
+
+
+def test_one_rule_engine_validates_bucket_after_bucket_and_its_docs_list_each(reference, tmp_path):
+    """A run in patient buckets reuses one engine: each call sees only its own frames, and the Data
+    Docs gain one validation result per suite and call."""
+    from nmr_audit.gx_engine import RuleEngine
+
+    cases = [visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()]
+    halves = [cases[: len(cases) // 2], cases[len(cases) // 2:]]
+    facts = []
+    for half in halves:
+        frames = tables(*half)
+        facts.append(build_facts(*frames, reconcile_visits(*frames, reference), reference).by_grain())
+    for docs in (None, tmp_path / "docs"):
+        engine = RuleEngine(load_suites(), docs)
+        for part in facts:
+            assert_frame_equal_sorted(engine.validate(part), validate(load_suites(), part))
+    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
+    assert len(pages) == 2 * len(load_suites())
+
+
+def assert_frame_equal_sorted(left, right):
+    order = ["grain", "expectation", "row_id"]
+    pd.testing.assert_frame_equal(left.sort_values(order).reset_index(drop=True),
+                                  right.sort_values(order).reset_index(drop=True))

@@ -1,9 +1,9 @@
 """Read clinic export files into text frames, each row tagged with its file and line.
 
-Every cell is read as text: types are decided by validation, which can then say which row and
-which value broke the contract. Rows a parser cannot even split (a CSV line with the wrong
-number of fields, a JSON Lines line that is not JSON) come back as `invalid` rows for the
-quarantine instead of failing the file.
+Every cell is read as text (a typed Parquet file's numbers stay numbers): types are decided by
+validation, which can then say which row and which value broke the contract. Rows a parser
+cannot even split (a CSV line with the wrong number of fields, a JSON Lines line that is not
+JSON) come back as `invalid` rows for the quarantine instead of failing the file.
 """
 
 from __future__ import annotations
@@ -251,7 +251,8 @@ def _whole_batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
 
 
 def _as_text_column(column: pa.ChunkedArray) -> pd.Series:
-    """Typed Parquet columns as the text a CSV would hold; nested ones (services) as lists."""
+    """Typed Parquet columns as the text a CSV would hold, numbers as numbers (validation takes
+    them as they are, or as text where text is wanted); nested ones (services) as lists."""
     kind = column.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
         return pd.Series(column.to_pylist(), dtype="object")
@@ -259,6 +260,9 @@ def _as_text_column(column: pa.ChunkedArray) -> pd.Series:
         column = pc.cast(column, pa.date32()) if _all_midnight(column) else column
     if pa.types.is_time(kind):
         column = pc.strftime(pc.cast(column, pa.time64("us")), format="%H:%M")
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):  # validated as numbers, not re-parsed from text
+        return pc.cast(column, pa.float64() if pa.types.is_floating(kind) else pa.int64()).to_pandas(
+            types_mapper={pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype()}.get)
     text = column if pa.types.is_string(kind) else pc.cast(column, pa.string())
     return text.to_pandas(types_mapper=_TEXT.get)
 
