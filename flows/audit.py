@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -285,13 +285,24 @@ def write_outputs(out: str, spill: Spill, claims: TableIntake, notes: TableIntak
 
 
 def _write_canonical(staged: StagedOutputs, spill: Spill, claims: TableIntake, notes: TableIntake) -> None:
-    """The audited rows in canonical form, a bucket at a time (patients grouped by bucket)."""
-    names = ("claim_lines.parquet", "visit_notes.parquet", "note_services.parquet")
-    with ExitStack() as stack:
-        files = [stack.enter_context(ParquetParts(staged.path(name))) for name in names]
-        for bucket in range(spill.buckets):
-            for file, rows in zip(files, bucket_tables(spill, bucket, claims, notes)[:3], strict=True):
-                file.write(rows)
+    """The audited rows in canonical form, a bucket at a time (patients grouped by bucket): claim
+    lines in one thread, notes and their minutes in another (Parquet encoding leaves the GIL)."""
+    def claim_lines() -> None:
+        with ParquetParts(staged.path("claim_lines.parquet")) as out:
+            for bucket in range(spill.buckets):
+                out.write(drop_duplicates(spill.load(CLAIM_LINES, bucket), claims.duplicates, CLAIM_LINES)[0])
+
+    def visit_notes() -> None:
+        with ParquetParts(staged.path("visit_notes.parquet")) as note_out, \
+                ParquetParts(staged.path("note_services.parquet")) as service_out:
+            for bucket in range(spill.buckets):
+                kept = drop_duplicates(spill.load(VISIT_NOTES, bucket), notes.duplicates, VISIT_NOTES)[0]
+                note_out.write(kept)
+                service_out.write(keep_lineage(spill.load(NOTE_SERVICES, bucket), kept))
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(claim_lines), pool.submit(visit_notes)]:
+            done.result()
 
 
 def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,

@@ -75,3 +75,15 @@ def test_money_tolerates_dollar_sign_and_separators():
     amounts, bad = parse.parse_money(text("$1,234.50", "62", "-5", "abc"))
     assert amounts.iloc[:2].tolist() == [1234.5, 62.0]
     assert bad.tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("name", ["parse_dates", "parse_times", "parse_cpt_codes", "parse_modifiers",
+                                  "parse_diagnosis_codes", "npi_check_digit_ok", "parse_booleans"])
+def test_parsing_each_spelling_once_gives_what_parsing_every_row_gives(name):
+    """Columns repeat a few spellings over millions of rows: parsed once each, spread back by row."""
+    cells = ["2026-03-04", "3/4/2026", "09:30", "97112", "gp 59", "R26.81;M62.81", "1234567893", "yes", None, "x"]
+    text = pd.Series([cells[n % len(cells)] for n in range(60)], dtype="str", index=range(100, 160))
+    once, every_row = getattr(parse, name)(text), getattr(parse, name).__wrapped__(text)
+    for mine, theirs in zip(once if isinstance(once, tuple) else (once,),
+                            every_row if isinstance(every_row, tuple) else (every_row,), strict=True):
+        pd.testing.assert_series_equal(mine, theirs)
