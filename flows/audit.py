@@ -46,7 +46,7 @@ from nmr_audit.intake import (
     keep_lineage,
     reader_quarantine,
 )
-from nmr_audit.io.discover import discover, estimated_rows
+from nmr_audit.io.discover import discover, estimated_rows, file_format
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import give_back_memory
 from nmr_audit.io.profile_file import load_profile
@@ -434,10 +434,11 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], setti
 def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool
                  ) -> list[TableIntake | InputError]:
     """Claim lines and notes read side by side in the flow's threads (Arrow's kernels leave the
-    other core free: 30% less time). A partitioned run may have a Dask task runner, whose workers
-    are other processes: it reads in the flow's own process, one table after the other."""
+    other core free: 30% less time), one after the other where that would cost memory or break:
+    a CSV file is parsed whole before it is validated in batches (two at once took 10M lines to
+    7 GiB), and a partitioned run may have a Dask task runner, whose workers are other processes."""
     tables = (CLAIM_LINES, VISIT_NOTES)
-    if partitioned:
+    if partitioned or any(file_format(p) == "csv" for t in tables for p in files[t]):
         return [read_table(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
     futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
     return [future.result() for future in futures]
