@@ -232,7 +232,7 @@ def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: S
             shutil.rmtree(docs, ignore_errors=True)
         return problem
     del futures
-    seconds = {stage: sum(a.seconds[stage] for a, _ in done) for stage in ("reconcile_units", "apply_rules")}  # thread-s
+    seconds = {stage: sum(a.seconds[stage] for a, _ in done) for stage in ("reconcile_units", "apply_rules")}  # thread-seconds
     held = pd.concat([q for _, q in done], ignore_index=True)
     findings = ordered(pd.concat([a.findings for a, _ in done], ignore_index=True))
     visits = pd.concat([a.visits for a, _ in done], ignore_index=True)
@@ -362,9 +362,9 @@ def audit_flow(
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
 
     Inputs are read and validated `batch_rows` rows at a time. A run of more than
-    `lines_per_bucket` claim lines is audited in buckets of patients, one bucket in memory at a
-    time (`buckets_at_once` at a time, one per core), its rows spilled to a work folder inside
-    `out` meanwhile; the outputs are the same.
+    `lines_per_bucket` claim lines is audited in buckets of patients, `buckets_at_once` at a
+    time (one per core), the other buckets' rows spilled to a work folder inside `out`
+    meanwhile; the outputs are the same.
     `partitioned` splits the work by clinic and month into mapped tasks (run the flow with
     prefect-dask's DaskTaskRunner to put them on a Dask cluster); the outputs are the same.
     `as_of` is the night a scheduled run audits (recorded in the summary). `mask_patients`

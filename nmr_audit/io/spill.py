@@ -2,7 +2,7 @@
 
 A run of one bucket keeps its rows in memory. A larger run writes each batch's rows of each
 bucket to an Arrow IPC file (uncompressed: written and memory-mapped back at disk speed) in a
-work folder, so that only one bucket's rows are in memory while it is audited.
+work folder, so that only the buckets being audited have their rows in memory.
 """
 
 from __future__ import annotations
