@@ -83,7 +83,6 @@ class TableIntake:
     duplicates: pd.DataFrame  # later copies of a key (`intake.duplicate_keys`), quarantined bucket by bucket
     quarantine: pd.DataFrame
     files: pd.DataFrame  # table, source_file, format, sha256, rows_read
-    seconds: float = 0.0
 
 
 @dataclass
@@ -133,7 +132,6 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     """Read every file of one table a batch at a time, conform it to the contract, quarantine what
     breaks it, and spill the canonical rows by patient bucket."""
     logger = get_run_logger()
-    started = time.perf_counter()
     table_mapping = mapping.for_table(table)
     keys, held, stats = [], [], []
     source = pd.CategoricalDtype([str(p) for p in files])
@@ -161,7 +159,7 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
         return problem
     all_keys = pd.concat(keys, ignore_index=True)
     return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats), time.perf_counter() - started)
+                       pd.DataFrame(stats))
 
 
 def _spill(spill: Spill, table: str, part: Conformed) -> None:
@@ -184,12 +182,22 @@ class Audit:
     seconds: dict[str, float]
 
 
+def bucket_claims(spill: Spill, bucket: int, claims: TableIntake) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One bucket's claim lines without the later copies of a unique key, and those copies."""
+    return drop_duplicates(spill.load(CLAIM_LINES, bucket), claims.duplicates, CLAIM_LINES)
+
+
+def bucket_notes(spill: Spill, bucket: int, notes: TableIntake) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One bucket's notes (later copies taken out), their minutes, and the copies."""
+    visit_notes, held = drop_duplicates(spill.load(VISIT_NOTES, bucket), notes.duplicates, VISIT_NOTES)
+    return visit_notes, keep_lineage(spill.load(NOTE_SERVICES, bucket), visit_notes), held
+
+
 def bucket_tables(spill: Spill, bucket: int, claims: TableIntake, notes: TableIntake
                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One bucket's claim lines, notes and note minutes, later copies of a unique key taken out."""
-    lines, held_lines = drop_duplicates(spill.load(CLAIM_LINES, bucket), claims.duplicates, CLAIM_LINES)
-    visit_notes, held_notes = drop_duplicates(spill.load(VISIT_NOTES, bucket), notes.duplicates, VISIT_NOTES)
-    services = keep_lineage(spill.load(NOTE_SERVICES, bucket), visit_notes)
+    """One bucket's claim lines, notes and note minutes, and the later copies of a unique key."""
+    lines, held_lines = bucket_claims(spill, bucket, claims)
+    visit_notes, services, held_notes = bucket_notes(spill, bucket, notes)
     return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
 
 
@@ -290,15 +298,15 @@ def _write_canonical(staged: StagedOutputs, spill: Spill, claims: TableIntake, n
     def claim_lines() -> None:
         with ParquetParts(staged.path("claim_lines.parquet")) as out:
             for bucket in range(spill.buckets):
-                out.write(drop_duplicates(spill.load(CLAIM_LINES, bucket), claims.duplicates, CLAIM_LINES)[0])
+                out.write(bucket_claims(spill, bucket, claims)[0])
 
     def visit_notes() -> None:
         with ParquetParts(staged.path("visit_notes.parquet")) as note_out, \
                 ParquetParts(staged.path("note_services.parquet")) as service_out:
             for bucket in range(spill.buckets):
-                kept = drop_duplicates(spill.load(VISIT_NOTES, bucket), notes.duplicates, VISIT_NOTES)[0]
+                kept, services, _ = bucket_notes(spill, bucket, notes)
                 note_out.write(kept)
-                service_out.write(keep_lineage(spill.load(NOTE_SERVICES, bucket), kept))
+                service_out.write(services)
 
     with ThreadPoolExecutor(2) as pool:
         for done in [pool.submit(claim_lines), pool.submit(visit_notes)]:

@@ -55,8 +55,8 @@ class StagedOutputs:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     """Parquet that plain `pandas.read_parquet` reads back (list columns come back as arrays)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table.replace_schema_metadata(_readable_metadata(table.schema.metadata)), path)
+    with ParquetParts(path) as out:
+        out.write(frame)
     return path
 
 
