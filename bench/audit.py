@@ -6,7 +6,7 @@
 For each size and format: generate the inputs with the project's generator (seeded; kept in
 bench/out/data for the next run), time a bare pyarrow read of the claim and note files, then run
 the full audit (the Prefect flow, Data Docs off unless --data-docs) in a fresh process and read
-its stage times from summary.json and its peak RSS. Prints a table and writes
+its stage times from summary.json and its peak RSS (with its bucket workers). Prints a table and writes
 bench/out/results.json. The audit's time is the flow's own wall time (summary.json
 `run.seconds.total`: reading to outputs written, not the Prefect server's start). Figures
 belong in notes and the README, never in timed tests.

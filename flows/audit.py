@@ -13,11 +13,10 @@ import shutil
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from queue import Queue
 from typing import Any, Literal
 
 import pandas as pd
@@ -27,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.buckets import BucketAudit, BucketRunner, LaterCopies, bucket_claims, bucket_notes, bucket_tables
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
 from nmr_audit.buckets import bucket_count, patient_buckets
@@ -36,19 +36,17 @@ from nmr_audit.denial import claim_risk
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.findings import ordered
-from nmr_audit.gx_engine import RuleEngine, RuleEngineError
+from nmr_audit.gx_engine import RuleEngineError
 from nmr_audit.intake import (
     account,
     audited_per_file,
     conform_file,
-    drop_duplicates,
     duplicate_keys,
-    keep_lineage,
     reader_quarantine,
 )
 from nmr_audit.io.discover import discover, estimated_rows, file_format
 from nmr_audit.io.mapping_file import load_mapping
-from nmr_audit.io.memory import give_back_memory
+from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
 from nmr_audit.io.readers import read_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
@@ -60,7 +58,6 @@ from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_j
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
-from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
 from nmr_audit.report_data import build_report_data
 from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
@@ -180,70 +177,47 @@ class Audit:
     quarantine: pd.DataFrame
     docs: Path | None
     seconds: dict[str, float]
-
-
-def bucket_claims(spill: Spill, bucket: int, claims: TableIntake) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One bucket's claim lines without the later copies of a unique key, and those copies."""
-    return drop_duplicates(spill.load(CLAIM_LINES, bucket), claims.duplicates, CLAIM_LINES)
-
-
-def bucket_notes(spill: Spill, bucket: int, notes: TableIntake) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One bucket's notes (later copies taken out), their minutes, and the copies."""
-    visit_notes, held = drop_duplicates(spill.load(VISIT_NOTES, bucket), notes.duplicates, VISIT_NOTES)
-    return visit_notes, keep_lineage(spill.load(NOTE_SERVICES, bucket), visit_notes), held
-
-
-def bucket_tables(spill: Spill, bucket: int, claims: TableIntake, notes: TableIntake
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """One bucket's claim lines, notes and note minutes, and the later copies of a unique key."""
-    lines, held_lines = bucket_claims(spill, bucket, claims)
-    visit_notes, services, held_notes = bucket_notes(spill, bucket, notes)
-    return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
+    bucket_workers: int = 0  # worker processes that audited buckets beside the flow's own
 
 
 @task(name="audit bucket", cache_policy=NO_CACHE)
-def audit_bucket(bucket: int, spill: Spill, claims: TableIntake, notes: TableIntake, reference: ReferenceData,
-                 engines: Queue[RuleEngine]) -> tuple[Audited, pd.DataFrame]:
-    """Reconcile and apply the rules to one bucket of patients (with a rule engine no other
-    bucket is using: a GX context is not shared between threads)."""
-    lines, visit_notes, services, held = bucket_tables(spill, bucket, claims, notes)
-    rules = engines.get()
-    try:
-        audited = audit_tables(lines, visit_notes, services, reference, rules)
-    finally:
-        engines.put(rules)
-    line_count = len(lines)
-    del lines, visit_notes, services
-    give_back_memory()
-    over = audited.visits["excess_units_97112"] > 0
+def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
+                 runner: BucketRunner) -> BucketAudit:
+    """Reconcile and apply the rules to one bucket of patients (in this process's threads or in
+    a worker process: `flows.buckets`)."""
+    done = runner.audit(bucket, spill, copies, reference)
+    visits, findings = done.audited.visits, done.audited.findings
     get_run_logger().info("bucket %d/%d: %d claim line(s), %d visit(s) with 97112 (%d bill more units than "
-                          "documented), %d finding(s)", bucket + 1, spill.buckets, line_count, len(audited.visits),
-                          int(over.sum()), len(audited.findings))
-    return audited, held
+                          "documented), %d finding(s)", bucket + 1, spill.buckets, done.claim_lines, len(visits),
+                          int((visits["excess_units_97112"] > 0).sum()), len(findings))
+    return done
 
 
-def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: Settings, data_docs: bool,
-              at_once: int) -> Audit | RuleEngineError:
-    """Every bucket, `at_once` at a time (one rule engine each; one in all when Data Docs are
-    written, so that one site lists every bucket); the visits in the order of a whole run."""
-    docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if data_docs else None
+def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int) -> BucketRunner:
+    """Buckets spilled to disk: one at a time in this process and the rest of `at_once` in worker
+    processes. A run held in memory, or writing Data Docs (one engine, so that one site lists
+    every bucket), stays in this process."""
+    side_by_side = max(1, min(at_once, spill.buckets))
+    if spill.folder is not None and docs is None and side_by_side > 1:
+        return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1)
+    return BucketRunner(settings.suites, threads=1 if docs else side_by_side, docs_dir=docs)
+
+
+def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: Settings,
+              runner: BucketRunner, docs: Path | None) -> Audit | RuleEngineError:
+    """Every bucket through `runner`; the visits in the order of a whole run."""
     started = time.perf_counter()
-    engines: Queue[RuleEngine] = Queue()
+    copies = LaterCopies(claims.duplicates, notes.duplicates)
     try:
-        for _ in range(1 if docs else max(1, min(at_once, spill.buckets))):
-            engines.put(RuleEngine(settings.suites, docs))
-        futures = [audit_bucket.submit(b, spill, claims, notes, settings.reference, engines)
-                   for b in range(spill.buckets)]
+        futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner) for b in range(spill.buckets)]
         done = [future.result() for future in futures]
     except RuleEngineError as problem:
-        if docs is not None:
-            shutil.rmtree(docs, ignore_errors=True)
         return problem
     del futures
-    seconds = {stage: sum(a.seconds[stage] for a, _ in done) for stage in ("reconcile_units", "apply_rules")}  # thread-seconds
-    held = pd.concat([q for _, q in done], ignore_index=True)
-    findings = ordered(pd.concat([a.findings for a, _ in done], ignore_index=True))
-    visits = pd.concat([a.visits for a, _ in done], ignore_index=True)
+    seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
+    held = pd.concat([d.held for d in done], ignore_index=True)
+    findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
+    visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
     del done
     visits = in_visit_order(visits)
     give_back_memory()
@@ -251,7 +225,7 @@ def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: S
     get_run_logger().info("audited %d bucket(s): %d visit(s) with 97112, %d finding(s) (%s)", spill.buckets,
                           len(visits), len(findings), ", ".join(
                               f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
-    return Audit(visits, findings, held, docs, seconds)
+    return Audit(visits, findings, held, docs, seconds, runner.workers)
 
 
 @dataclass
@@ -266,25 +240,30 @@ class Sharing:
 def write_outputs(out: str, spill: Spill, claims: TableIntake, notes: TableIntake, audit: Audit,
                   quarantine: pd.DataFrame, summary: dict[str, Any], reference: ReferenceData,
                   sharing: Sharing, workbook_rows: int) -> list[str]:
-    """Write every output aside and move them into `out` together."""
+    """Write every output aside and move them into `out` together; the canonical tables are
+    encoded in two threads while the reports are built (Parquet encoding leaves the GIL, the
+    reports mostly hold it: at 10M lines the two had taken 16 s and 25 s one after the other)."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
-    with StagedOutputs(target) as staged:
+    with StagedOutputs(target) as staged, ThreadPoolExecutor(2) as pool:
+        canonical = _write_canonical(pool, staged, spill, claims, notes)
         write_parquet(audit.visits, staged.path("visits.parquet"))
         write_parquet(audit.findings, staged.path("findings.parquet"))
         write_csv(shown, staged.path("findings.csv"))
         if audit.docs is not None:
             shutil.copytree(audit.docs, staged.path("data_docs"))
         write_parquet(quarantine, staged.path("quarantine.parquet"))
-        _write_canonical(staged, spill, claims, notes)
-        written = time.perf_counter()
+        reporting = time.perf_counter()
         _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown, reference, sharing,
                        workbook_rows)
+        reported = time.perf_counter()
+        for part in canonical:
+            part.result()
         began = datetime.fromisoformat(summary["run"]["started_at"])
-        summary["run"]["seconds"] |= {"write_outputs": round(written - started, 3),
-                                      "reports": round(time.perf_counter() - written, 3),
+        summary["run"]["seconds"] |= {"write_outputs": round(time.perf_counter() - started - (reported - reporting), 3),
+                                      "reports": round(reported - reporting, 3),
                                       "total": round((datetime.now(UTC) - began).total_seconds(), 3)}
         write_json(summary, staged.path("summary.json"))
         names = sorted(p.name for p in staged.stage.iterdir())
@@ -292,25 +271,26 @@ def write_outputs(out: str, spill: Spill, claims: TableIntake, notes: TableIntak
     return [str(target / name) for name in names]
 
 
-def _write_canonical(staged: StagedOutputs, spill: Spill, claims: TableIntake, notes: TableIntake) -> None:
+def _write_canonical(pool: ThreadPoolExecutor, staged: StagedOutputs, spill: Spill, claims: TableIntake,
+                     notes: TableIntake) -> list[Future[None]]:
     """The audited rows in canonical form, a bucket at a time (patients grouped by bucket): claim
-    lines in one thread, notes and their minutes in another (Parquet encoding leaves the GIL)."""
+    lines in one thread, notes and their minutes in another."""
+    copies = LaterCopies(claims.duplicates, notes.duplicates)
+
     def claim_lines() -> None:
         with ParquetParts(staged.path("claim_lines.parquet")) as out:
             for bucket in range(spill.buckets):
-                out.write(bucket_claims(spill, bucket, claims)[0])
+                out.write(bucket_claims(spill, bucket, copies)[0])
 
     def visit_notes() -> None:
         with ParquetParts(staged.path("visit_notes.parquet")) as note_out, \
                 ParquetParts(staged.path("note_services.parquet")) as service_out:
             for bucket in range(spill.buckets):
-                kept, services, _ = bucket_notes(spill, bucket, notes)
+                kept, services, _ = bucket_notes(spill, bucket, copies)
                 note_out.write(kept)
                 service_out.write(services)
 
-    with ThreadPoolExecutor(2) as pool:
-        for done in [pool.submit(claim_lines), pool.submit(visit_notes)]:
-            done.result()
+    return [pool.submit(claim_lines), pool.submit(visit_notes)]
 
 
 def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
@@ -396,47 +376,64 @@ def audit_flow(
     spill = Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
     if buckets > 1:
         get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)
-    try:
-        return _audit(spill, files, skipped, settings, sharing, started, {
-            "claims": claims, "notes": notes, "out": out, "mapping": mapping,
-            "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned, "mask_patients": mask_patients,
-            "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
-            "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
-            "buckets": buckets, "buckets_at_once": buckets_at_once, "workbook_rows": workbook_rows})
-    finally:
-        spill.close()
+    with collector_sees_only_the_run():
+        try:
+            return _audit(spill, files, skipped, settings, sharing, started, {
+                "claims": claims, "notes": notes, "out": out, "mapping": mapping,
+                "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned, "mask_patients": mask_patients,
+                "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
+                "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
+                "buckets": buckets, "buckets_at_once": buckets_at_once, "workbook_rows": workbook_rows})
+        finally:
+            spill.close()
 
 
 def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], settings: Settings, sharing: Sharing,
            started: datetime, given: dict[str, Any]) -> AuditResult | State:
     """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
-    ref, out = settings.reference, given["out"]
-    reading = time.perf_counter()
-    claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"])
-    read_seconds = time.perf_counter() - reading
-    for intake in (claim_intake, note_intake):
-        if isinstance(intake, InputError):
-            return Failed(message=intake.line())
-    if given["partitioned"]:
-        audit = _in_partitions(spill, claim_intake, note_intake, ref, given["expectations"], out)
-    else:
-        audit = audit_all(spill, claim_intake, note_intake, settings, given["data_docs"], given["buckets_at_once"])
-    if isinstance(audit, RuleEngineError):
-        return Failed(message=str(audit))
+    docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if given["data_docs"] and not given["partitioned"] else None
     try:
+        done = _read_and_audit(spill, files, settings, docs, given)
+        if isinstance(done, State):
+            return done
+        claim_intake, note_intake, read_seconds, audit = done
         quarantine = run_quarantine([claim_intake.quarantine, note_intake.quarantine, audit.quarantine])
         accounting = pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
                                 for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))],
                                ignore_index=True)
-        summary = _summary(settings, given, skipped, accounting, audit, started,
-                           read_seconds)
-        outputs = write_outputs(out, spill, claim_intake, note_intake, audit, quarantine, summary, ref, sharing,
-                                given["workbook_rows"])
+        summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds)
+        outputs = write_outputs(given["out"], spill, claim_intake, note_intake, audit, quarantine, summary,
+                                settings.reference, sharing, given["workbook_rows"])
     finally:
-        if audit.docs is not None:
-            shutil.rmtree(audit.docs, ignore_errors=True)
-    publish(out, summary, audit.findings)
-    return AuditResult(out=out, summary=summary, outputs=outputs)
+        if docs is not None:
+            shutil.rmtree(docs, ignore_errors=True)
+    publish(given["out"], summary, audit.findings)
+    return AuditResult(out=given["out"], summary=summary, outputs=outputs)
+
+
+def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settings, docs: Path | None,
+                    given: dict[str, Any]) -> tuple[TableIntake, TableIntake, float, Audit] | State:
+    """The inputs read into the spill and every bucket audited; worker processes (if any) start
+    while the inputs are read and stop before the outputs are written."""
+    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["buckets_at_once"])
+    try:
+        reading = time.perf_counter()
+        claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"])
+        read_seconds = time.perf_counter() - reading
+        for intake in (claim_intake, note_intake):
+            if isinstance(intake, InputError):
+                return Failed(message=intake.line())
+        if runner is None:
+            audit = _in_partitions(spill, claim_intake, note_intake, settings.reference, given["expectations"],
+                                   given["out"])
+        else:
+            audit = audit_all(spill, claim_intake, note_intake, settings, runner, docs)
+    finally:
+        if runner is not None:
+            runner.close()
+    if isinstance(audit, RuleEngineError):
+        return Failed(message=str(audit))
+    return claim_intake, note_intake, read_seconds, audit
 
 
 def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool
@@ -464,6 +461,7 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[str], acco
     parameters = {**{k: given[k] for k in ("claims", "notes", "out", "mapping", "as_of", "partitioned",
                                            "mask_patients", "batch_rows", "lines_per_bucket", "buckets",
                                            "buckets_at_once", "workbook_rows")},
+                  "bucket_workers": audit.bucket_workers,
                   "mapping_profile": settings.mapping.name, "profile": given["profile"],
                   "reference": given["reference"] or str(default_reference_dir()), "fail_on": given["fail_on"],
                   "expectations": given["expectations"] or str(default_expectations_dir()),
@@ -505,7 +503,7 @@ def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, refere
     """Split, map one task per partition (on Dask when the flow runs with a DaskTaskRunner), merge."""
     started = time.perf_counter()
     work = Path(out) / f".work-{uuid.uuid4().hex[:12]}"
-    lines, visit_notes, services, held = bucket_tables(spill, 0, claims, notes)
+    lines, visit_notes, services, held = bucket_tables(spill, 0, LaterCopies(claims.duplicates, notes.duplicates))
     try:
         folders = split_partitions(lines, visit_notes, services, str(work))
         done = audit_partition.map(folders, reference=unmapped(reference),

@@ -13,39 +13,53 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nmr_audit.findings import dollars_per_line
-
 CLAIM_RISK_COLUMNS = ["claim_id", "clinic_id", "payer_type", "date_of_service", "denial_risk",
                       "reasons", "findings", "dollars_at_risk"]
 
 
-def _joined(claims: pd.Series, reasons: pd.Series) -> pd.Series:
+def _joined(claims: np.ndarray, reasons: pd.Series) -> pd.Series:
     """Each claim's reasons joined with '; ' in the order given (Arrow's ordered list aggregation:
     a Python join per claim took seconds for hundreds of thousands of claims)."""
-    table = pa.table({"claim_id": pa.array(claims, type=pa.string()), "reason": pa.array(reasons, type=pa.string())})
-    lists = table.group_by("claim_id", use_threads=False).aggregate([("reason", "list")])
+    table = pa.table({"claim": pa.array(claims), "reason": pa.array(reasons, type=pa.string())})
+    lists = table.group_by("claim", use_threads=False).aggregate([("reason", "list")])
     joined = pc.binary_join(lists["reason_list"], "; ")
-    return pd.Series(joined, index=pd.Index(lists["claim_id"], dtype="str", name="claim_id"), dtype="str")
+    return pd.Series(joined, index=pd.Index(lists["claim"]), dtype="str")
+
+
+def _reason_text(rule_ids: pd.Series, weights: pd.Series) -> pd.Series:
+    """'RULE (0.50)': formatted once per rule and weight, not once per finding."""
+    pairs = pd.DataFrame({"rule_id": rule_ids, "weight": weights})
+    distinct = pairs.drop_duplicates()
+    text = distinct["rule_id"] + " (" + distinct["weight"].map("{:.2f}".format) + ")"
+    return pairs.merge(distinct.assign(reason=text), on=["rule_id", "weight"], how="left")["reason"].set_axis(pairs.index)
 
 
 def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim with a finding: its denial risk (0–1), the reasons and the money."""
+    """One row per claim with a finding: its denial risk (0–1), the reasons and the money.
+
+    Claims are numbered once in claim_id order and every step groups and sorts those numbers:
+    grouping and sorting text ids took 7 s for 750,000 findings."""
     on_claims = findings[findings["claim_id"].notna()]
     if on_claims.empty:
         return pd.DataFrame(columns=CLAIM_RISK_COLUMNS)
-    weight = on_claims["rule_id"].map(weights.set_index("rule_id")["weight"]).fillna(0.0)
-    rules = on_claims.assign(weight=weight).drop_duplicates(["claim_id", "rule_id"]).sort_values(
-        ["claim_id", "weight", "rule_id"], ascending=[True, False, True])
+    claim, claim_ids = pd.factorize(on_claims["claim_id"], sort=True)
+    rule, _ = pd.factorize(on_claims["rule_id"], sort=True)
+    weight = on_claims["rule_id"].map(weights.set_index("rule_id")["weight"]).fillna(0.0).to_numpy("float64")
+    _, first = np.unique(claim.astype("int64") * (int(rule.max()) + 1) + rule, return_index=True)
+    first = first[np.lexsort((rule[first], -weight[first], claim[first]))]  # per claim: heaviest rule first
+    rules = on_claims.iloc[first].assign(claim=claim[first], weight=weight[first])
     rules = rules.assign(survive=np.log1p(-rules["weight"].clip(upper=0.999999)),
-                         reason=rules["rule_id"] + " (" + rules["weight"].map("{:.2f}".format) + ")")
-    per_claim = rules.groupby("claim_id", sort=False).agg(
+                         reason=_reason_text(rules["rule_id"], rules["weight"]))
+    per_claim = rules.groupby("claim", sort=False).agg(
         survive=("survive", "sum"), clinic_id=("clinic_id", "first"),
         payer_type=("payer_type", "first"), date_of_service=("date_of_service", "min"))
-    per_claim = per_claim.assign(reasons=_joined(rules["claim_id"], rules["reason"]).reindex(per_claim.index))
-    per_line = dollars_per_line(on_claims)
-    money = pd.DataFrame({"findings": on_claims.groupby("claim_id").size(),
-                          "dollars_at_risk": per_line.groupby(level=0).sum().round(2)})
-    risk = per_claim.join(money).assign(denial_risk=lambda f: (1 - np.exp(f["survive"])).round(4))
-    return risk.reset_index().sort_values(["denial_risk", "dollars_at_risk", "claim_id"],
-                                          ascending=[False, False, True], kind="stable")[CLAIM_RISK_COLUMNS]
-
+    per_line = on_claims["dollars_at_risk"].astype("float64").fillna(0).groupby(
+        [claim, on_claims["line_number"].fillna(0).to_numpy()]).max()
+    risk = per_claim.assign(
+        reasons=_joined(rules["claim"].to_numpy(), rules["reason"]).reindex(per_claim.index),
+        findings=np.bincount(claim)[per_claim.index],
+        dollars_at_risk=per_line.groupby(level=0).sum().round(2).reindex(per_claim.index),
+        denial_risk=lambda f: (1 - np.exp(f["survive"])).round(4),
+        claim_id=pd.Series(claim_ids[per_claim.index], index=per_claim.index, dtype="str"))
+    order = np.lexsort((risk.index.to_numpy(), -risk["dollars_at_risk"].to_numpy(), -risk["denial_risk"].to_numpy()))
+    return risk.iloc[order][CLAIM_RISK_COLUMNS].reset_index(drop=True)

@@ -20,6 +20,18 @@ def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pd.factorize(np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes]))[0]
 
 
+def keys_in(frame: pd.DataFrame, other: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Whether each row's key (`columns`) occurs in `other`; missing values match each other, as
+    in a merge. One numbering over both frames: a merge or MultiIndex lookup on three text and
+    date columns took 2 s for 4M visits."""
+    if frame.empty or other.empty:
+        return np.zeros(len(frame), dtype=bool)
+    both = pd.concat([frame[columns], other[columns]], ignore_index=True)
+    codes = [pd.factorize(both[column], use_na_sentinel=False)[0] for column in columns]
+    number = np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes])
+    return np.isin(number[:len(frame)], number[len(frame):])
+
+
 def first_positions(group: np.ndarray, count: int) -> np.ndarray:
     """Row position of each group's first row; −1 for a group with no row."""
     first = np.full(count, -1, dtype="int64")

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from nmr_audit.contract import VISIT_KEY
+from nmr_audit.keys import keys_in
 
 TOP_PROVIDERS = 15
 
@@ -53,8 +54,7 @@ def line_money(findings: pd.DataFrame) -> pd.DataFrame:
 
 def headline(summary: dict[str, Any], visits: pd.DataFrame, findings: pd.DataFrame, claims_audited: int
              ) -> dict[str, Any]:
-    high = findings[findings["severity"] == "high"]
-    flagged = high[list(VISIT_KEY)].drop_duplicates().merge(visits[list(VISIT_KEY)], on=list(VISIT_KEY))
+    flagged = int(keys_in(visits, findings[findings["severity"] == "high"], list(VISIT_KEY)).sum())
     totals = summary["totals"]
     return {
         "claims_audited": claims_audited,
@@ -66,7 +66,7 @@ def headline(summary: dict[str, Any], visits: pd.DataFrame, findings: pd.DataFra
         "excess_units_97112": int(visits["excess_units_97112"].sum()),
         "dollars_at_risk": summary["findings"]["dollars_at_risk"],
         "findings": len(findings),
-        "share_of_visits_with_high_finding": round(len(flagged) / len(visits), 4) if len(visits) else 0.0,
+        "share_of_visits_with_high_finding": round(flagged / len(visits), 4) if len(visits) else 0.0,
         "rows_quarantined": sum(t.get("rows_quarantined", 0) for t in totals.values()),
     }
 

@@ -8,6 +8,7 @@ script to sort and filter it. Every value is HTML-escaped and defused (`safe_tex
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,34 @@ FINDING_COLUMNS = ["severity", "rule_id", "clinic_id", "rendering_npi", "payer_t
 
 @cache
 def vega_bundle() -> str:
-    """vega-embed with Vega and Vega-Lite, as one classic script defining `vegaEmbed`."""
+    """vega-embed with Vega and Vega-Lite, as one classic script defining `vegaEmbed`.
+
+    Bundling takes vl-convert about 3 s, so the bundle is kept in the user's cache folder
+    (`$XDG_CACHE_HOME` or `~/.cache`, under `nmr-audit/`) per vl-convert and Vega-Lite
+    version; where that folder cannot be written, it is bundled anew each run.
+    """
     import vl_convert
     from altair.utils._importers import vl_version_for_vl_convert
 
-    return vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    version = vl_version_for_vl_convert()
+    path = _cache_dir() / f"vega-embed-{vl_convert.__version__}-{version}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    bundle = vl_convert.javascript_bundle(vl_version=version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(bundle, encoding="utf-8")
+        partial.replace(path)  # whole or not at all, even with two runs at once
+    except OSError:
+        pass
+    return bundle
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nmr-audit"
 
 
 def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from nmr_audit.keys import keys_in
 from nmr_audit.report_data import ReportData
 from nmr_audit.safe_text import defuse_frame
 from nmr_audit.sizes import WORKBOOK_ROWS
@@ -57,8 +58,7 @@ def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataF
     key = ["patient_id", "date_of_service", "rendering_npi"]
     keep = (visits["excess_units_97112"] > 0) | visits["note_id"].isna()
     if len(findings) and set(key) <= set(findings.columns):
-        flagged = pd.MultiIndex.from_frame(findings[key].drop_duplicates())
-        keep |= pd.MultiIndex.from_frame(visits[key]).isin(flagged)
+        keep |= keys_in(visits, findings, key)
     return visits[keep]
 
 

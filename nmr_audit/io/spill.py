@@ -34,7 +34,8 @@ class Spill:
 
     def add(self, table: str, rows: pd.DataFrame, bucket: np.ndarray) -> None:
         """Append `rows` (bucket[i] is row i's bucket), keeping their order within each bucket."""
-        self._empty.setdefault(table, rows.iloc[:0])
+        if table not in self._empty:  # taken, not sliced: a slice of Arrow columns holds the whole batch
+            self._empty[table] = rows.take([])
         if self.folder is None:
             self._parts[table, 0].append(rows)
             return

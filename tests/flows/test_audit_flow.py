@@ -247,9 +247,30 @@ def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_pa
     summaries = [json.loads((out / "summary.json").read_text()) for out in (whole, buckets)]
     for part in ("inputs", "totals", "findings", "visits"):
         assert summaries[0][part] == summaries[1][part]
+    assert [s["run"]["parameters"]["bucket_workers"] for s in summaries] == [0, 1]  # a worker process audited buckets
     quarantine = pd.read_parquet(buckets / "quarantine.parquet")
     assert quarantine["reason"].str.startswith("duplicate (claim_id, line_number)").sum() == 3
     assert not list(buckets.glob(".spill-*")) and len(pd.read_parquet(buckets / "findings.parquet")) > 10
+
+
+def test_a_rule_that_fails_in_a_bucket_worker_fails_the_run_with_its_rule_id(tmp_path):
+    from nmr_audit.io.suites import GRAINS
+    from nmr_audit.synth.write import ExportStyle, write_dataset
+
+    write_dataset(tmp_path / "g", visits=30, seed=5, defect_rate=0.0, style=ExportStyle(format="parquet"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for grain in GRAINS:
+        (rules / f"{grain}.json").write_text((REPO / "expectations" / f"{grain}.json").read_text())
+    suite = json.loads((rules / "visits.json").read_text())
+    suite["expectations"][0]["kwargs"]["column_A"] = "no_such_fact"
+    (rules / "visits.json").write_text(json.dumps(suite))
+    state = audit_flow(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
+                       out=str(tmp_path / "o"), expectations=str(rules), data_docs=False, lines_per_bucket=20,
+                       return_state=True)
+    assert state.is_failed()
+    assert "UNITS_EXCEED_TIME" in state.message and "could not be evaluated" in state.message
+    assert not (tmp_path / "o" / "summary.json").exists() and not list((tmp_path / "o").glob(".spill-*"))
 
 
 def formula_export(tmp_path):

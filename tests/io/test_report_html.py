@@ -74,3 +74,15 @@ def test_report_data_headline(report, reference):
     assert 0 < data.headline["share_of_visits_with_high_finding"] < 1
     assert data.headline["units_97112_billed"] > data.headline["units_97112_supported"] - 100
     assert isinstance(data.by_clinic_and_rule, pd.DataFrame)
+
+
+def test_the_vega_bundle_is_made_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    import vl_convert
+
+    from nmr_audit.io.report_html import vega_bundle
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = vega_bundle.__wrapped__()
+    assert "vegaEmbed" in first and len(list((tmp_path / "nmr-audit").glob("vega-embed-*.js"))) == 1
+    monkeypatch.setattr(vl_convert, "javascript_bundle", lambda **_: pytest.fail("bundled again"))
+    assert vega_bundle.__wrapped__() == first
