@@ -44,7 +44,7 @@ from nmr_audit.intake import (
     duplicate_keys,
     reader_quarantine,
 )
-from nmr_audit.io.discover import discover, estimated_rows, file_format
+from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
@@ -135,9 +135,7 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     try:
         for path in files:
             raw = read_export(path, delimiter=table_mapping.delimiter, sheet=table_mapping.sheet)
-            held.append(reader_quarantine(raw.invalid, table, str(path)))
-            quarantined = len(raw.invalid)
-            done = 0
+            quarantined = done = 0
             for frame in raw.batches(batch_rows):
                 part = conform_file(frame, table, table_mapping, reference, str(path))
                 _spill(spill, table, part)
@@ -147,8 +145,10 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                 done += len(frame)
                 del frame, part
                 give_back_memory()
-                if raw.rows > batch_rows:
-                    logger.info("%s: %s: %d of %d row(s) validated", table, path.name, done, raw.rows)
+                if done >= batch_rows:
+                    logger.info("%s: %s: %d row(s) validated so far", table, path.name, done)
+            held.append(reader_quarantine(raw.invalid, table, str(path)))  # complete once the batches are read
+            quarantined += len(raw.invalid)
             stats.append({"table": table, SOURCE_FILE: str(path), "format": raw.format,
                           "sha256": raw.sha256, "rows_read": raw.rows_read})
             logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read, path.name, quarantined)
@@ -439,11 +439,10 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
 def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool
                  ) -> list[TableIntake | InputError]:
     """Claim lines and notes read side by side in the flow's threads (Arrow's kernels leave the
-    other core free: 30% less time), one after the other where that would cost memory or break:
-    a CSV file is parsed whole before it is validated in batches (two at once took 10M lines to
-    7 GiB), and a partitioned run may have a Dask task runner, whose workers are other processes."""
+    other core free: 30% less time); one after the other in a partitioned run, which may have a
+    Dask task runner, whose workers are other processes."""
     tables = (CLAIM_LINES, VISIT_NOTES)
-    if partitioned or any(file_format(p) == "csv" for t in tables for p in files[t]):
+    if partitioned:
         return [read_table(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
     futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
     return [future.result() for future in futures]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import SEVERITIES
+from nmr_audit.keys import in_order
 
 FINDING_COLUMNS = {
     "finding_id": "str",
@@ -56,10 +57,9 @@ def build_findings(unexpected: pd.DataFrame, facts: dict[str, pd.DataFrame]) -> 
 def ordered(found: pd.DataFrame) -> pd.DataFrame:
     """Most severe first, then rule, clinic, date, line: the same order however the run was split."""
     rank = found["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).astype("int64")
-    order = found.assign(rank=-rank).sort_values(
-        ["rank", "rule_id", "clinic_id", "date_of_service", "claim_id", "line_number", "note_id", "field",
-         "finding_id"], kind="stable", na_position="last")
-    return order[list(FINDING_COLUMNS)].reset_index(drop=True).astype(FINDING_COLUMNS)
+    order = in_order(found.assign(rank=-rank), ["rank", "rule_id", "clinic_id", "date_of_service", "claim_id",
+                                                "line_number", "note_id", "field", "finding_id"])
+    return order[list(FINDING_COLUMNS)].astype(FINDING_COLUMNS)
 
 
 def _from_expectation(hits: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:

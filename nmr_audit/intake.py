@@ -20,6 +20,7 @@ from nmr_audit.contract import (
     UNIQUE_KEYS,
 )
 from nmr_audit.errors import InputError
+from nmr_audit.keys import keys_in
 from nmr_audit.mapping import TableMapping, apply_mapping
 from nmr_audit.reference import ReferenceData
 
@@ -92,8 +93,7 @@ def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) ->
 
 def keep_lineage(services: pd.DataFrame, notes: pd.DataFrame) -> pd.DataFrame:
     """Minutes belong to the row they were read from, not to a note id another row reused."""
-    kept = notes[[SOURCE_FILE, SOURCE_ROW]]
-    return services.merge(kept, on=[SOURCE_FILE, SOURCE_ROW], how="inner")
+    return services.loc[keys_in(services, notes, list(LINEAGE))].reset_index(drop=True)
 
 
 def account(files: pd.DataFrame, audited: pd.Series, quarantine: pd.DataFrame) -> pd.DataFrame:

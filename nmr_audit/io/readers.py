@@ -13,8 +13,8 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from nmr_audit.contract import SOURCE_FILE, SOURCE_ROW
 from nmr_audit.errors import InputError
 from nmr_audit.io.discover import file_format
-from nmr_audit.sizes import BATCH_ROWS
+from nmr_audit.sizes import BATCH_ROWS, CSV_BLOCK
 
 _BOM = b"\xef\xbb\xbf"
 _TEXT = {pa.string(): pd.StringDtype(na_value=np.nan)}
@@ -37,24 +37,45 @@ _DELIMITERS = ",;\t|"
 Batches = Callable[[int], Iterator[pd.DataFrame]]
 
 
+@dataclass
+class Tally:
+    """What reading a file has found: rows parsed and rows that could not be split (source_row,
+    reason, record). A CSV file is streamed, so its tally is complete once its batches are read."""
+
+    rows: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class RawTable:
     """One file as read: text cells (in batches), rows that could not be split, what the file was.
 
-    Parquet is read a batch of rows at a time; CSV is parsed whole into Arrow (compact text) and
-    handed out in batches; Excel and JSON Lines, which are small by nature, are read whole.
+    Parquet and CSV are read a batch of rows at a time, never whole (CSV in one serial pass,
+    which numbers every row exactly); Excel and JSON Lines, small by nature, are read whole.
+    `rows` and `invalid` are complete once `batches` has been read to the end.
     """
 
     path: Path
     format: str
-    rows: int  # rows parsed (the invalid ones not counted)
-    invalid: pd.DataFrame  # source_row, reason, record
     sha256: str
     _batches: Batches
+    _tally: Tally
+
+    @property
+    def rows(self) -> int:
+        """Rows parsed (the invalid ones not counted)."""
+        return self._tally.rows
+
+    @property
+    def invalid(self) -> pd.DataFrame:
+        """source_row, reason, record of each row the parser could not split."""
+        bad = self._tally.invalid
+        return pd.DataFrame({SOURCE_ROW: [b[0] for b in bad], "reason": [b[1] for b in bad],
+                             "record": [b[2] for b in bad]}).astype({SOURCE_ROW: "int64", "reason": "str", "record": "str"})
 
     @property
     def rows_read(self) -> int:
-        return self.rows + len(self.invalid)
+        return self.rows + len(self._tally.invalid)
 
     def batches(self, rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
         """Text frames of at most `rows` rows each, in file order, tagged with file and line."""
@@ -67,7 +88,7 @@ class RawTable:
     @property
     def frame(self) -> pd.DataFrame:
         """The whole file as one frame (small files, tests)."""
-        parts = list(self.batches(max(self.rows, 1)))
+        parts = list(self.batches(1 << 62))
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
@@ -76,22 +97,23 @@ def read_export(path: Path, delimiter: str | None = None, sheet: str | int | Non
     kind = file_format(path)
     try:
         if kind == "csv":
-            rows, invalid, batches = _read_csv(path, delimiter)
+            tally = Tally()
+            batches = _open_csv(path, delimiter, tally)
         elif kind == "parquet":
-            rows, invalid, batches = _open_parquet(path)
+            tally, batches = _open_parquet(path)
         elif kind == "excel":
             frame = _read_excel(path, sheet)
-            rows, invalid, batches = len(frame), _no_invalid(), _slices(frame)
+            tally, batches = Tally(len(frame)), _slices(frame)
         elif kind == "jsonl":
-            frame, invalid = _read_jsonl(path)
-            rows, batches = len(frame), _slices(frame)
+            frame, bad = _read_jsonl(path)
+            tally, batches = Tally(len(frame), bad), _slices(frame)
         else:
             raise InputError(path, "unsupported file type", "use .csv, .xlsx, .parquet or .jsonl")
     except InputError:
         raise
     except (OSError, ValueError, pa.ArrowException, KeyError, zipfile.BadZipFile) as exc:
         raise _unreadable(path, kind or "", exc) from exc
-    return RawTable(path, kind or "", rows, invalid, file_sha256(path), batches)
+    return RawTable(path, kind or "", file_sha256(path), batches, tally)
 
 
 def _unreadable(path: Path, kind: str, exc: Exception) -> InputError:
@@ -119,11 +141,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _no_invalid() -> pd.DataFrame:
-    return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="int64"), "reason": pd.Series(dtype="str"),
-                         "record": pd.Series(dtype="str")})
-
-
 def _header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
@@ -149,65 +166,87 @@ def _check_names(path: Path, names: list[str]) -> None:
                          "rename them so each column appears once")
 
 
-def _read_csv(path: Path, delimiter: str | None) -> tuple[int, pd.DataFrame, Batches]:
+def _open_csv(path: Path, delimiter: str | None, tally: Tally) -> Batches:
+    """The file's rows a batch at a time from one serial streaming parse (Arrow's parallel parse
+    cannot say on which line a malformed row stood), each row with the line it starts on."""
     names, delimiter = _header(path, delimiter)
-    table, bad = _parse_csv(path, names, delimiter, use_threads=True)
-    if bad:  # only a single-threaded parse reports the line numbers of bad rows
-        table, bad = _parse_csv(path, names, delimiter, use_threads=False)
-    table = table.rename_columns(names)
-    lines = _record_lines(table, [row for row, _, _ in bad])
-    invalid = pd.DataFrame(
-        {SOURCE_ROW: [row for row, _, _ in bad],
-         "reason": [f"expected {len(names)} fields, found {found}" for _, found, _ in bad],
-         "record": [json.dumps({"line": text}) for _, _, text in bad]},
-    ).astype({SOURCE_ROW: "int64", "reason": "str", "record": "str"})
 
     def batches(rows: int) -> Iterator[pd.DataFrame]:
-        for start in range(0, max(table.num_rows, 1), rows):
-            frame = table.slice(start, rows).to_pandas(types_mapper=_TEXT.get)
-            yield frame.assign(**{SOURCE_ROW: lines[start:start + rows]})
-    return table.num_rows, invalid if len(invalid) else _no_invalid(), batches
+        tally.rows, tally.invalid = 0, []
+        bad: list[pacsv.InvalidRow] = []
+
+        def skip(row: pacsv.InvalidRow) -> str:
+            bad.append(row)
+            return "skip"
+
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False, block_size=CSV_BLOCK),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        lines = _LineNumbers(len(names))
+        for table in _whole_batches(reader, rows, reader.schema):
+            first = lines.record_lines(table, bad)
+            tally.rows += table.num_rows
+            tally.invalid += lines.resolved(bad)
+            yield table.to_pandas(types_mapper=_TEXT.get).assign(**{SOURCE_ROW: first})
+        tally.invalid += lines.resolved(bad, finished=True)
+    return batches
 
 
-def _parse_csv(
-    path: Path, names: list[str], delimiter: str, use_threads: bool
-) -> tuple[pa.Table, list[tuple[int, int, str]]]:
-    bad: list[tuple[int, int, str]] = []
+class _LineNumbers:
+    """The line on which each record starts (the header is line 1), exact for quoted values
+    that span lines and for malformed rows, which Arrow numbers by record (header = 1).
 
-    def skip(row: pacsv.InvalidRow) -> str:
-        bad.append((row.number or 0, row.actual_columns, row.text))
-        return "skip"
-
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=use_threads),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    return table, bad
-
-
-def _record_lines(table: pa.Table, bad_lines: list[int]) -> np.ndarray:
-    """The line on which each record starts (the header is line 1).
-
-    Exact for quoted values that span lines; where rows were also skipped as malformed, those
-    lines are taken out of the sequence on the assumption that records are one line each.
+    Records are numbered 0, 1, … after the header, good and malformed alike. The good record g
+    is record g + k, k the malformed ones before it; a record starts on line 2 + its number +
+    the line breaks inside every record before it.
     """
-    if bad_lines:
-        total = table.num_rows + len(bad_lines)
-        lines = np.setdiff1d(np.arange(2, 2 + total), np.array(bad_lines))
-        return lines[: table.num_rows].astype("int64")
-    extra = np.zeros(table.num_rows, dtype="int64")
-    for column in table.columns:
-        extra += pc.count_substring(column, "\n").to_numpy().astype("int64")
-    previous = np.concatenate([[0], np.cumsum(1 + extra)[:-1]]) if table.num_rows else extra
-    return (2 + previous).astype("int64")
+
+    def __init__(self, fields: int) -> None:
+        self.fields = fields
+        self.good = 0  # good records before the current batch
+        self.breaks = 0  # line breaks inside those good records
+        self.done = 0  # malformed rows already given a line
+        self._breaks_at: tuple[int, np.ndarray] = (0, np.zeros(1, dtype="int64"))
+
+    def record_lines(self, table: pa.Table, bad: list[pacsv.InvalidRow]) -> np.ndarray:
+        inside = np.zeros(table.num_rows, dtype="int64")
+        for column in table.columns:
+            inside += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False).astype("int64")
+        before = self.breaks + np.concatenate([[0], np.cumsum(inside)])  # breaks before good g, and after the last
+        good = self.good + np.arange(table.num_rows, dtype="int64")
+        gaps, bad_breaks = _malformed(bad)
+        k = np.searchsorted(gaps, good, side="right")
+        self._breaks_at = (self.good, before)
+        self.good += table.num_rows
+        self.breaks = int(before[-1])
+        return (2 + good + k + before[:-1] + bad_breaks[k]).astype("int64")
+
+    def resolved(self, bad: list[pacsv.InvalidRow], finished: bool = False) -> list[tuple[int, str, str]]:
+        """Lines and reasons of the malformed rows that stand before the last good record read
+        (all of them once the file is finished)."""
+        gaps, bad_breaks = _malformed(bad)
+        start, before = self._breaks_at
+        out = []
+        while self.done < len(bad) and (finished or gaps[self.done] < self.good):
+            j = self.done
+            good_breaks = self.breaks if gaps[j] >= self.good else int(before[gaps[j] - start])
+            row = bad[j]
+            out.append(((row.number or 2) + int(bad_breaks[j]) + good_breaks,
+                        f"expected {self.fields} fields, found {row.actual_columns}", json.dumps({"line": row.text})))
+            self.done += 1
+        return out
+
+
+def _malformed(bad: list[pacsv.InvalidRow]) -> tuple[np.ndarray, np.ndarray]:
+    """For each malformed row j (in file order): how many good records precede it, and the line
+    breaks inside the malformed rows before it (one more entry: all of them)."""
+    numbers = np.array([(row.number or 2) - 2 for row in bad], dtype="int64")
+    breaks = np.array([row.text.count("\n") for row in bad], dtype="int64")
+    return numbers - np.arange(len(bad)), np.concatenate([[0], np.cumsum(breaks)]).astype("int64")
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
@@ -220,7 +259,7 @@ def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
     return frame.assign(**{SOURCE_ROW: np.arange(2, 2 + len(frame), dtype="int64")})
 
 
-def _open_parquet(path: Path) -> tuple[int, pd.DataFrame, Batches]:
+def _open_parquet(path: Path) -> tuple[Tally, Batches]:
     """The file's row count and names now; its rows a batch at a time (never the whole file)."""
     parquet = pq.ParquetFile(path)
     names = [n.strip() for n in parquet.schema_arrow.names]
@@ -228,26 +267,29 @@ def _open_parquet(path: Path) -> tuple[int, pd.DataFrame, Batches]:
 
     def batches(rows: int) -> Iterator[pd.DataFrame]:
         first = 1
-        for batch in _whole_batches(pq.ParquetFile(path), rows):
+        source = pq.ParquetFile(path)
+        for batch in _whole_batches(source.iter_batches(batch_size=rows), rows, source.schema_arrow):
             frame = pd.DataFrame({name: _as_text_column(column) for name, column in zip(names, batch.columns, strict=True)})
             yield frame.assign(**{SOURCE_ROW: np.arange(first, first + len(frame), dtype="int64")})
             first += len(frame)
-    return parquet.metadata.num_rows, _no_invalid(), batches
+    return Tally(parquet.metadata.num_rows), batches
 
 
-def _whole_batches(parquet: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
-    """Batches of `rows` rows (the last one shorter), whatever the file's row groups are."""
+def _whole_batches(source: Iterable[pa.RecordBatch], rows: int, schema: pa.Schema) -> Iterator[pa.Table]:
+    """Tables of `rows` rows (the last one shorter; one empty table for a file without rows),
+    whatever the sizes of the record batches read."""
     pending: list[pa.RecordBatch] = []
-    count = 0
-    for batch in parquet.iter_batches(batch_size=rows):
+    count, given = 0, False
+    for batch in source:
         pending.append(batch)
         count += batch.num_rows
-        if count >= rows:
-            table = pa.Table.from_batches(pending)
+        while count >= rows:
+            table = pa.Table.from_batches(pending, schema)
             yield table.slice(0, rows)
+            given = True
             pending, count = table.slice(rows).to_batches(), count - rows
-    if count or not parquet.metadata.num_rows:
-        yield pa.Table.from_batches(pending) if pending else parquet.schema_arrow.empty_table()
+    if count or not given:
+        yield pa.Table.from_batches(pending, schema) if pending else schema.empty_table()
 
 
 def _as_text_column(column: pa.ChunkedArray) -> pd.Series:
@@ -272,7 +314,7 @@ def _all_midnight(column: pa.ChunkedArray) -> bool:
                 in (True, None))
 
 
-def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     records: list[dict] = []
     lines: list[int] = []
     bad: list[tuple[int, str, str]] = []
@@ -294,9 +336,7 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     text_columns = [c for c in frame.columns if c != "services"]
     frame = frame.astype(dict.fromkeys(text_columns, "str")).assign(
         **{SOURCE_ROW: np.array(lines, dtype="int64")})
-    invalid = pd.DataFrame({SOURCE_ROW: [b[0] for b in bad], "reason": [b[1] for b in bad],
-                            "record": [json.dumps({"line": b[2]}) for b in bad]})
-    return frame, invalid.astype({SOURCE_ROW: "int64", "reason": "str", "record": "str"})
+    return frame, [(line, reason, json.dumps({"line": text})) for line, reason, text in bad]
 
 
 def _cell(value: object) -> object:

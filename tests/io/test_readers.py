@@ -102,7 +102,7 @@ def test_unreadable_files_raise_one_line_naming_the_file(tmp_path, name, content
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(InputError) as caught:
-        read_export(path)
+        list(read_export(path).batches())  # a CSV file is streamed: bad bytes surface as it is read
     assert str(path) in caught.value.line() and says in caught.value.line()
     assert "\n" not in caught.value.line()
 
@@ -125,3 +125,24 @@ def test_a_csv_file_is_handed_out_in_batches_with_each_record_s_first_line(tmp_p
     batches = list(read_export(path).batches(2))
     assert [b["note_id"].tolist() for b in batches] == [["N1", "N2"], ["N3"]]
     assert [b["source_row"].tolist() for b in batches] == [[2, 4], [5]]
+
+
+def test_malformed_rows_and_values_that_span_lines_get_their_exact_lines_in_any_batch_size(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("note_id,techniques\n"
+                    'N1,"balance\nand gait"\n'   # lines 2-3
+                    "broken\n"                      # line 4: one field
+                    "N2,x\n"                        # line 5
+                    'N3,y,"extra\nfield"\n'        # lines 6-7: three fields
+                    'N4,"a\nb\nc"\n'              # lines 8-10
+                    "N5,z\n")                       # line 11
+    for size in (1, 2, 3, 10):
+        raw = read_export(path)
+        batches = list(raw.batches(size))
+        rows = pd.concat(batches, ignore_index=True)
+        assert rows["note_id"].tolist() == ["N1", "N2", "N4", "N5"]
+        assert rows["source_row"].tolist() == [2, 5, 8, 11], size
+        assert raw.invalid["source_row"].tolist() == [4, 6], size
+        assert raw.invalid["reason"].tolist() == ["expected 2 fields, found 1", "expected 2 fields, found 3"]
+        assert json.loads(raw.invalid["record"].iloc[1]) == {"line": 'N3,y,"extra\nfield"'}
+        assert (raw.rows, raw.rows_read) == (4, 6)
