@@ -34,19 +34,19 @@ _FALSE = ("false", "f", "no", "n", "0")
 LIST_OF_TEXT = pd.ArrowDtype(pa.list_(pa.string()))
 
 
-def per_spelling(parser: Callable[[pd.Series], Any]) -> Callable[[pd.Series], Any]:
+def per_spelling(parser: Callable[..., Any]) -> Callable[..., Any]:
     """Run `parser` once per distinct spelling and spread its results over the rows.
 
-    Dates, NPIs, codes, modifiers and clock times repeat across millions of lines: a few
-    thousand spellings parse in milliseconds, and factorizing the column (Arrow's hash) costs
-    less than any parser. Missing cells are a spelling of their own, so the parser decides them.
+    Dates, NPIs, codes, modifiers, clock times, units, minutes and amounts repeat across
+    millions of lines: a few thousand spellings parse in milliseconds, and factorizing the
+    column (Arrow's hash) costs less than any parser. Missing cells are a spelling of their own, so the parser decides them.
     """
     @functools.wraps(parser)
-    def parse(text: pd.Series) -> Any:
+    def parse(text: pd.Series, *args: Any) -> Any:
         codes, spellings = pd.factorize(text, use_na_sentinel=False)
         if len(spellings) * 2 > len(text):
-            return parser(text)
-        result = parser(pd.Series(spellings, dtype=text.dtype))
+            return parser(text, *args)
+        result = parser(pd.Series(spellings, dtype=text.dtype), *args)
         parts = result if isinstance(result, tuple) else (result,)
         spread = tuple(pd.Series(part.array.take(codes), index=text.index, name=part.name) for part in parts)
         return spread if isinstance(result, tuple) else spread[0]
@@ -141,6 +141,7 @@ def _zero_padded(text: pa.Array, form: str) -> pa.Array:
     return pc.replace_substring_regex(padded, r"^(\d{2})/(\d)/", r"\1/0\2/")
 
 
+@per_spelling
 def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
     """Whole numbers at or above `minimum`; `2.0` counts as 2, `2.5` and `-1` do not.
 
@@ -157,6 +158,7 @@ def parse_whole_numbers(text: pd.Series, minimum: int = 0) -> Parsed:
     return values.where(whole), text.notna() & ~whole.astype(bool)
 
 
+@per_spelling
 def parse_money(text: pd.Series) -> Parsed:
     """Amounts at or above zero; a leading `$` and thousands separators are tolerated (numbers,
     from `as_cells`, are only checked)."""

@@ -78,10 +78,12 @@ def test_money_tolerates_dollar_sign_and_separators():
 
 
 @pytest.mark.parametrize("name", ["parse_dates", "parse_times", "parse_cpt_codes", "parse_modifiers",
-                                  "parse_diagnosis_codes", "npi_check_digit_ok", "parse_booleans"])
+                                  "parse_diagnosis_codes", "npi_check_digit_ok", "parse_booleans",
+                                  "parse_whole_numbers", "parse_money"])
 def test_parsing_each_spelling_once_gives_what_parsing_every_row_gives(name):
     """Columns repeat a few spellings over millions of rows: parsed once each, spread back by row."""
-    cells = ["2026-03-04", "3/4/2026", "09:30", "97112", "gp 59", "R26.81;M62.81", "1234567893", "yes", None, "x"]
+    cells = ["2026-03-04", "3/4/2026", "09:30", "97112", "gp 59", "R26.81;M62.81", "1234567893", "yes", None, "x",
+             "2", "2.0", "-1", "1,234", "$45.10", ""]
     text = pd.Series([cells[n % len(cells)] for n in range(60)], dtype="str", index=range(100, 160))
     once, every_row = getattr(parse, name)(text), getattr(parse, name).__wrapped__(text)
     for mine, theirs in zip(once if isinstance(once, tuple) else (once,),
