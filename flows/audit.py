@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.buckets import BucketAudit, BucketRunner, LaterCopies, bucket_claims, bucket_notes, bucket_tables
+from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_claims, bucket_notes, bucket_tables
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
 from nmr_audit.buckets import bucket_count, patient_buckets
@@ -204,14 +204,14 @@ def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: 
 
 
 def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: Settings,
-              runner: BucketRunner, docs: Path | None) -> Audit | RuleEngineError:
+              runner: BucketRunner, docs: Path | None) -> Audit | RuleEngineError | BucketWorkerError:
     """Every bucket through `runner`; the visits in the order of a whole run."""
     started = time.perf_counter()
     copies = LaterCopies(claims.duplicates, notes.duplicates)
     try:
         futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner) for b in range(spill.buckets)]
         done = [future.result() for future in futures]
-    except RuleEngineError as problem:
+    except (RuleEngineError, BucketWorkerError) as problem:
         return problem
     del futures
     seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
@@ -431,7 +431,7 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
     finally:
         if runner is not None:
             runner.close()
-    if isinstance(audit, RuleEngineError):
+    if isinstance(audit, RuleEngineError | BucketWorkerError):
         return Failed(message=str(audit))
     return claim_intake, note_intake, read_seconds, audit
 

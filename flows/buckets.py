@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
@@ -27,6 +28,10 @@ from nmr_audit.io.memory import give_back_memory, keep_imports_out_of_collection
 from nmr_audit.io.spill import Spill
 from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
+
+
+class BucketWorkerError(RuntimeError):
+    """A worker process died under a bucket (the system's out-of-memory killer, most likely)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,12 @@ class BucketRunner:
             if slot is not None:
                 return audit_one(bucket, spill, copies, reference, slot)
             assert self._pool is not None
-            return self._pool.submit(_audit_in_worker, bucket, spill, copies, reference).result()
+            try:
+                return self._pool.submit(_audit_in_worker, bucket, spill, copies, reference).result()
+            except BrokenProcessPool as exc:
+                raise BucketWorkerError(
+                    f"the worker process auditing bucket {bucket + 1} of {spill.buckets} stopped (out of memory?): "
+                    "run again with a smaller --lines-per-bucket") from exc
         finally:
             self._slots.put(slot)
 
