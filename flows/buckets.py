@@ -70,6 +70,8 @@ def bucket_tables(spill: Spill, bucket: int, copies: LaterCopies
 
 
 def audit_one(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData, rules: RuleEngine) -> BucketAudit:
+    """Load, audit and let go of one bucket in one call, so that nothing of it outlives the call
+    in whichever process ran it."""
     lines, visit_notes, services, held = bucket_tables(spill, bucket, copies)
     audited = audit_tables(lines, visit_notes, services, reference, rules)
     count = len(lines)

@@ -88,7 +88,7 @@ class RawTable:
     @property
     def frame(self) -> pd.DataFrame:
         """The whole file as one frame (small files, tests)."""
-        parts = list(self.batches(1 << 62))
+        parts = list(self.batches(max(self.rows, BATCH_ROWS)))
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
