@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nmr_audit.findings import dollars_per_line
+
 CLAIM_RISK_COLUMNS = ["claim_id", "clinic_id", "payer_type", "date_of_service", "denial_risk",
                       "reasons", "findings", "dollars_at_risk"]
 
@@ -27,11 +29,8 @@ def _joined(claims: np.ndarray, reasons: pd.Series) -> pd.Series:
 
 
 def _reason_text(rule_ids: pd.Series, weights: pd.Series) -> pd.Series:
-    """'RULE (0.50)': formatted once per rule and weight, not once per finding."""
-    pairs = pd.DataFrame({"rule_id": rule_ids, "weight": weights})
-    distinct = pairs.drop_duplicates()
-    text = distinct["rule_id"] + " (" + distinct["weight"].map("{:.2f}".format) + ")"
-    return pairs.merge(distinct.assign(reason=text), on=["rule_id", "weight"], how="left")["reason"].set_axis(pairs.index)
+    """'RULE (0.50)', each weight formatted once, not once per finding."""
+    return rule_ids + " (" + weights.map({w: f"{w:.2f}" for w in weights.unique()}) + ")"
 
 
 def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
@@ -53,8 +52,7 @@ def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     per_claim = rules.groupby("claim", sort=False).agg(
         survive=("survive", "sum"), clinic_id=("clinic_id", "first"),
         payer_type=("payer_type", "first"), date_of_service=("date_of_service", "min"))
-    per_line = on_claims["dollars_at_risk"].astype("float64").fillna(0).groupby(
-        [claim, on_claims["line_number"].fillna(0).to_numpy()]).max()
+    per_line = dollars_per_line(on_claims, claim)
     risk = per_claim.assign(
         reasons=_joined(rules["claim"].to_numpy(), rules["reason"]).reindex(per_claim.index),
         findings=np.bincount(claim)[per_claim.index],

@@ -99,11 +99,15 @@ def _one_per_subject(found: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([found[~repeated], merged], ignore_index=True)[list(found.columns)]
 
 
-def dollars_per_line(findings: pd.DataFrame) -> pd.Series:
-    """Money at risk per claim line, counted once: the largest amount any finding puts on it."""
+def dollars_per_line(findings: pd.DataFrame, claim: np.ndarray | None = None) -> pd.Series:
+    """Money at risk per claim line, counted once: the largest amount any finding puts on it.
+
+    Lines are keyed by claim_id, or by `claim` (a number per finding on a claim, which groups
+    far faster than text) where given."""
     on_lines = findings[findings["claim_id"].notna()]
     dollars = on_lines["dollars_at_risk"].astype("float64").fillna(0)
-    return dollars.groupby([on_lines["claim_id"], on_lines["line_number"].fillna(0)]).max()
+    by_claim = on_lines["claim_id"] if claim is None else claim
+    return dollars.groupby([by_claim, on_lines["line_number"].fillna(0).to_numpy()]).max()
 
 
 def finding_ids(found: pd.DataFrame) -> pd.Series:
