@@ -281,6 +281,7 @@ def _write_canonical(pool: ThreadPoolExecutor, staged: StagedOutputs, spill: Spi
         with ParquetParts(staged.path("claim_lines.parquet")) as out:
             for bucket in range(spill.buckets):
                 out.write(bucket_claims(spill, bucket, copies)[0])
+        spill.release(CLAIM_LINES)  # while the reports are built
 
     def visit_notes() -> None:
         with ParquetParts(staged.path("visit_notes.parquet")) as note_out, \
@@ -289,6 +290,8 @@ def _write_canonical(pool: ThreadPoolExecutor, staged: StagedOutputs, spill: Spi
                 kept, services, _ = bucket_notes(spill, bucket, copies)
                 note_out.write(kept)
                 service_out.write(services)
+        spill.release(VISIT_NOTES)
+        spill.release(NOTE_SERVICES)
 
     return [pool.submit(claim_lines), pool.submit(visit_notes)]
 
@@ -372,7 +375,8 @@ def audit_flow(
         return Failed(message=plan.line())
     files, skipped = plan
     expected_lines = estimated_rows(files[CLAIM_LINES])
-    buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket)
+    side_by_side = 1 if data_docs else buckets_at_once  # one GX site is written by one engine
+    buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket, side_by_side)
     spill = Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
     if buckets > 1:
         get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)

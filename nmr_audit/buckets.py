@@ -14,9 +14,15 @@ import numpy as np
 import pandas as pd
 
 
-def bucket_count(claim_lines: int, lines_per_bucket: int) -> int:
-    """Enough buckets that each holds about `lines_per_bucket` claim lines (at least one)."""
-    return max(1, math.ceil(claim_lines / max(1, lines_per_bucket)))
+def bucket_count(claim_lines: int, lines_per_bucket: int, side_by_side: int = 1) -> int:
+    """Enough buckets that each holds about `lines_per_bucket` claim lines (at least one).
+
+    More than one is rounded up to a multiple of the buckets audited side by side, so that the
+    last bucket does not run alone with the other cores idle (11 buckets of 10M lines on 2 cores
+    left one core idle for a bucket's 12 s).
+    """
+    needed = max(1, math.ceil(claim_lines / max(1, lines_per_bucket)))
+    return needed if needed == 1 else math.ceil(needed / max(1, side_by_side)) * max(1, side_by_side)
 
 
 def patient_buckets(patient_id: pd.Series, buckets: int) -> np.ndarray:

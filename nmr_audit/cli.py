@@ -81,9 +81,13 @@ def audit(
     from nmr_audit.prefect_env import configure_prefect
 
     configure_prefect(out.resolve() / ".prefect")
-    from flows.audit import audit_flow  # Prefect reads its settings on import
+    from flows.prefect_server import start_server_early  # Prefect reads its settings on import
+
+    server_started = start_server_early()
+    from flows.audit import audit_flow
     from nmr_audit.summary import at_or_above
 
+    server_started()
     state = _with_runner(audit_flow, dask_address)(
         claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
         reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
@@ -120,9 +124,13 @@ def nightly(
     from nmr_audit.prefect_env import configure_prefect
 
     configure_prefect(output_root.resolve() / ".prefect")
+    from flows.prefect_server import start_server_early
+
+    server_started = start_server_early()
     from flows.nightly import nightly_audit
     from nmr_audit.summary import at_or_above
 
+    server_started()
     state = _with_runner(nightly_audit, dask_address)(
         claims=claims, notes=notes, output_root=str(output_root), as_of=as_of.date() if as_of else None,
         full=full, profile=_opt(profile), mapping=_opt(mapping), partitioned=bool(dask_address),

@@ -20,7 +20,7 @@ from nmr_audit.contract import (
     UNIQUE_KEYS,
 )
 from nmr_audit.errors import InputError
-from nmr_audit.keys import keys_in
+from nmr_audit.keys import group_numbers, keys_in, later_copies
 from nmr_audit.mapping import TableMapping, apply_mapping
 from nmr_audit.reference import ReferenceData
 
@@ -63,14 +63,11 @@ def duplicate_keys(keys: pd.DataFrame, table: str) -> pd.DataFrame:
     `keys`: the key columns and lineage of every canonical row, in file then line order. Run over
     the keys alone, so a run held in buckets decides once for all buckets which copy is first.
     """
-    key = list(UNIQUE_KEYS[table])
-    repeated = keys.duplicated(subset=key, keep="first").to_numpy()
-    later = keys.loc[repeated]
-    first = keys.loc[~repeated].drop_duplicates(subset=key)
-    seen = later[key].merge(first, on=key, how="left").set_axis(later.index)
-    return pd.DataFrame({SOURCE_FILE: later[SOURCE_FILE].astype("str"), SOURCE_ROW: later[SOURCE_ROW].astype("int64"),
-                         "first_file": seen[SOURCE_FILE].astype("str"), "first_row": seen[SOURCE_ROW].astype("int64")}
-                        ).reset_index(drop=True)
+    later, first = (later_copies(group_numbers(keys, list(UNIQUE_KEYS[table]))) if len(keys)
+                    else (np.zeros(0, dtype="int64"),) * 2)
+    copy, seen = keys.iloc[later].reset_index(drop=True), keys.iloc[first].reset_index(drop=True)
+    return pd.DataFrame({SOURCE_FILE: copy[SOURCE_FILE].astype("str"), SOURCE_ROW: copy[SOURCE_ROW].astype("int64"),
+                         "first_file": seen[SOURCE_FILE].astype("str"), "first_row": seen[SOURCE_ROW].astype("int64")})
 
 
 def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:

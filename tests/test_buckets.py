@@ -22,3 +22,8 @@ def test_buckets_do_not_depend_on_row_order_or_on_the_other_patients():
 def test_one_bucket_needs_no_hashing_and_the_count_rounds_up():
     assert patient_buckets(pd.Series(["A", "B"], dtype="str"), 1).tolist() == [0, 0]
     assert [bucket_count(n, 1_000) for n in (0, 999, 1_000, 1_001, 10_500)] == [1, 1, 1, 2, 11]
+
+
+def test_buckets_audited_two_at_a_time_come_in_pairs_so_neither_side_waits_alone_at_the_end():
+    assert [bucket_count(n, 1_000, 2) for n in (999, 1_001, 2_500, 10_500)] == [1, 2, 4, 12]
+    assert bucket_count(10_500, 1_000, 3) == 12 and bucket_count(12_500, 1_000, 3) == 15

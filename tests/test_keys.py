@@ -4,7 +4,7 @@ pandas sort would decide them."""
 import numpy as np
 import pandas as pd
 
-from nmr_audit.keys import in_order, keys_in
+from nmr_audit.keys import dense_numbers, group_numbers, in_order, keys_in, later_copies
 
 
 def test_a_key_is_in_the_other_frame_only_when_every_column_matches_missing_matching_missing():
@@ -22,3 +22,20 @@ def test_rows_are_ordered_stably_with_missing_values_last():
     ordered = in_order(frame, ["rule", "line"])
     assert ordered["tag"].tolist() == ["z", "x", "w", "y"]
     assert ordered["tag"].tolist() == frame.sort_values(["rule", "line"], kind="stable", na_position="last")["tag"].tolist()
+
+
+def test_group_numbers_run_in_order_of_first_appearance_as_pandas_factorize_numbers_them():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"claim_id": rng.choice(["C1", "C2", "C3", None], 500), "line": rng.integers(1, 4, 500)})
+    numbers = group_numbers(frame, ["claim_id", "line"])
+    as_tuples = pd.factorize(pd.Series(list(zip(frame["claim_id"], frame["line"], strict=True))))[0]
+    assert numbers.tolist() == as_tuples.tolist()
+    values = rng.integers(0, 50, 1000)
+    assert dense_numbers(values).tolist() == pd.factorize(values)[0].tolist()
+
+
+def test_later_copies_are_the_rows_pandas_calls_duplicated_each_with_its_first_row():
+    frame = pd.DataFrame({"claim_id": ["C1", "C2", "C1", "C1", "C2", "C3"], "line": [1, 1, 1, 2, 1, 1]})
+    later, first = later_copies(group_numbers(frame, ["claim_id", "line"]))
+    assert later.tolist() == np.flatnonzero(frame.duplicated()).tolist() == [2, 4]
+    assert first.tolist() == [0, 1]

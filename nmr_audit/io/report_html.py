@@ -8,7 +8,6 @@ script to sort and filter it. Every value is HTML-escaped and defused (`safe_tex
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import jinja2
 import pandas as pd
 
 from nmr_audit.charts import chart_specs
+from nmr_audit.io.cache import cache_dir, keep
 from nmr_audit.report_data import ReportData
 from nmr_audit.safe_text import defuse_frame
 
@@ -38,24 +38,14 @@ def vega_bundle() -> str:
     from altair.utils._importers import vl_version_for_vl_convert
 
     version = vl_version_for_vl_convert()
-    path = _cache_dir() / f"vega-embed-{vl_convert.__version__}-{version}.js"
+    path = cache_dir() / f"vega-embed-{vl_convert.__version__}-{version}.js"
     try:
         return path.read_text(encoding="utf-8")
     except OSError:
         pass
     bundle = vl_convert.javascript_bundle(vl_version=version)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(bundle, encoding="utf-8")
-        partial.replace(path)  # whole or not at all, even with two runs at once
-    except OSError:
-        pass
+    keep(path, lambda partial: partial.write_text(bundle, encoding="utf-8"))
     return bundle
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nmr-audit"
 
 
 def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,

@@ -29,6 +29,7 @@ class Spill:
         self.folder = folder
         self._parts: dict[tuple[str, int], list[pd.DataFrame | Path]] = defaultdict(list)
         self._empty: dict[str, pd.DataFrame] = {}
+        self._released: set[str] = set()
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
 
@@ -52,12 +53,23 @@ class Spill:
 
     def load(self, table: str, bucket: int) -> pd.DataFrame:
         """The bucket's rows of `table`, in the order they were added."""
+        if table in self._released:
+            raise RuntimeError(f"the spilled {table} rows were removed once written: audit the run again")
         parts = self._parts.get((table, bucket), [])
         if not parts:
             return self._empty[table]
         if isinstance(parts[0], pd.DataFrame):
             return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         return canonical_frame(pa.concat_tables([feather.read_table(p, memory_map=True) for p in parts]))
+
+    def release(self, table: str) -> None:
+        """Remove every bucket's files of `table` now, once nothing reads them again: a run's
+        spill is gigabytes, and removing it all at the end took 4–5 s of waiting at 10M lines."""
+        self._released.add(table)
+        for bucket in range(self.buckets):
+            for part in self._parts.pop((table, bucket), []):
+                if isinstance(part, Path):
+                    part.unlink(missing_ok=True)
 
     def close(self) -> None:
         self._parts.clear()

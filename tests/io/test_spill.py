@@ -48,3 +48,15 @@ def test_one_bucket_stays_in_memory_and_more_need_a_folder():
     assert spill.load("claim_lines", 0)["source_row"].tolist() == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="folder"):
         Spill(2)
+
+
+def test_a_released_table_leaves_the_disk_at_once_and_is_never_read_back_empty(tmp_path):
+    spill = Spill(2, tmp_path / "spill")
+    spill.add("claim_lines", rows(1, 6), np.arange(6) % 2)
+    spill.add("visit_notes", rows(1, 4), np.arange(4) % 2)
+    spill.release("claim_lines")
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "spill").iterdir()) == ["visit_notes", "visit_notes"]
+    with pytest.raises(RuntimeError, match="removed once written"):
+        spill.load("claim_lines", 0)  # not an empty frame: a retried write must not write nothing
+    assert len(spill.load("visit_notes", 1)) == 2
+    spill.close()

@@ -1,0 +1,75 @@
+"""The temporary Prefect server of a command run: started early, from a migrated database kept
+in the user's cache, and never when a real server is configured."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from flows.prefect_server import snapshot, sqlite_file, start_server_early
+from tests.conftest import REPO
+
+SAMPLE = REPO / "data" / "sample" / "canonical"
+
+
+def test_only_a_sqlite_file_database_can_be_seeded_from_the_cache():
+    assert sqlite_file("sqlite+aiosqlite:////srv/run/.prefect/prefect.db") == Path("/srv/run/.prefect/prefect.db")
+    assert sqlite_file("sqlite+aiosqlite:///:memory:") is None
+    assert sqlite_file("postgresql+asyncpg://prefect@db:5432/prefect") is None
+
+
+def test_a_snapshot_holds_what_another_connection_wrote_but_did_not_checkpoint(tmp_path):
+    database = tmp_path / "prefect.db"
+    writer = sqlite3.connect(database)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE block_type (name TEXT)")
+    writer.executemany("INSERT INTO block_type VALUES (?)", [("s3",), ("slack",)])
+    writer.commit()  # in the write-ahead log, not yet in the database file
+    snapshot(database, tmp_path / "copy.db")
+    writer.close()
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT count(*) FROM block_type").fetchone() == (2,)
+    copy.close()
+
+
+def test_nothing_starts_where_the_run_talks_to_a_real_server():
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        wait = start_server_early()
+    wait()
+    assert "prefect-server-start" not in {t.name for t in threading.enumerate()}
+
+
+@pytest.mark.flow
+def test_a_command_run_migrates_once_and_later_runs_start_from_the_cached_database(tmp_path):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment |= {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DO_NOT_TRACK": "1"}
+
+    def audit(out: Path) -> None:
+        done = subprocess.run([Path(sys.executable).parent / "nmr-audit", "audit", "--claims", str(SAMPLE / "claims"),
+                               "--notes", str(SAMPLE / "notes"), "--out", str(out), "--no-data-docs"],
+                              env=environment, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "audit written to" in done.stdout and (out / "summary.json").exists()
+
+    audit(tmp_path / "first")
+    templates = list((tmp_path / "cache" / "nmr-audit").glob("prefect-*.db"))
+    assert len(templates) == 1
+    cached = sqlite3.connect(templates[0])
+    assert cached.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)  # migrated
+    assert cached.execute("SELECT count(*) FROM flow_run").fetchone() == (0,)  # taken before any run
+    cached.execute("CREATE TABLE seeded_from_cache (x INTEGER)")
+    cached.commit()
+    cached.close()
+    audit(tmp_path / "second")
+    home = sqlite3.connect(tmp_path / "second" / ".prefect" / "prefect.db")
+    assert home.execute("SELECT count(*) FROM seeded_from_cache").fetchone() == (0,)  # the copy served the run
+    assert home.execute("SELECT count(*) FROM flow_run").fetchone() == (1,)
+    home.close()
