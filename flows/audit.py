@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,13 +25,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_claims, bucket_notes, bucket_tables
+from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_tables
+from flows.outputs import CanonicalTables, Sharing, WorkbookWriter, write_outputs
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
 from nmr_audit.buckets import bucket_count, patient_buckets
 from nmr_audit.conform import Conformed
 from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, SOURCE_ROW, UNIQUE_KEYS, VISIT_NOTES
-from nmr_audit.denial import claim_risk
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.findings import ordered
@@ -50,16 +49,11 @@ from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
 from nmr_audit.io.readers import read_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
-from nmr_audit.io.report_html import write_report_html
-from nmr_audit.io.report_xlsx import write_report_xlsx
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
-from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
-from nmr_audit.masking import mask_patients as apply_masking
 from nmr_audit.reference import ReferenceData
-from nmr_audit.report_data import build_report_data
 from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import in_visit_order
@@ -203,113 +197,43 @@ def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: 
     return BucketRunner(settings.suites, threads=1 if docs else side_by_side, docs_dir=docs)
 
 
+@dataclass
+class Buckets:
+    """Every bucket audited, not yet merged into the run's visits and findings."""
+
+    done: list[BucketAudit]
+    started: float
+    workers: int
+
+
 def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: Settings,
-              runner: BucketRunner, docs: Path | None) -> Audit | RuleEngineError | BucketWorkerError:
-    """Every bucket through `runner`; the visits in the order of a whole run."""
+              runner: BucketRunner) -> Buckets | RuleEngineError | BucketWorkerError:
+    """Every bucket through `runner`."""
     started = time.perf_counter()
     copies = LaterCopies(claims.duplicates, notes.duplicates)
     try:
         futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner) for b in range(spill.buckets)]
-        done = [future.result() for future in futures]
+        return Buckets([future.result() for future in futures], started, runner.workers)
     except (RuleEngineError, BucketWorkerError) as problem:
         return problem
-    del futures
+
+
+def merge_buckets(buckets: Buckets, docs: Path | None) -> Audit:
+    """The buckets' visits and findings in the order of a whole run."""
+    done = buckets.done
     seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
     held = pd.concat([d.held for d in done], ignore_index=True)
     findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
     visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
-    del done
+    count = len(done)
+    done.clear()
     visits = in_visit_order(visits)
     give_back_memory()
-    seconds["audit_buckets"] = time.perf_counter() - started
-    get_run_logger().info("audited %d bucket(s): %d visit(s) with 97112, %d finding(s) (%s)", spill.buckets,
+    seconds["audit_buckets"] = time.perf_counter() - buckets.started
+    get_run_logger().info("audited %d bucket(s): %d visit(s) with 97112, %d finding(s) (%s)", count,
                           len(visits), len(findings), ", ".join(
                               f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
-    return Audit(visits, findings, held, docs, seconds, runner.workers)
-
-
-@dataclass
-class Sharing:
-    """How patient ids appear in the human-facing outputs (CSV, HTML, XLSX)."""
-
-    masking: Masking = "keep"
-    key: bytes | None = None
-
-
-@task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def write_outputs(out: str, spill: Spill, claims: TableIntake, notes: TableIntake, audit: Audit,
-                  quarantine: pd.DataFrame, summary: dict[str, Any], reference: ReferenceData,
-                  sharing: Sharing, workbook_rows: int) -> list[str]:
-    """Write every output aside and move them into `out` together; the canonical tables are
-    encoded in two threads while the reports are built (Parquet encoding leaves the GIL, the
-    reports mostly hold it: at 10M lines the two had taken 16 s and 25 s one after the other)."""
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    shown = apply_masking(audit.findings, sharing.masking, sharing.key)
-    started = time.perf_counter()
-    with StagedOutputs(target) as staged, ThreadPoolExecutor(2) as pool:
-        canonical = _write_canonical(pool, staged, spill, claims, notes)
-        write_parquet(audit.visits, staged.path("visits.parquet"))
-        write_parquet(audit.findings, staged.path("findings.parquet"))
-        write_csv(shown, staged.path("findings.csv"))
-        if audit.docs is not None:
-            shutil.copytree(audit.docs, staged.path("data_docs"))
-        write_parquet(quarantine, staged.path("quarantine.parquet"))
-        reporting = time.perf_counter()
-        _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown, reference, sharing,
-                       workbook_rows)
-        reported = time.perf_counter()
-        for part in canonical:
-            part.result()
-        began = datetime.fromisoformat(summary["run"]["started_at"])
-        summary["run"]["seconds"] |= {"write_outputs": round(time.perf_counter() - started - (reported - reporting), 3),
-                                      "reports": round(reported - reporting, 3),
-                                      "total": round((datetime.now(UTC) - began).total_seconds(), 3)}
-        write_json(summary, staged.path("summary.json"))
-        names = sorted(p.name for p in staged.stage.iterdir())
-    get_run_logger().info("outputs written to %s", target)
-    return [str(target / name) for name in names]
-
-
-def _write_canonical(pool: ThreadPoolExecutor, staged: StagedOutputs, spill: Spill, claims: TableIntake,
-                     notes: TableIntake) -> list[Future[None]]:
-    """The audited rows in canonical form, a bucket at a time (patients grouped by bucket): claim
-    lines in one thread, notes and their minutes in another."""
-    copies = LaterCopies(claims.duplicates, notes.duplicates)
-
-    def claim_lines() -> None:
-        with ParquetParts(staged.path("claim_lines.parquet")) as out:
-            for bucket in range(spill.buckets):
-                out.write(bucket_claims(spill, bucket, copies)[0])
-        spill.release(CLAIM_LINES)  # while the reports are built
-
-    def visit_notes() -> None:
-        with ParquetParts(staged.path("visit_notes.parquet")) as note_out, \
-                ParquetParts(staged.path("note_services.parquet")) as service_out:
-            for bucket in range(spill.buckets):
-                kept, services, _ = bucket_notes(spill, bucket, copies)
-                note_out.write(kept)
-                service_out.write(services)
-        spill.release(VISIT_NOTES)
-        spill.release(NOTE_SERVICES)
-
-    return [pool.submit(claim_lines), pool.submit(visit_notes)]
-
-
-def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
-                   shown_findings: pd.DataFrame, reference: ReferenceData, sharing: Sharing, workbook_rows: int) -> None:
-    """report.html and report.xlsx, from the same numbers, with patient ids as `sharing` says."""
-    logger = get_run_logger()
-    data = build_report_data(summary, audit.visits, audit.findings, claims)
-    at_risk = claim_risk(audit.findings, reference.denial_weights)
-    context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
-               "version": summary["software"]["version"], "masking": sharing.masking,
-               "inputs": f"{len(summary['inputs'])} file(s)"}
-    write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
-    logger.info("report.html written (%d chart(s), %d claim(s) ranked by denial risk)", 5, len(at_risk))
-    write_report_xlsx(staged.path("report.xlsx"), data, shown_findings, at_risk,
-                      apply_masking(audit.visits, sharing.masking, sharing.key), context, workbook_rows)
-    logger.info("report.xlsx written (detail sheets: up to %d row(s) each)", workbook_rows)
+    return Audit(visits, findings, held, docs, seconds, buckets.workers)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -396,19 +320,26 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], setti
            started: datetime, given: dict[str, Any]) -> AuditResult | State:
     """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
     docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if given["data_docs"] and not given["partitioned"] else None
+    canonical = workbooks = None
     try:
         done = _read_and_audit(spill, files, settings, docs, given)
         if isinstance(done, State):
             return done
-        claim_intake, note_intake, read_seconds, audit = done
+        claim_intake, note_intake, read_seconds, audited = done
+        canonical = CanonicalTables(Path(given["out"]), spill, claim_intake, note_intake)  # beside the merge
+        workbooks = WorkbookWriter(own_process=spill.folder is not None)
+        audit = audited if isinstance(audited, Audit) else merge_buckets(audited, docs)
         quarantine = run_quarantine([claim_intake.quarantine, note_intake.quarantine, audit.quarantine])
         accounting = pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
                                 for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))],
                                ignore_index=True)
         summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds)
-        outputs = write_outputs(given["out"], spill, claim_intake, note_intake, audit, quarantine, summary,
-                                settings.reference, sharing, given["workbook_rows"])
+        outputs = write_outputs(given["out"], canonical, claim_intake, audit, quarantine, summary, settings.reference,
+                                sharing, given["workbook_rows"], workbooks)
     finally:
+        for writer in (canonical, workbooks):
+            if writer is not None:
+                writer.close()
         if docs is not None:
             shutil.rmtree(docs, ignore_errors=True)
     publish(given["out"], summary, audit.findings)
@@ -416,9 +347,9 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], setti
 
 
 def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settings, docs: Path | None,
-                    given: dict[str, Any]) -> tuple[TableIntake, TableIntake, float, Audit] | State:
+                    given: dict[str, Any]) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
     """The inputs read into the spill and every bucket audited; worker processes (if any) start
-    while the inputs are read and stop before the outputs are written."""
+    while the inputs are read and stop once the buckets are audited."""
     runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["buckets_at_once"])
     try:
         reading = time.perf_counter()
@@ -431,7 +362,7 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
             audit = _in_partitions(spill, claim_intake, note_intake, settings.reference, given["expectations"],
                                    given["out"])
         else:
-            audit = audit_all(spill, claim_intake, note_intake, settings, runner, docs)
+            audit = audit_all(spill, claim_intake, note_intake, settings, runner)
     finally:
         if runner is not None:
             runner.close()

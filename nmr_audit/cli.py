@@ -98,8 +98,7 @@ def audit(
         raise _fail(state.message or "the audit failed; see the log above")
     result = state.result()
     typer.echo(_report_line(result.summary, out))
-    findings = _findings_frame(out)
-    if fail_on and at_or_above(findings, fail_on.value):
+    if fail_on and at_or_above(_findings_frame(out), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {out})", code=3)
 
 

@@ -8,6 +8,7 @@ a string into a formula, so nothing in a cell runs. Long sheets stop at the row 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +31,52 @@ HEADLINE_LABELS = {
 }
 
 
-def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,
-                      visits: pd.DataFrame, context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Path:
+@dataclass(frozen=True)
+class Workbook:
+    """What report.xlsx shows, each detail sheet cut to its first rows: a few megabytes at most,
+    so a large run hands it to a process of its own to write (XlsxWriter is pure Python: 7 s for
+    a full workbook, while the rest of the reports are built)."""
+
+    data: ReportData
+    context: dict[str, Any]
+    sheets: dict[str, pd.DataFrame]
+    notes: list[str]
+
+
+def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, visits: pd.DataFrame,
+             context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Workbook:
     """`findings`, `claims`, `visits` as they should appear (masked already).
 
     The Visits sheet holds the visits that need a look: units beyond the minutes, no note, or
     any finding — all visits are in visits.parquet.
     """
+    whole = {"Findings": findings, "Claims at risk": claims, "Visits": _needing_attention(visits, findings)}
+    notes = [f"{name}: first {rows:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
+             for name, frame in whole.items() if len(frame) > rows]
+    return Workbook(data, context, {name: frame.head(rows) for name, frame in whole.items()}, notes)
+
+
+def write_workbook(path: Path, cut: Workbook) -> Path:
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
                                            "strings_to_urls": False, "strings_to_numbers": False})
     formats = {"bold": book.add_format({"bold": True}), "date": book.add_format({"num_format": "yyyy-mm-dd"}),
                "money": book.add_format({"num_format": "#,##0.00"})}
-    attention = _needing_attention(visits, findings)
-    notes = [f"{name}: first {rows:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
-             for name, frame in (("Findings", findings), ("Claims at risk", claims), ("Visits", attention))
-             if len(frame) > rows]
-    _summary(book, data, context, notes, formats)
-    _sheet(book, "Findings", findings.head(rows), formats)
-    _sheet(book, "Claims at risk", claims.head(rows), formats)
-    _sheet(book, "Visits", attention.head(rows), formats)
-    _sheet(book, "By clinic and rule", data.by_clinic_and_rule, formats)
+    _summary(book, cut.data, cut.context, cut.notes, formats)
+    for title, frame in cut.sheets.items():
+        _sheet(book, title, frame, formats)
+    _sheet(book, "By clinic and rule", cut.data.by_clinic_and_rule, formats)
     book.close()
     return path
+
+
+def ready() -> None:
+    """Called once in a process that will write workbooks, so that it imports this module early."""
+
+
+def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,
+                      visits: pd.DataFrame, context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Path:
+    """The workbook of `workbook(…)`, written here."""
+    return write_workbook(path, workbook(data, findings, claims, visits, context, rows))
 
 
 def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:

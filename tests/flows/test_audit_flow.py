@@ -251,6 +251,12 @@ def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_pa
     quarantine = pd.read_parquet(buckets / "quarantine.parquet")
     assert quarantine["reason"].str.startswith("duplicate (claim_id, line_number)").sum() == 3
     assert not list(buckets.glob(".spill-*")) and len(pd.read_parquet(buckets / "findings.parquet")) > 10
+    assert not list(buckets.glob(".canonical-*"))
+    # the bucketed run wrote its workbook in a process of its own: the same sheets, the same cells
+    books = [pd.read_excel(out / "report.xlsx", sheet_name=None) for out in (whole, buckets)]
+    assert list(books[0]) == list(books[1]) and len(books[1]["Findings"]) > 10
+    for sheet in ("Findings", "Claims at risk", "Visits", "By clinic and rule"):
+        pd.testing.assert_frame_equal(books[0][sheet], books[1][sheet])
 
 
 def test_a_rule_that_fails_in_a_bucket_worker_fails_the_run_with_its_rule_id(tmp_path):

@@ -1,0 +1,171 @@
+"""Writing a run's outputs: the canonical tables from the spill, the findings and the reports.
+
+The canonical tables need nothing the merge of the buckets makes, so they start the moment the
+buckets are audited, in two threads (Parquet encoding leaves the GIL) beside the merge, the
+summary and the reports, which mostly hold it. A large run writes its workbook in a process of
+its own (XlsxWriter is pure Python). At 10M lines all of this had taken 37 s after the last
+bucket, one core idle for most of it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import time
+import uuid
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.buckets import LaterCopies, bucket_claims, bucket_notes
+from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
+from nmr_audit.denial import claim_risk
+from nmr_audit.io.report_html import write_report_html
+from nmr_audit.io.report_xlsx import ready, workbook, write_workbook
+from nmr_audit.io.spill import Spill
+from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
+from nmr_audit.masking import Masking
+from nmr_audit.masking import mask_patients as apply_masking
+from nmr_audit.reference import ReferenceData
+from nmr_audit.report_data import build_report_data
+
+if TYPE_CHECKING:
+    from flows.audit import Audit, TableIntake
+
+CANONICAL_FILES = ("claim_lines.parquet", "visit_notes.parquet", "note_services.parquet")
+
+
+@dataclass
+class Sharing:
+    """How patient ids appear in the human-facing outputs (CSV, HTML, XLSX)."""
+
+    masking: Masking = "keep"
+    key: bytes | None = None
+
+
+class CanonicalTables:
+    """The audited rows in canonical form, read back from the spill a bucket at a time (patients
+    grouped by bucket) and written to a folder of their own inside `out`: claim lines in one
+    thread, notes and their minutes in another. Each table's spill files go once it is written."""
+
+    def __init__(self, out: Path, spill: Spill, claims: TableIntake, notes: TableIntake) -> None:
+        self.folder = out / f".canonical-{uuid.uuid4().hex[:12]}"
+        self.folder.mkdir(parents=True)
+        self._spill = spill
+        self._copies = LaterCopies(claims.duplicates, notes.duplicates)
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="canonical")
+        self._written = [self._pool.submit(self._claim_lines), self._pool.submit(self._visit_notes)]
+
+    def _claim_lines(self) -> None:
+        with ParquetParts(self.folder / "claim_lines.parquet") as out:
+            for bucket in range(self._spill.buckets):
+                out.write(bucket_claims(self._spill, bucket, self._copies)[0])
+        self._spill.release(CLAIM_LINES)
+
+    def _visit_notes(self) -> None:
+        with ParquetParts(self.folder / "visit_notes.parquet") as note_out, \
+                ParquetParts(self.folder / "note_services.parquet") as service_out:
+            for bucket in range(self._spill.buckets):
+                kept, services, _ = bucket_notes(self._spill, bucket, self._copies)
+                note_out.write(kept)
+                service_out.write(services)
+        self._spill.release(VISIT_NOTES)
+        self._spill.release(NOTE_SERVICES)
+
+    def link_into(self, staged: StagedOutputs) -> None:
+        """Wait for the tables and link them into the staged outputs (linked, not moved: a
+        retried write finds them still here)."""
+        for written in self._written:
+            written.result()
+        for name in CANONICAL_FILES:
+            target = staged.path(name)
+            target.unlink(missing_ok=True)
+            try:
+                os.link(self.folder / name, target)
+            except OSError:  # a filesystem without hard links
+                shutil.copyfile(self.folder / name, target)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class WorkbookWriter:
+    """report.xlsx written in a spawned process of its own (started early: it imports while the
+    run goes on) for a large run, or here."""
+
+    def __init__(self, own_process: bool) -> None:
+        self._pool = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                      if own_process else None)
+        if self._pool is not None:
+            self._pool.submit(ready)  # from a module that imports no Prefect or GX, as the process needs none
+
+    def submit(self, path: Path, cut: Any) -> Future[Path]:
+        if self._pool is not None:
+            return self._pool.submit(write_workbook, path, cut)
+        done: Future[Path] = Future()
+        done.set_result(write_workbook(path, cut))
+        return done
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, audit: Audit, quarantine: pd.DataFrame,
+                  summary: dict[str, Any], reference: ReferenceData, sharing: Sharing, workbook_rows: int,
+                  workbooks: WorkbookWriter) -> list[str]:
+    """Write every output aside and move them into `out` together."""
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    shown = apply_masking(audit.findings, sharing.masking, sharing.key)
+    started = time.perf_counter()
+    with StagedOutputs(target) as staged:
+        workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
+                                          reference, sharing, workbook_rows, workbooks)
+        reported = time.perf_counter()
+        write_parquet(audit.visits, staged.path("visits.parquet"))
+        write_parquet(audit.findings, staged.path("findings.parquet"))
+        write_csv(shown, staged.path("findings.csv"))
+        if audit.docs is not None:
+            shutil.copytree(audit.docs, staged.path("data_docs"))
+        write_parquet(quarantine, staged.path("quarantine.parquet"))
+        canonical.link_into(staged)
+        written = time.perf_counter()
+        workbook_written.result()
+        get_run_logger().info("report.xlsx written (detail sheets: up to %d row(s) each)", workbook_rows)
+        began = datetime.fromisoformat(summary["run"]["started_at"])
+        summary["run"]["seconds"] |= {"write_outputs": round(written - reported, 3),
+                                      "reports": round(time.perf_counter() - started - (written - reported), 3),
+                                      "total": round((datetime.now(UTC) - began).total_seconds(), 3)}
+        write_json(summary, staged.path("summary.json"))
+        names = sorted(p.name for p in staged.stage.iterdir())
+    get_run_logger().info("outputs written to %s", target)
+    return [str(target / name) for name in names]
+
+
+def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
+                   shown_findings: pd.DataFrame, reference: ReferenceData, sharing: Sharing, workbook_rows: int,
+                   workbooks: WorkbookWriter) -> Future[Path]:
+    """report.html, and report.xlsx on its way: from the same numbers, with patient ids as
+    `sharing` says. The workbook is cut to its sheets and handed to `workbooks` first, so that
+    a large run writes it while this process writes the rest."""
+    data = build_report_data(summary, audit.visits, audit.findings, claims)
+    at_risk = claim_risk(audit.findings, reference.denial_weights)
+    context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
+               "version": summary["software"]["version"], "masking": sharing.masking,
+               "inputs": f"{len(summary['inputs'])} file(s)"}
+    cut = workbook(data, shown_findings, at_risk, apply_masking(audit.visits, sharing.masking, sharing.key), context,
+                   workbook_rows)
+    written = workbooks.submit(staged.path("report.xlsx"), cut)
+    write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
+    get_run_logger().info("report.html written (%d chart(s), %d claim(s) ranked by denial risk)", 5, len(at_risk))
+    return written
