@@ -34,7 +34,8 @@ def start_server_early() -> Callable[[], None]:
         return lambda: None
     database = sqlite_file(settings.server.database.connection_url.get_secret_value())
     template = cache_dir() / f"prefect-{_prefect_version()}.db"
-    if database is not None and not database.exists() and template.exists():
+    seed, keep_as_template = database_plan(database, template)
+    if seed:
         _copy(template, database)
 
     def start() -> None:
@@ -42,12 +43,19 @@ def start_server_early() -> Callable[[], None]:
             SubprocessASGIServer().start()
         except Exception:  # the flow starts it again, and says why when it cannot
             return
-        if database is not None and not template.exists():
+        if keep_as_template:  # migrated now, and no run recorded in it yet
             keep(template, lambda partial: snapshot(database, partial))
 
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()
     return thread.join
+
+
+def database_plan(database: Path | None, template: Path) -> tuple[bool, bool]:
+    """(seed the database from the template, keep it as the template once migrated). Only a
+    database file that does not exist yet is either: one already used holds its runs."""
+    fresh = database is not None and not database.exists()
+    return fresh and template.exists(), fresh and not template.exists()
 
 
 def sqlite_file(url: str) -> Path | None:

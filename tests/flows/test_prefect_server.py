@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.prefect_server import snapshot, sqlite_file, start_server_early
+from flows.prefect_server import database_plan, snapshot, sqlite_file, start_server_early
 from tests.conftest import REPO
 
 SAMPLE = REPO / "data" / "sample" / "canonical"
@@ -22,6 +22,20 @@ def test_only_a_sqlite_file_database_can_be_seeded_from_the_cache():
     assert sqlite_file("sqlite+aiosqlite:////srv/run/.prefect/prefect.db") == Path("/srv/run/.prefect/prefect.db")
     assert sqlite_file("sqlite+aiosqlite:///:memory:") is None
     assert sqlite_file("postgresql+asyncpg://prefect@db:5432/prefect") is None
+
+
+def test_only_a_database_not_yet_created_is_seeded_or_kept_as_the_template(tmp_path):
+    template, home = tmp_path / "cache" / "prefect-3.db", tmp_path / "run" / "prefect.db"
+    assert database_plan(home, template) == (False, True)  # the first run on a machine migrates and keeps it
+    template.parent.mkdir()
+    template.write_bytes(b"migrated")
+    assert database_plan(home, template) == (True, False)
+    home.parent.mkdir()
+    home.write_bytes(b"a database with runs in it")  # an --out folder audited before
+    assert database_plan(home, template) == (False, False)
+    template.unlink()
+    assert database_plan(home, template) == (False, False)  # never taken as the template
+    assert database_plan(None, template) == (False, False)
 
 
 def test_a_snapshot_holds_what_another_connection_wrote_but_did_not_checkpoint(tmp_path):
