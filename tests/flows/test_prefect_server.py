@@ -52,6 +52,16 @@ def test_a_snapshot_holds_what_another_connection_wrote_but_did_not_checkpoint(t
     copy.close()
 
 
+def test_a_database_that_cannot_be_copied_leaves_no_template(tmp_path):
+    from nmr_audit.io.cache import keep
+
+    broken = tmp_path / "prefect.db"
+    broken.write_bytes(b"not a database" * 100)
+    template = tmp_path / "cache" / "prefect-3.db"
+    assert not keep(template, lambda partial: snapshot(broken, partial))
+    assert not template.exists() and not list(template.parent.glob("*.part"))
+
+
 def test_nothing_starts_where_the_run_talks_to_a_real_server():
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
