@@ -34,9 +34,8 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES_PER_VISIT = 2.37  # what the generator bills on average
-STAGES = ("read_and_validate", "reconcile_units", "apply_rules", "write_outputs", "reports")
-# reconcile_units and apply_rules are thread-seconds summed over buckets audited side by side;
-# audit_buckets is their wall time, and total the whole flow's after its Prefect server is up.
+# reconcile_units and apply_rules are seconds summed over buckets audited side by side;
+# audit_buckets is their wall time with the merge, and total the whole flow's (summary.json).
 WALL = ("read_and_validate", "audit_buckets", "write_outputs", "reports")
 
 

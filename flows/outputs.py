@@ -28,7 +28,7 @@ from flows.buckets import LaterCopies, bucket_claims, bucket_notes
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.denial import claim_risk
 from nmr_audit.io.report_html import write_report_html
-from nmr_audit.io.report_xlsx import ready, workbook, write_workbook
+from nmr_audit.io.report_xlsx import Workbook, ready, workbook, write_workbook
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.masking import Masking
@@ -107,7 +107,7 @@ class WorkbookWriter:
         if self._pool is not None:
             self._pool.submit(ready)  # from a module that imports no Prefect or GX, as the process needs none
 
-    def submit(self, path: Path, cut: Any) -> Future[Path]:
+    def submit(self, path: Path, cut: Workbook) -> Future[Path]:
         if self._pool is not None:
             return self._pool.submit(write_workbook, path, cut)
         done: Future[Path] = Future()
