@@ -12,7 +12,6 @@ it returned before running the flow.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import threading
@@ -35,8 +34,8 @@ def start_server_early() -> Callable[[], None]:
     database = sqlite_file(settings.server.database.connection_url.get_secret_value())
     template = cache_dir() / f"prefect-{_prefect_version()}.db"
     seed, keep_as_template = database_plan(database, template)
-    if seed:
-        _copy(template, database)
+    if seed:  # a copy that fails leaves the server to migrate a fresh database, as it would anyway
+        keep(database, lambda partial: shutil.copyfile(template, partial))
 
     def start() -> None:
         try:
@@ -76,18 +75,6 @@ def snapshot(database: Path, target: Path) -> None:
             source.close()
     except sqlite3.Error as problem:  # as a file that cannot be written: `keep` then keeps nothing
         raise OSError(f"cannot copy {database}: {problem}") from problem
-
-
-def _copy(template: Path, database: Path) -> None:
-    """The migrated template as this home's database; a copy that fails leaves the server to
-    migrate a fresh one, as it would anyway."""
-    try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        partial = database.with_name(f"{database.name}.{os.getpid()}.part")
-        shutil.copyfile(template, partial)
-        partial.replace(database)
-    except OSError:
-        return
 
 
 def _prefect_version() -> str:

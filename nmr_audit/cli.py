@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -78,16 +79,9 @@ def audit(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
-    from nmr_audit.prefect_env import configure_prefect
-
-    configure_prefect(out.resolve() / ".prefect")
-    from flows.prefect_server import start_server_early  # Prefect reads its settings on import
-
-    server_started = start_server_early()
-    from flows.audit import audit_flow
+    audit_flow = _flow(out.resolve() / ".prefect", "flows.audit", "audit_flow")
     from nmr_audit.summary import at_or_above
 
-    server_started()
     state = _with_runner(audit_flow, dask_address)(
         claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
         reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
@@ -120,16 +114,9 @@ def nightly(
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786) or 'local'.")] = None,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
-    from nmr_audit.prefect_env import configure_prefect
-
-    configure_prefect(output_root.resolve() / ".prefect")
-    from flows.prefect_server import start_server_early
-
-    server_started = start_server_early()
-    from flows.nightly import nightly_audit
+    nightly_audit = _flow(output_root.resolve() / ".prefect", "flows.nightly", "nightly_audit")
     from nmr_audit.summary import at_or_above
 
-    server_started()
     state = _with_runner(nightly_audit, dask_address)(
         claims=claims, notes=notes, output_root=str(output_root), as_of=as_of.date() if as_of else None,
         full=full, profile=_opt(profile), mapping=_opt(mapping), partitioned=bool(dask_address),
@@ -143,6 +130,20 @@ def nightly(
     typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
+
+
+def _flow(prefect_home: Path, module: str, name: str) -> Any:
+    """The flow `module.name`, imported once Prefect is configured (it reads its settings on
+    import) while its temporary server starts (`flows.prefect_server`), and that server up."""
+    from nmr_audit.prefect_env import configure_prefect
+
+    configure_prefect(prefect_home)
+    from flows.prefect_server import start_server_early
+
+    server_started = start_server_early()
+    flow = getattr(importlib.import_module(module), name)
+    server_started()
+    return flow
 
 
 def _with_runner(flow_function: object, dask_address: str | None) -> object:

@@ -15,7 +15,7 @@ def cache_dir() -> Path:
 
 def keep(path: Path, write: Callable[[Path], None]) -> bool:
     """Make `path` by `write(partial)` and move it in whole, so that two runs at once never read
-    half a file; False (and nothing kept) where the cache cannot be written."""
+    half a file; False (and nothing kept) where it cannot be written."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from nmr_audit.contract import VISIT_KEY
 from nmr_audit.keys import keys_in
 from nmr_audit.report_data import ReportData
 from nmr_audit.safe_text import defuse_frame
@@ -80,7 +81,7 @@ def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, clai
 
 
 def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    key = ["patient_id", "date_of_service", "rendering_npi"]
+    key = list(VISIT_KEY)
     keep = (visits["excess_units_97112"] > 0) | visits["note_id"].isna()
     if len(findings) and set(key) <= set(findings.columns):
         keep |= keys_in(visits, findings, key)
