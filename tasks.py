@@ -70,7 +70,8 @@ def browser() -> None:
 def test() -> None:
     browser()
     run(BIN / "ruff", "check", ".")
-    run(BIN / "python", "-m", "pytest", "-q", *sys.argv[2:])
+    # One worker per core, at most 4 (each starts its own Prefect server); `-n 0` runs in this process.
+    run(BIN / "python", "-m", "pytest", "-q", "-n", "auto", "--maxprocesses", "4", *sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def test_the_run_publishes_a_summary_and_top_findings_as_artifacts(tmp_path):
 def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
     from nmr_audit.synth.write import ExportStyle, write_dataset
 
-    write_dataset(tmp_path / "g", visits=36, seed=12, defect_rate=0.2, style=ExportStyle(format="jsonl"))
+    write_dataset(tmp_path / "g", visits=16, seed=3, defect_rate=0.2, style=ExportStyle(format="jsonl"))  # 3 partitions
     for mode in (False, True):
         state = audit_flow(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
                            out=str(tmp_path / str(mode)), partitioned=mode, data_docs=False, return_state=True)
