@@ -8,6 +8,7 @@ tasks execute on the cluster's workers.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from nmr_audit.findings import ordered
 from nmr_audit.gx_engine import RuleEngine
 from nmr_audit.io.readers import read_canonical
-from nmr_audit.io.suites import load_suites
+from nmr_audit.io.suites import default_expectations_dir, load_suites, suites_fingerprint
 from nmr_audit.io.writers import write_parquet
 from nmr_audit.partition import partition_labels, payer_history
 from nmr_audit.pipeline import audit_tables
@@ -25,6 +26,7 @@ from nmr_audit.reference import ReferenceData
 from nmr_audit.visits import in_visit_order
 
 INPUTS = ("claim_lines", "visit_notes", "note_services", "history")
+_ENGINES = threading.local()  # a GX context is never shared between threads
 
 
 @task(name="split into partitions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -57,14 +59,25 @@ def audit_partition(folder: str, reference: ReferenceData, expectations: str | N
     path = Path(folder)
     tables = {name: read_canonical(path / f"{name}.parquet") for name in INPUTS}
     audited = audit_tables(tables["claim_lines"], tables["visit_notes"], tables["note_services"], reference,
-                           RuleEngine(load_suites(Path(expectations) if expectations else None)),
-                           history=tables["history"])
+                           rule_engine(expectations), history=tables["history"])
     write_parquet(audited.visits, path / "visits.parquet")
     write_parquet(audited.findings, path / "findings.parquet")
     get_run_logger().info("partition %s: %d visit(s), %d finding(s)",
                           (path / "label.txt").read_text(encoding="utf-8"), len(audited.visits),
                           len(audited.findings))
     return folder
+
+
+def rule_engine(expectations: str | None) -> RuleEngine:
+    """This thread's rule engine for the suites in `expectations` (the project's own if None), built
+    for its first partition and kept: a Dask worker audits partition after partition, and building
+    an engine (a GX context, a batch per expectation) can cost as much as validating a small
+    partition. Keyed by the suites' files, so an edited suite counts from the next partition on."""
+    folder = Path(expectations) if expectations else default_expectations_dir()
+    key = (str(folder), suites_fingerprint(folder))
+    if getattr(_ENGINES, "key", None) != key:
+        _ENGINES.engine, _ENGINES.key = RuleEngine(load_suites(folder)), key
+    return _ENGINES.engine
 
 
 @task(name="merge partitions", cache_policy=NO_CACHE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,3 +32,12 @@ def load_suites(folder: Path | None = None) -> dict[str, gx.ExpectationSuite]:
         except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
             raise InputError(path, f"rule suite is not valid: {exc}") from exc
     return suites
+
+
+def suites_fingerprint(folder: Path) -> str:
+    """A digest of the suite files in `folder` (those that exist): equal digests, equal suites."""
+    digest = hashlib.sha256()
+    for grain in GRAINS:
+        path = folder / f"{grain}.json"
+        digest.update(grain.encode() + (path.read_bytes() if path.exists() else b"\0missing"))
+    return digest.hexdigest()

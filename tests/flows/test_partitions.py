@@ -1,0 +1,52 @@
+"""A partition task's rule engine: built once per thread, rebuilt when the suites change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+
+import pytest
+
+from flows.partitions import rule_engine
+from nmr_audit.errors import InputError
+from nmr_audit.io.suites import default_expectations_dir
+
+
+def test_partitions_in_one_thread_share_its_engine():
+    assert rule_engine(None) is rule_engine(None)
+    assert rule_engine(str(default_expectations_dir())) is rule_engine(None)
+
+
+def test_each_thread_has_an_engine_of_its_own():
+    mine = rule_engine(None)
+    theirs = []
+    other = threading.Thread(target=lambda: theirs.append(rule_engine(None)))
+    other.start()
+    other.join()
+    assert theirs and theirs[0] is not mine
+
+
+def test_an_edited_suite_counts_from_the_next_partition_on(tmp_path):
+    folder = tmp_path / "expectations"
+    shutil.copytree(default_expectations_dir(), folder)
+    before = rule_engine(str(folder))
+    suite = folder / "visits.json"
+    document = json.loads(suite.read_text())
+    document["expectations"][0]["meta"]["message"] = "edited: " + document["expectations"][0]["meta"]["message"]
+    suite.write_text(json.dumps(document))
+    after = rule_engine(str(folder))
+    assert after is not before
+    assert after.suites["visits"].expectations[0].meta["message"].startswith("edited: ")
+    assert rule_engine(str(folder)) is after
+
+
+def test_a_missing_suite_is_named_not_cached(tmp_path):
+    folder = tmp_path / "expectations"
+    shutil.copytree(default_expectations_dir(), folder)
+    kept = (folder / "notes.json").read_bytes()
+    (folder / "notes.json").unlink()
+    with pytest.raises(InputError, match=r"notes\.json"):
+        rule_engine(str(folder))
+    (folder / "notes.json").write_bytes(kept)
+    assert set(rule_engine(str(folder)).suites) == {"claim_lines", "visits", "notes", "patient_days"}
