@@ -20,11 +20,14 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from audit import ROOT, bare_read, machine_speed, size
 
+T = TypeVar("T")
 
-def timed(step: Callable[[], object]) -> tuple[float, object]:
+
+def timed(step: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     result = step()
     return time.perf_counter() - started, result
