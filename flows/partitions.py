@@ -71,7 +71,7 @@ def audit_partition(folder: str, reference: ReferenceData, expectations: str | N
 def rule_engine(expectations: str | None) -> RuleEngine:
     """This thread's rule engine for the suites in `expectations` (the project's own if None), built
     for its first partition and kept: a Dask worker audits partition after partition, and building
-    an engine (a GX context, a batch per expectation) can cost as much as validating a small
+    an engine (a GX context, a batch per expectation) costs about a third of validating a small
     partition. Keyed by the suites' files, so an edited suite counts from the next partition on."""
     folder = Path(expectations) if expectations else default_expectations_dir()
     key = (str(folder), suites_fingerprint(folder))
