@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import NMR_CODE, VISIT_KEY
-from nmr_audit.keys import positions
+from nmr_audit.keys import in_order, positions
 from nmr_audit.money import fee_per_unit
 from nmr_audit.parse import clock_minutes, modifiers_text
 from nmr_audit.reference import ReferenceData
@@ -56,7 +56,7 @@ def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_servi
 def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.DataFrame,
                reference: ReferenceData) -> pd.DataFrame:
     """97112 lines with their visit's note, the modifiers they carry and should carry, and value."""
-    nmr = claim_lines[claim_lines["cpt_code"] == NMR_CODE].sort_values([*KEY, *LINE_ID], kind="stable")
+    nmr = in_order(claim_lines[claim_lines["cpt_code"] == NMR_CODE], [*KEY, *LINE_ID])
     facts = nmr.merge(visits[[*KEY, "note_id"]], on=KEY, how="left").reset_index(drop=True)
     credential = _by_note(facts["note_id"], visit_notes["note_id"], visit_notes["provider_credential"])
     discipline = reference.therapy_disciplines.set_index("provider_credential")
@@ -117,7 +117,8 @@ def _ncci_partner(facts: pd.DataFrame, claim_lines: pd.DataFrame, reference: Ref
         ptp[ptp["column_1"] == NMR_CODE].assign(partner=ptp["column_2"]),
         ptp[ptp["column_2"] == NMR_CODE].assign(partner=ptp["column_1"]),
     ])[["partner", "modifier_indicator", "effective_from", "effective_to", "verified"]]
-    others = claim_lines[claim_lines["cpt_code"].isin(partners["partner"])]
+    others = claim_lines.loc[claim_lines["cpt_code"].isin(partners["partner"]).to_numpy(),
+                             [*KEY, "cpt_code", "modifiers"]]  # only what the pairing reads: no copy of the rest
     none = pd.Series(pd.NA, index=facts.index, dtype="str")
     if others.empty:
         return {"ncci_pair_without_modifier": none, "ncci_pair_verified": none}
@@ -166,7 +167,7 @@ def note_facts(visit_notes: pd.DataFrame, note_services: pd.DataFrame, visits: p
     """Notes of 97112 visits with session length, itemized minutes and plan-of-care age."""
     context = visits[[*KEY, "payer_type", "lines_97112", "billed_units_97112"]].merge(
         first_lines, on=KEY, how="left")
-    notes = visit_notes.merge(context, on=KEY).sort_values("note_id", kind="stable").reset_index(drop=True)
+    notes = in_order(visit_notes.merge(context, on=KEY), ["note_id"])
     timed = note_services["cpt_code"].isin(reference.timed_codes)
     note_of = positions(note_services["note_id"], notes["note_id"])
     minutes = note_services["minutes"].fillna(0).astype("int64").to_numpy()
@@ -190,7 +191,7 @@ def note_facts(visit_notes: pd.DataFrame, note_services: pd.DataFrame, visits: p
 def patient_day_facts(lines: pd.DataFrame, reference: ReferenceData) -> pd.DataFrame:
     """97112 units per patient and date of service (the contract's MUE grain) against the MUE."""
     day = ["patient_id", "date_of_service"]
-    grouped = lines.sort_values([*day, *LINE_ID], kind="stable").groupby(day, sort=False)
+    grouped = in_order(lines, [*day, *LINE_ID]).groupby(day, sort=False)
     days = grouped.agg(units_97112=("units", "sum"), claim_id=("claim_id", "first"),
                        line_number=("line_number", "first"), rendering_npi=("rendering_npi", "first"),
                        clinic_id=("clinic_id", "first"), payer_type=("payer_type", "first"),
