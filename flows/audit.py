@@ -189,12 +189,12 @@ def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: Refe
 
 def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int) -> BucketRunner:
     """Buckets spilled to disk: one at a time in this process and the rest of `at_once` in worker
-    processes. A run held in memory, or writing Data Docs (one engine, so that one site lists
-    every bucket), stays in this process."""
+    processes. A run held in memory stays in this process, and so does a run writing Data Docs,
+    whose `at_once` is 1 (one engine, so that one site lists every bucket)."""
     side_by_side = max(1, min(at_once, spill.buckets))
-    if spill.folder is not None and docs is None and side_by_side > 1:
+    if spill.folder is not None and side_by_side > 1:
         return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1)
-    return BucketRunner(settings.suites, threads=1 if docs else side_by_side, docs_dir=docs)
+    return BucketRunner(settings.suites, threads=side_by_side, docs_dir=docs)
 
 
 @dataclass
@@ -311,7 +311,8 @@ def audit_flow(
                 "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned, "mask_patients": mask_patients,
                 "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
                 "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
-                "buckets": buckets, "buckets_at_once": buckets_at_once, "workbook_rows": workbook_rows})
+                "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
+                "workbook_rows": workbook_rows})
         finally:
             spill.close()
 
@@ -350,7 +351,7 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
                     given: dict[str, Any]) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
     """The inputs read into the spill and every bucket audited; worker processes (if any) start
     while the inputs are read and stop once the buckets are audited."""
-    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["buckets_at_once"])
+    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"])
     try:
         reading = time.perf_counter()
         claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"])

@@ -74,12 +74,6 @@ def ready() -> None:
     """Called once in a process that will write workbooks, so that it imports this module early."""
 
 
-def write_report_xlsx(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,
-                      visits: pd.DataFrame, context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Path:
-    """The workbook of `workbook(…)`, written here."""
-    return write_workbook(path, workbook(data, findings, claims, visits, context, rows))
-
-
 def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     key = list(VISIT_KEY)
     keep = (visits["excess_units_97112"] > 0) | visits["note_id"].isna()

@@ -6,7 +6,8 @@ import openpyxl
 import pytest
 
 from nmr_audit.denial import claim_risk
-from nmr_audit.io.report_xlsx import write_report_xlsx
+from nmr_audit.io.report_xlsx import workbook as cut_sheets
+from nmr_audit.io.report_xlsx import write_workbook
 from nmr_audit.report_data import build_report_data
 from nmr_audit.visits import reconcile_visits
 from tests.builders import tables, visit
@@ -26,8 +27,8 @@ def workbook(reference, tmp_path_factory):
     summary = {"totals": {"claim_lines": {"rows_audited": 3, "rows_quarantined": 0}},
                "findings": {"dollars_at_risk": 99.0}}
     path = tmp_path_factory.mktemp("xlsx") / "report.xlsx"
-    write_report_xlsx(path, build_report_data(summary, visits, findings, 3), findings,
-                      claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"})
+    write_workbook(path, cut_sheets(build_report_data(summary, visits, findings, 3), findings,
+                                    claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"}))
     return openpyxl.load_workbook(path), findings
 
 
@@ -66,8 +67,9 @@ def test_long_sheets_stop_at_the_cap_and_the_summary_says_so(reference, tmp_path
     visits = reconcile_visits(*tables(*cases), reference)
     summary = {"totals": {"claim_lines": {"rows_audited": 4, "rows_quarantined": 0}},
                "findings": {"dollars_at_risk": float(findings["dollars_at_risk"].sum())}}
-    path = write_report_xlsx(tmp_path / "report.xlsx", build_report_data(summary, visits, findings, 4), findings,
-                             claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"}, rows=2)
+    path = write_workbook(tmp_path / "report.xlsx", cut_sheets(
+        build_report_data(summary, visits, findings, 4), findings, claim_risk(findings, reference.denial_weights),
+        visits, {"run_id": "r1"}, rows=2))
     book = openpyxl.load_workbook(path)
     assert len(findings) > 2 and book["Findings"].max_row == 3  # header + the first two
     assert [c.value for c in book["Findings"]["A"][1:]] == list(findings["finding_id"][:2])
