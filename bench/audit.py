@@ -11,7 +11,7 @@ read its stage times from summary.json. Reported: the command's wall
 time end to end (imports, the temporary Prefect server, the flow, exit), the flow's own time
 (summary.json `run.seconds.total`: reading to the last output written), and the peak RSS of the
 command's process tree (its bucket worker and Prefect server included). Prints a table and
-writes bench/out/results.json. Figures belong in notes and the README, never in timed tests.
+writes bench/out/results.json. Figures belong in notes and docs/performance.md, never in timed tests.
 """
 
 from __future__ import annotations

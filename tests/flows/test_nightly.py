@@ -99,7 +99,7 @@ def test_deployment_schedule_is_the_one_the_readme_gives():
     flow_object = getattr(importlib.import_module(module.removesuffix(".py").replace("/", ".")), name)
     assert isinstance(flow_object, Flow) and flow_object.name == "nmr-audit-nightly"
     schedule = entry["schedules"][0]
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "operations.md").read_text()
     assert f'cron: "{schedule["cron"]}"' in readme and f"timezone: {schedule['timezone']}" in readme
     built = deployment(["/x/claims"], ["/x/notes"], "/x/out")
     assert built.schedules[0].schedule.cron == schedule["cron"] == "30 2 * * *"
