@@ -210,6 +210,12 @@ def generate(
                f"{counts['defects']} injected defects in {out.resolve()}")
 
 
+from nmr_audit.commands import consult  # noqa: E402  (sample, extrapolate: the consultant's audit)
+
+app.command(epilog=consult.SAMPLE_EPILOG)(consult.run_command(consult.sample))
+app.command(epilog=consult.EXTRAPOLATE_EPILOG)(consult.run_command(consult.extrapolate))
+
+
 def main() -> None:
     try:
         app()
