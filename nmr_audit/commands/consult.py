@@ -173,7 +173,8 @@ def extrapolate(
 
     drawn = files.read_sample_folder(sample)
     answers = files.read_review(review)
-    checked = extrapolation.check_review(drawn.sample, answers, drawn.units)
+    checked = extrapolation.check_review(drawn.sample, answers, drawn.units,
+                                         show_ids=drawn.design["unit"] != "patient-day")  # no patient ids on stderr
     if checked.problems:
         for problem in checked.problems[:50]:
             typer.echo(f"nmr-audit: error: {review}: {problem}", err=True)

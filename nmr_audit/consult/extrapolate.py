@@ -139,7 +139,7 @@ class ReviewCheck:
     problems: list[str]
 
 
-def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame) -> ReviewCheck:
+def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame, show_ids: bool = True) -> ReviewCheck:
     """Validate a reviewer's answers against the sample and the frame.
 
     sample: `sample_unit_id, stratum`. review: `sample_unit_id`, `overpayment_amount` (raw
@@ -148,7 +148,9 @@ def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame
     amount_basis`), `amount` being the most a unit can have been overpaid (its charges, or
     what was paid where a remittance exists).
     Problems: an id not in the sample, an id given twice, an amount that is not a number or is
-    negative, an amount above the unit's ceiling, a sampled unit with no answer.
+    negative, an amount above the unit's ceiling, a sampled unit with no answer. With
+    `show_ids` False (patient-day ids hold a patient id) a problem names the row, and an
+    unanswered unit its stratum and draw order, never the id.
     """
     ids = review["sample_unit_id"].astype("str").str.strip()
     rows = review["row"].astype("int64").to_numpy()
@@ -162,26 +164,33 @@ def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame
         said = message if isinstance(message, pd.Series) else pd.Series(message, index=review.index)
         problems.extend(zip(rows[mask].tolist(), said[mask].tolist(), strict=True))
 
+    unit = "unit " + ids if show_ids else pd.Series("the unit", index=review.index, dtype="str")
     in_sample = ids.isin(sample["sample_unit_id"]).to_numpy()
-    flag(~in_sample & ids.notna().to_numpy(), "unit " + ids + " is not in the sample (check the id, or the SAMPLE_DIR)")
+    flag(~in_sample & ids.notna().to_numpy(), unit + " is not in the sample (check the id, or the SAMPLE_DIR)")
     repeated = ids.duplicated(keep="first").to_numpy() & in_sample
-    flag(repeated, "unit " + ids + " is answered more than once: keep one row per unit")
+    flag(repeated, unit + " is answered more than once: keep one row per unit")
     bad_number = ~blank & amount.isna().to_numpy()
-    flag(bad_number & in_sample, "unit " + ids + ": overpayment_amount '" + raw.astype("str") + "' is not a number")
+    flag(bad_number & in_sample, unit + ": overpayment_amount '" + raw.astype("str") + "' is not a number")
     negative = (amount < 0).to_numpy()
-    flag(negative & in_sample, "unit " + ids + ": overpayment_amount is negative (enter 0 when nothing was overpaid)")
+    flag(negative & in_sample, unit + ": overpayment_amount is negative (enter 0 when nothing was overpaid)")
     ceiling = ids.map(units.set_index("sample_unit_id")["amount"]).astype("float64")
     basis = ids.map(units.set_index("sample_unit_id")["amount_basis"]).astype("str")
     above = (amount > ceiling + MONEY_TOLERANCE).fillna(False).to_numpy() & in_sample
     what = basis.map({"paid": "what was paid for it", "charge": "its charges"}).fillna("what was paid or charged")
-    flag(above, "unit " + ids + ": overpayment_amount " + amount.map("{:,.2f}".format) + " is above "
+    flag(above, unit + ": overpayment_amount " + amount.map("{:,.2f}".format) + " is above "
          + what + " (" + ceiling.map(lambda v: f"{v:,.2f}") + ")")
     good = in_sample & ~repeated & ~blank & ~bad_number & ~negative & ~above
     answered = set(ids[good | (in_sample & ~repeated & ~blank)])
     missing = sample[~sample["sample_unit_id"].isin(answered)]
     lines = [f"row {row}: {message}" for row, message in sorted(problems, key=lambda p: p[0])]
     if len(missing):
-        shown = ", ".join(missing["sample_unit_id"].head(5))
+        if show_ids:
+            named = missing["sample_unit_id"].astype("str")
+        else:
+            draws = missing["draw_order"] if "draw_order" in missing.columns else pd.Series(missing.index + 1,
+                                                                                           index=missing.index)
+            named = "stratum " + missing["stratum"].astype("str") + " draw " + draws.astype("str")
+        shown = ", ".join(named.head(5))
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         lines.append(f"{len(missing)} sampled unit(s) have no overpayment_amount: {shown}{more} "
                      "(every sampled unit needs an answer; enter 0 where nothing was overpaid)")

@@ -20,10 +20,13 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmr_audit.contract import SEVERITIES
 from nmr_audit.findings import dollars_per_line
-from nmr_audit.keys import in_order
+from nmr_audit.keys import group_numbers, in_order, positions
+from nmr_audit.parse import arrow_text
 
 UNITS = ("claim", "line", "patient-day")
 STRATIFY = ("amount", "clinic", "rule")
@@ -102,38 +105,45 @@ def build_frame(claim_lines: pd.DataFrame, findings: pd.DataFrame, unit: str,
     lines = _line_amounts(claim_lines, paid)
     lines = lines.assign(sample_unit_id=unit_ids(lines, unit).to_numpy())
     lines = in_order(lines, ["sample_unit_id", "claim_id", "line_number"])
-    grouped = lines.groupby("sample_unit_id", sort=True)
+    ids = lines["sample_unit_id"].to_numpy(dtype=object)
+    starts = np.ones(len(lines), dtype=bool)
+    starts[1:] = ids[1:] != ids[:-1]
+    number = np.cumsum(starts) - 1  # the unit of each line, 0, 1, … in id order
+    count = int(number[-1]) + 1 if len(lines) else 0
+    size = np.bincount(number, minlength=count)
+    charge, paid_line, line_amount = (lines[c].to_numpy(dtype="float64") for c in ("charge", "paid", "line_amount"))
+    known = np.bincount(number, weights=~np.isnan(line_amount), minlength=count)
+    paid_lines = np.bincount(number, weights=~np.isnan(paid_line), minlength=count)
     units = pd.DataFrame({
-        "claim_lines": grouped.size(),
-        "clinic_id": grouped["clinic_id"].first(),
-        "charge_amount": grouped["charge"].sum(min_count=1),
-        "paid_amount": grouped["paid"].sum(min_count=1),
-        "amount": grouped["line_amount"].sum(min_count=1),
-        "known": grouped["line_amount"].count(),
-        "paid_lines": grouped["paid"].count(),
+        "sample_unit_id": lines["sample_unit_id"].to_numpy()[starts],
+        "claim_lines": size,
+        "clinic_id": lines["clinic_id"].to_numpy()[starts],
+        "charge_amount": _sum(charge, number, count),
+        "paid_amount": _sum(paid_line, number, count),
+        "amount": np.where(known == size, _sum(line_amount, number, count), np.nan),
+        "amount_basis": np.select([known < size, paid_lines == size, paid_lines == 0],
+                                  ["unknown", "paid", "charge"], "paid+charge"),
     })
-    units["amount"] = units["amount"].where(units["known"] == units["claim_lines"])
-    units["amount_basis"] = np.select(
-        [units["known"] < units["claim_lines"], units["paid_lines"] == units["claim_lines"], units["paid_lines"] == 0],
-        ["unknown", "paid", "charge"], "paid+charge")
-    units = units.drop(columns=["known", "paid_lines"]).reset_index()
 
     found = findings.assign(sample_unit_id=unit_ids(findings, unit).to_numpy())
-    inside = found["sample_unit_id"].isin(units["sample_unit_id"]).to_numpy()
-    on_lines = found[inside & found["claim_id"].notna().to_numpy()]
-    per_line = (on_lines.assign(line=on_lines["line_number"].fillna(0).to_numpy(),
-                                dollars=on_lines["dollars_at_risk"].astype("float64").fillna(0.0).to_numpy())
-                .groupby(["claim_id", "line"], sort=False)
-                .agg(dollars=("dollars", "max"), sample_unit_id=("sample_unit_id", "first")))
-    dollars = per_line.groupby("sample_unit_id")["dollars"].sum()
-    outside = found[~inside]
-    costliest = _costliest_rule(found[inside])
+    position = positions(found["sample_unit_id"], units["sample_unit_id"])  # −1: outside the frame
+    inside = position >= 0
+    on_lines = inside & found["claim_id"].notna().to_numpy()
+    line_key = group_numbers(found[on_lines].assign(line=found["line_number"][on_lines].fillna(0).to_numpy()),
+                             ["claim_id", "line"]) if on_lines.any() else np.array([], dtype="int64")
+    per_line = (pd.DataFrame({"key": line_key, "unit": position[on_lines],
+                              "dollars": found["dollars_at_risk"][on_lines].astype("float64").fillna(0.0).to_numpy()})
+                .groupby("key", sort=False).agg(dollars=("dollars", "max"), unit=("unit", "first")))
+    costliest = np.full(count, NO_FINDING, dtype=object)
+    ranked = _costliest_rule(found[inside].assign(unit=position[inside]))
+    costliest[ranked["unit"].to_numpy()] = ranked["rule_id"].to_numpy()
     units = units.assign(
-        dollars_at_risk=units["sample_unit_id"].map(dollars).fillna(0.0).astype("float64"),
-        findings=units["sample_unit_id"].map(found[inside].groupby("sample_unit_id").size()).fillna(0).astype("int64"),
-        costliest_rule=units["sample_unit_id"].map(costliest).astype("str").fillna(NO_FINDING),
+        dollars_at_risk=np.bincount(per_line["unit"].to_numpy(), weights=per_line["dollars"].to_numpy(), minlength=count),
+        findings=np.bincount(position[inside], minlength=count).astype("int64"),
+        costliest_rule=costliest,
         stratum=ALL_UNITS,
     )
+    outside = found[~inside]
     for column in MONEY_COLUMNS:
         units[column] = units[column].astype("float64").round(2) + 0.0  # no -0.00
     return SamplingFrame(
@@ -163,17 +173,21 @@ def _line_amounts(claim_lines: pd.DataFrame, paid: pd.DataFrame | None) -> pd.Da
     return lines
 
 
-def _costliest_rule(found: pd.DataFrame) -> pd.Series:
-    """Per unit, the rule of its finding with the most dollars (the more severe, then the
-    lower rule id on ties)."""
-    if found.empty:
-        return pd.Series(dtype="str")
+def _costliest_rule(found: pd.DataFrame) -> pd.DataFrame:
+    """Per unit (`unit`: its number), the rule of its finding with the most dollars (the more
+    severe, then the lower rule id on ties): `unit, rule_id`."""
     rank = found["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).fillna(-1).astype("int64")
-    ranked = found.assign(minus_dollars=-found["dollars_at_risk"].astype("float64").fillna(0.0).to_numpy(),
-                          minus_rank=-rank.to_numpy())
-    ranked = in_order(ranked, ["sample_unit_id", "minus_dollars", "minus_rank", "rule_id"])
-    first = ranked.drop_duplicates("sample_unit_id")
-    return pd.Series(first["rule_id"].to_numpy(), index=first["sample_unit_id"].to_numpy())
+    ranked = found[["unit", "rule_id"]].assign(
+        minus_dollars=-found["dollars_at_risk"].astype("float64").fillna(0.0).to_numpy(), minus_rank=-rank.to_numpy())
+    ranked = in_order(ranked, ["unit", "minus_dollars", "minus_rank", "rule_id"])
+    return ranked.drop_duplicates("unit")[["unit", "rule_id"]]
+
+
+def _sum(values: np.ndarray, number: np.ndarray, count: int) -> np.ndarray:
+    """Sum per unit of the lines' values (dollars), missing where no line of the unit has one."""
+    present = ~np.isnan(values)
+    total = np.bincount(number, weights=np.where(present, values, 0.0), minlength=count)
+    return np.where(np.bincount(number, weights=present, minlength=count) > 0, total, np.nan)
 
 
 @dataclass(frozen=True)
@@ -279,28 +293,44 @@ def canonical_text(units: pd.DataFrame) -> str:
     UTF-8; a header line of the column names in `FRAME_COLUMNS` order, then one line per unit
     in `sample_unit_id` order (Unicode code points); fields separated by a tab; text with `\\`,
     tab, line feed and carriage return escaped as `\\\\`, `\\t`, `\\n`, `\\r`; whole numbers
-    in decimal; dollars with exactly two decimals; a missing value empty; every line ends
-    with a line feed.
+    in decimal; dollars with exactly two decimals (`-` before a negative amount); a missing
+    value empty; every line ends with a line feed.
     """
-    ordered = in_order(units[list(FRAME_COLUMNS)], ["sample_unit_id"])
-    fields = [_field_text(ordered[column], column) for column in FRAME_COLUMNS]
-    rows = fields[0].str.cat(fields[1:], sep="\t") if len(ordered) else pd.Series([], dtype="str")
-    return "\t".join(FRAME_COLUMNS) + "\n" + "".join(rows + "\n")
+    return _canonical_bytes(units).decode("utf-8")
 
 
 def frame_sha256(units: pd.DataFrame) -> str:
     """SHA-256 (hex) of `canonical_text(units)` encoded as UTF-8."""
-    return hashlib.sha256(canonical_text(units).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical_bytes(units)).hexdigest()
 
 
-def _field_text(values: pd.Series, column: str) -> pd.Series:
+def _canonical_bytes(units: pd.DataFrame) -> bytes:
+    """`canonical_text` built in Arrow (1M units in about a second): each row's fields joined,
+    then the rows' bytes taken straight from the string array's data buffer."""
+    header = ("\t".join(FRAME_COLUMNS) + "\n").encode("utf-8")
+    if units.empty:
+        return header
+    ordered = in_order(units[list(FRAME_COLUMNS)], ["sample_unit_id"])
+    fields = [_field_text(ordered[column], column) for column in FRAME_COLUMNS]
+    rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, "\t"), "", "\n")
+    rows = rows.cast(pa.large_string())
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset: rows.offset + len(rows) + 1]
+    return header + rows.buffers()[2].to_pybytes()[offsets[0]: offsets[-1]]
+
+
+def _field_text(values: pd.Series, column: str) -> pa.Array:
     if column in MONEY_COLUMNS:
-        number = values.astype("float64")
-        text = pd.Series(np.char.mod("%.2f", np.nan_to_num(number.to_numpy() + 0.0)), index=values.index)
-        return text.astype("str").where(number.notna(), "")
+        number = values.to_numpy(dtype="float64")
+        missing = np.isnan(number)
+        cents = np.round(np.where(missing, 0.0, number) * 100).astype("int64")
+        whole, part = np.abs(cents) // 100, np.abs(cents) % 100
+        digits = pc.binary_join_element_wise(pc.cast(pa.array(whole), pa.string()),
+                                             pc.utf8_lpad(pc.cast(pa.array(part), pa.string()), 2, "0"), ".")
+        text = pc.binary_join_element_wise(pa.array(np.where(cents < 0, "-", "")), digits, "")
+        return pc.if_else(pa.array(missing), "", text)
     if FRAME_COLUMNS[column] == "int64":
-        return values.astype("int64").astype("str")
-    text = values.astype("str")
+        return pc.cast(pa.array(values.to_numpy(dtype="int64")), pa.string())
+    text = arrow_text(values)
     for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        text = text.str.replace(raw, escaped, regex=False)
-    return text.fillna("")
+        text = pc.replace_substring(text, raw, escaped)
+    return pc.fill_null(text, "")

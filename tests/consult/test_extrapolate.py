@@ -150,6 +150,17 @@ def test_every_problem_in_a_review_is_named_with_its_row():
     assert negative[1].startswith("1 sampled unit(s) have no overpayment_amount: C4")  # 300.004 rounds to the cap
 
 
+def test_patient_day_problems_name_rows_and_draws_never_the_patient():
+    sample = pd.DataFrame({"sample_unit_id": ["P1|2026-03-02", "P2|2026-03-02"], "stratum": "all", "draw_order": [1, 2]})
+    units = pd.DataFrame({"sample_unit_id": sample["sample_unit_id"], "amount": 100.0, "amount_basis": "charge"})
+    problems = check_review(sample, review(["P1|2026-03-02", "P9|2026-03-02"], [500, 1]), units, show_ids=False).problems
+    assert problems == ["row 2: the unit: overpayment_amount 500.00 is above its charges (100.00)",
+                        "row 3: the unit is not in the sample (check the id, or the SAMPLE_DIR)",
+                        "1 sampled unit(s) have no overpayment_amount: stratum all draw 2 (every "
+                        "sampled unit needs an answer; enter 0 where nothing was overpaid)"]
+    assert not any("P1" in p or "P9" in p for p in problems)
+
+
 def test_automated_check_sets_the_estimate_beside_the_exact_total():
     units = pd.DataFrame({"sample_unit_id": [f"U{i}" for i in range(6)], "stratum": "all",
                           "dollars_at_risk": [0.0, 10.0, 0.0, 20.0, 0.0, 30.0]})

@@ -155,6 +155,9 @@ def test_canonical_text_is_the_documented_form():
     assert lines[3] == "C3\tall\t1\tCL-B\t\t\t\tunknown\t0.00\t0\tno finding"
     assert text.endswith("no finding\n") and len(lines) == 6
     assert frame_sha256(units) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    refunded = units.assign(paid_amount=[-12.5, 0.1 + 0.2, np.nan, 1e6 + 0.01])  # dollars, as Parquet keeps them
+    assert [line.split("\t")[5] for line in canonical_text(refunded).split("\n")[1:-1]] == \
+        ["-12.50", "0.30", "", "1000000.01"]
 
 
 def test_frame_hash_depends_on_rows_not_on_order_or_parquet_layout(tmp_path):
