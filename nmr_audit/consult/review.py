@@ -93,15 +93,16 @@ def _visit_text(lines: pd.DataFrame, visits: pd.DataFrame | None) -> pd.Series:
     if "explanation" in matched.columns:
         said = matched["explanation"].astype("str").fillna("")
     else:
-        said = (matched["rule_basis"].astype("str") + " basis; 97112 minutes "
-                + matched["minutes_97112"].astype("Int64").astype("str").fillna("?")
-                + ", timed minutes " + matched["total_timed_minutes"].astype("Int64").astype("str").fillna("?")
+        minutes = matched["minutes_97112"].astype("Int64").astype("str")
+        timed = matched["total_timed_minutes"].astype("Int64").astype("str")
+        documented = ("note " + matched["note_id"].astype("str") + ": 97112 minutes "
+                      + minutes.fillna("not itemized") + ", timed minutes " + timed.fillna("not given"))
+        said = (matched["rule_basis"].astype("str") + " basis; " + documented.fillna("no note")
                 + " → 97112 units supported " + matched["supported_units_97112"].astype("str")
                 + ", billed " + matched["billed_units_97112"].astype("str")
                 + ", excess " + matched["excess_units_97112"].astype("str")
                 + "; timed units supported " + matched["supported_timed_units"].astype("str")
-                + ", billed " + matched["billed_timed_units"].astype("str")
-                + matched["note_id"].astype("str").radd("; note ").fillna("; no note"))
+                + ", billed " + matched["billed_timed_units"].astype("str"))
     return _joined(head + said, matched["sample_unit_id"], "\n", unique=False)
 
 

@@ -179,3 +179,30 @@ def test_text_that_would_break_a_line_is_escaped():
                         "claim").units
     body = canonical_text(units).split("\n")[1:-1]
     assert [line.split("\t")[0] for line in body] == ["C\\t1", "C\\n2", "C4", "C\\\\3"]  # code point order
+
+
+def test_the_documented_recipe_recomputes_the_digest_without_nmr_audit(tmp_path):
+    """docs/consulting.md's few lines of plain Python, on a frame with awkward values."""
+    import math
+
+    units = build_frame(claim_lines().assign(claim_id=["C\t1", "C\t1", "Ç2", "C\\3", "C4"]), findings(), "claim").units
+    units = units.assign(paid_amount=[-12.5, 0.1 + 0.2, np.nan, 7.0])
+    pq.write_table(pa.Table.from_pandas(units, preserve_index=False), tmp_path / "frame.parquet")
+    columns = ["sample_unit_id", "stratum", "claim_lines", "clinic_id", "charge_amount", "paid_amount", "amount",
+               "amount_basis", "dollars_at_risk", "findings", "costliest_rule"]
+    money = {"charge_amount", "paid_amount", "amount", "dollars_at_risk"}
+
+    def cell(column, value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if column in money:
+            return f"{value:.2f}"
+        if isinstance(value, int):
+            return str(value)
+        for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+            value = value.replace(raw, escaped)
+        return value
+
+    rows = sorted(pq.read_table(tmp_path / "frame.parquet").to_pylist(), key=lambda r: r["sample_unit_id"])
+    text = "\t".join(columns) + "\n" + "".join("\t".join(cell(c, r[c]) for c in columns) + "\n" for r in rows)
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() == frame_sha256(units)
