@@ -145,6 +145,35 @@ def test_extrapolate_writes_the_contracts_keys_and_the_automated_check(run_dir, 
     assert "overpayment in the frame: estimate $" in result.output
 
 
+@pytest.mark.parametrize("unit", ["line", "patient-day"])
+def test_lines_and_patient_days_are_sampled_and_extrapolated_too(run_dir, tmp_path, unit):
+    result = runner.invoke(app, ["sample", "--run", str(run_dir), "--unit", unit, "--size", "16", "--stratify", "rule",
+                                 "--seed", "3", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(tmp_path / "s" / "frame.parquet")
+    lines = pd.read_parquet(run_dir / "claim_lines.parquet")
+    expected = len(lines) if unit == "line" else len(lines.drop_duplicates(["patient_id", "date_of_service"]))
+    assert len(frame) == expected
+    assert frame["dollars_at_risk"].sum() == pytest.approx(json.loads((run_dir / "summary.json").read_text())
+                                                           ["findings"]["dollars_at_risk"])
+    review = fill_csv(tmp_path / "s", tmp_path / "review.csv")
+    rows = review.read_text().splitlines()
+    review.write_text("\n".join(rows[:-1]) + "\n")  # one unit left unanswered
+    refused = runner.invoke(app, ["extrapolate", "--sample", str(tmp_path / "s"), "--review", str(review),
+                                  "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "1 sampled unit(s) have no overpayment_amount" in refused.output
+    left_out = rows[-1].split(",")[0]
+    if unit == "patient-day":  # a patient-day's id holds a patient id: the message names the draw
+        assert left_out not in refused.output and "P0" not in refused.output and " draw " in refused.output
+    else:
+        assert left_out in refused.output
+    fill_csv(tmp_path / "s", review)
+    done = runner.invoke(app, ["extrapolate", "--sample", str(tmp_path / "s"), "--review", str(review),
+                               "--out", str(tmp_path / "x")])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "x" / "extrapolation.json").read_text())["overall"]["n"] == 16
+
+
 def test_extrapolate_reads_the_filled_in_workbook(run_dir, tmp_path):
     assert sample(run_dir, tmp_path / "s", "--size", "12").exit_code == 0
     book = openpyxl.load_workbook(tmp_path / "s" / "review.xlsx")
