@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from nmr_audit.contract import CLAIM_COLUMNS, MINUTES_PREFIX, NOTE_COLUMNS
-from nmr_audit.io.reference import load_reference
+from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.mapping import MappingProfile
 from nmr_audit.synth.generate import EPISODE, Chunk, generate_chunk
 from nmr_audit.synth.world import ALL_CODES, build_world
@@ -36,7 +36,7 @@ class ExportStyle:
 def chunks(visits: int, seed: int, defect_rate: float, progress: bool = False) -> Iterator[Chunk]:
     """The dataset chunk by chunk; each chunk's generator is seeded by (seed, chunk number)."""
     world = build_world(seed)
-    reference = load_reference()
+    reference = load_reference(default_reference_dir())  # packaged tables: the same seed, the same files
     starts = range(0, visits, CHUNK_VISITS)
     for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
         rng = np.random.default_rng([seed, 1, index])

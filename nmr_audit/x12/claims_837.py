@@ -1,0 +1,419 @@
+"""837P professional claims (005010X222A1, and its errata 005010X222A2) as claim lines.
+
+One claim line per service line (loop 2400, `LX`/`SV1`), in the contract's column names, as
+text (validation types them), with `source_row` = the segment number of the line's `SV1`. The
+mapping, element by element (docs/x12.md holds it with the reasons):
+
+- claim_id `CLM01`; line_number `LX01`; date_of_service the line's `DTP*472` (D8, or RD8 of
+  one day); cpt_code and modifiers `SV101-2`, `SV101-3…6` (`SV101-1` must be `HC`); charge_amount
+  `SV102`; units `SV104` (the unit basis `SV103` must be `UN`); line_control_number `REF*6R`;
+- patient_id: the subscriber's member id (2010BA `NM109`) by default, or the medical record
+  number (2300 `REF*EA`) or `CLM01` as the profile's `x12.patient_id` says; the 2010CA patient
+  loop carries no id in 5010, and the 2330A other subscriber never replaces it;
+- rendering_npi: 2420A `NM1*82`, else 2310B `NM1*82`, else the billing provider (2010AA `NM1*85`);
+- clinic_id: the billing provider's NPI, or the 2310C service facility's (`x12.clinic_id`); the
+  profile's `values.clinic_id` then renames NPIs to clinic ids;
+- payer_id 2010BB `NM1*PR` `NM109`; payer_type from the payer table by payer_id when given, else
+  `SBR09` through `claim_filing_indicators.csv`;
+- diagnosis_codes: the 2300 `HI` codes (ABK/ABF ICD-10, BK/BF ICD-9, as given) that the
+  `SV107` pointers name.
+
+Claim frequency (`CLM05-3`): a replacement (7) supersedes every earlier claim with the same
+`CLM01` in the file, a void (8) removes them and bills nothing itself; the lines so removed are
+reported as invalid rows with that reason (never dropped silently). A line the reader cannot
+take (no `SV1`, a unit basis other than `UN`, no `DTP*472`, a line outside a claim, a filing
+indicator with no payer type) is an invalid row with its segment number and reason; the rest of
+the file is read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nmr_audit.contract import CLAIM_COLUMNS, SOURCE_ROW
+from nmr_audit.errors import InputError
+from nmr_audit.io.readers import RawTable, Tally, file_sha256
+from nmr_audit.io.reference_home import table_path
+from nmr_audit.x12.envelope import EnvelopeIssue, Interchange, component, x12_date
+
+FORMAT = "x12-837p"
+VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
+LINE_CONTROL_NUMBER = "line_control_number"
+EXTRA_COLUMNS = ("claim_frequency", "claim_filing_indicator", "billing_npi", "diagnosis_pointers")
+COLUMNS = (*CLAIM_COLUMNS, LINE_CONTROL_NUMBER, *EXTRA_COLUMNS)
+PATIENT_ID_SOURCES = ("member_id", "medical_record_number", "claim_id")
+CLINIC_ID_SOURCES = ("billing_npi", "service_facility_npi")
+DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
+_TEXT = pd.StringDtype(na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class ClaimOptions:
+    """What the mapping profile's `claim_lines.x12` section chooses for 837P files."""
+
+    patient_id: str = "member_id"  # member_id | medical_record_number | claim_id
+    clinic_id: str = "billing_npi"  # billing_npi | service_facility_npi
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str] | None) -> ClaimOptions:
+        """Options from a profile's `x12:` mapping; ValueError names a setting it does not know."""
+        settings = dict(settings or {})
+        allowed = {"patient_id": PATIENT_ID_SOURCES, "clinic_id": CLINIC_ID_SOURCES}
+        for key, value in settings.items():
+            if key not in allowed:
+                raise ValueError(f"unknown x12 setting {key!r} (known: {', '.join(allowed)})")
+            if value not in allowed[key]:
+                raise ValueError(f"x12.{key} is {value!r}; use one of {', '.join(allowed[key])}")
+        return cls(**settings)
+
+
+@dataclass(frozen=True)
+class X12Table(RawTable):
+    """A RawTable (text batches, invalid rows) that also carries the interchange's envelope
+    issues (complete once `batches` has been read to the end), for summary.json."""
+
+    issues: list[EnvelopeIssue] = field(default_factory=list)
+
+
+def load_filing_indicators(reference: Path | None = None) -> pd.DataFrame:
+    """`claim_filing_indicators.csv` (code, payer_type, rule_basis, source, verified) through
+    the reference layers (`--reference`, the reference home, the packaged table)."""
+    path = table_path("claim_filing_indicators", reference)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except OSError as exc:
+        raise InputError(path, f"reference table cannot be read: {exc}") from exc
+    missing = {"code", "payer_type", "source"} - set(table.columns)
+    if missing:
+        raise InputError(path, f"reference table lacks column(s) {', '.join(sorted(missing))}")
+    return table
+
+
+def read_837(path: Path, options: ClaimOptions | None = None, filing_indicators: pd.DataFrame | None = None,
+             payers: pd.DataFrame | None = None) -> X12Table:
+    """Open an 837P interchange; its claim lines come through `batches()` as text frames.
+
+    Frames: the `COLUMNS` (text, missing = NaN) and `source_row` (int64, the SV1's segment
+    number). `filing_indicators`: `claim_filing_indicators.csv` (default: through the reference
+    layers); `payers`: a frame with `payer_id`, `payer_type` whose rows take precedence.
+    Raises `InputError` (one line) when the file is no readable interchange, holds no 837
+    transaction, or declares an implementation guide other than 005010X222(A1/A2).
+    """
+    interchange = Interchange(path)
+    if interchange.transaction != "837":
+        raise InputError(path, f"holds X12 {interchange.transaction or 'nothing'} transactions, not 837 claims",
+                         "pass 835 remittances with --remits")
+    if interchange.version not in VERSIONS:
+        raise InputError(path, f"declares implementation guide {interchange.version!r}; nmr-audit reads 837P "
+                         "005010X222A1 and its errata 005010X222A2", "ask the clearinghouse for a 5010 professional file")
+    options = options or ClaimOptions()
+    indicators = filing_indicators if filing_indicators is not None else load_filing_indicators()
+    tally = Tally()
+
+    def batches(rows: int) -> Iterator[pd.DataFrame]:
+        tally.rows, tally.invalid = 0, []
+        interchange.issues.clear()
+        reader = _ClaimReader(interchange, options, _prescan(interchange))
+        for lines, bad in reader.lines(rows):
+            frame, unresolved = _with_payer_types(lines, indicators, payers)
+            tally.rows += len(frame)
+            tally.invalid += bad + unresolved
+            yield frame
+        tally.invalid.sort(key=lambda row: row[0])
+
+    return X12Table(path, FORMAT, file_sha256(path), batches, tally, interchange.issues)
+
+
+def _prescan(interchange: Interchange) -> dict[str, list[tuple[str, int]]]:
+    """For every CLM01 that a replacement (7) or void (8) names: (frequency, segment number) of
+    each of its claims, in file order. One pass over the raw segments, splitting only CLMs."""
+    tag = "CLM" + interchange.delimiters.element
+    element, separator = interchange.delimiters.element, interchange.delimiters.component
+    seen: dict[str, list[tuple[str, int]]] = {}
+    for number, raw in enumerate(interchange.raw_segments(), start=1):
+        if raw.startswith(tag):
+            elements = raw.split(element)
+            claim = elements[1].strip() if len(elements) > 1 else ""
+            frequency = component(elements[5], 2, separator) if len(elements) > 5 else ""
+            seen.setdefault(claim, []).append((frequency, number))
+    return {claim: claims for claim, claims in seen.items() if any(f in ("7", "8") for f, _ in claims)}
+
+
+def _removal(claims: list[tuple[str, int]], occurrence: int) -> str | None:
+    """Why the `occurrence`-th claim with this CLM01 bills nothing, or None when it stands."""
+    frequency, _ = claims[occurrence]
+    later = [(f, n) for f, n in claims[occurrence + 1:] if f in ("7", "8")]
+    if later:
+        f, n = later[-1] if later[-1][0] == "8" else later[0]
+        word = "voided" if f == "8" else "replaced"
+        return f"{word} by the claim with the same CLM01 at segment {n} (CLM05-3 = {f})"
+    if frequency == "8":
+        return "a void (CLM05-3 = 8): it withdraws the earlier claim and bills nothing itself"
+    return None
+
+
+@dataclass
+class _Claim:
+    claim_id: str
+    segment: int
+    frequency: str
+    removed: str | None
+    medical_record_number: str = ""
+    rendering_npi: str = ""  # 2310B
+    facility_npi: str = ""  # 2310C
+    diagnoses: list[str] = field(default_factory=list)
+    other_subscriber: bool = False  # inside 2320/2330 (after an SBR of the claim)
+
+
+@dataclass
+class _Line:
+    segment: int  # the LX
+    number: str
+    claim: _Claim | None
+    texts: list[str] = field(default_factory=list)
+    service: list[str] | None = None
+    service_segment: int = 0
+    date: tuple[str, str] | None = None
+    control: str = ""
+    rendering_npi: str = ""  # 2420A
+    problems: list[str] = field(default_factory=list)
+
+
+class _ClaimReader:
+    """The loops of an 837P walked segment by segment; claim lines gathered column-wise."""
+
+    def __init__(self, interchange: Interchange, options: ClaimOptions, replaced: dict[str, list[tuple[str, int]]]
+                 ) -> None:
+        self.interchange = interchange
+        self.options = options
+        self.replaced = replaced
+        self.occurrences: dict[str, int] = {}
+        self.element = interchange.delimiters.element
+        self.separator = interchange.delimiters.component
+        self.columns: dict[str, list] = {c: [] for c in (*COLUMNS, SOURCE_ROW)}
+        self.bad: list[tuple[int, str, str]] = []
+        self._reset_transaction()
+
+    def _reset_transaction(self) -> None:
+        self.billing_npi = ""
+        self.member_id = self.payer_id = self.filing = ""
+        self.level = ""
+        self.claim: _Claim | None = None
+        self.line: _Line | None = None
+
+    def lines(self, rows: int) -> Iterator[tuple[dict[str, list], list[tuple[int, str, str]]]]:
+        handlers = {"ST": self._st, "SE": self._se, "HL": self._hl, "NM1": self._nm1, "SBR": self._sbr,
+                    "CLM": self._clm, "REF": self._ref, "HI": self._hi, "LX": self._lx, "SV1": self._sv1,
+                    "DTP": self._dtp}
+        for number, elements in self.interchange.segments():
+            if self.line is not None and elements[0] not in ("LX", "CLM", "HL", "SE"):
+                self.line.texts.append(self.element.join(elements))
+            handler = handlers.get(elements[0])
+            if handler is not None:
+                handler(number, elements)
+            if len(self.columns[SOURCE_ROW]) >= rows:
+                yield self._take()
+        self._end_line()
+        yield self._take()  # the last rows (an empty batch for a file without lines)
+
+    def _take(self) -> tuple[dict[str, list], list[tuple[int, str, str]]]:
+        taken, bad = self.columns, self.bad
+        self.columns = {c: [] for c in taken}
+        self.bad = []
+        return taken, bad
+
+    # --- loops -------------------------------------------------------------------------------
+    def _st(self, number: int, elements: list[str]) -> None:
+        self._reset_transaction()
+
+    def _se(self, number: int, elements: list[str]) -> None:
+        self._end_line()
+        self._reset_transaction()
+
+    def _hl(self, number: int, elements: list[str]) -> None:
+        self._end_line()
+        self.claim = None
+        self.level = _at(elements, 3)
+        if self.level == "20":  # 2000A billing provider
+            self.billing_npi = ""
+        elif self.level == "22":  # 2000B subscriber: a new member, payer and filing indicator
+            self.member_id = self.payer_id = self.filing = ""
+
+    def _nm1(self, number: int, elements: list[str]) -> None:
+        entity = _at(elements, 1)
+        value = _at(elements, 9)
+        if entity == "82":
+            if self.line is not None:
+                self.line.rendering_npi = value
+            elif self.claim is not None and not self.claim.other_subscriber:
+                self.claim.rendering_npi = value
+        elif self.claim is not None:
+            if entity == "77" and self.line is None and not self.claim.other_subscriber:
+                self.claim.facility_npi = value
+        elif entity == "85" and self.level == "20":
+            self.billing_npi = value
+        elif entity == "IL" and self.level == "22":
+            self.member_id = value
+        elif entity == "PR" and self.level == "22":
+            self.payer_id = value
+
+    def _sbr(self, number: int, elements: list[str]) -> None:
+        if self.claim is not None:  # 2320: other subscriber information, never the claim's own
+            self.claim.other_subscriber = True
+        elif self.level == "22":
+            self.filing = _at(elements, 9)
+
+    def _clm(self, number: int, elements: list[str]) -> None:
+        self._end_line()
+        claim_id = _at(elements, 1)
+        frequency = component(elements[5], 2, self.separator) if len(elements) > 5 else ""
+        removed = None
+        if claim_id in self.replaced:
+            occurrence = self.occurrences.get(claim_id, 0)
+            self.occurrences[claim_id] = occurrence + 1
+            removed = _removal(self.replaced[claim_id], occurrence)
+        self.claim = _Claim(claim_id, number, frequency, removed)
+
+    def _ref(self, number: int, elements: list[str]) -> None:
+        qualifier = _at(elements, 1)
+        if self.line is not None:
+            if qualifier == "6R":
+                self.line.control = _at(elements, 2)
+        elif self.claim is not None and qualifier == "EA" and not self.claim.other_subscriber:
+            self.claim.medical_record_number = _at(elements, 2)
+
+    def _hi(self, number: int, elements: list[str]) -> None:
+        if self.claim is None or self.line is not None:
+            return
+        for value in elements[1:]:
+            parts = value.split(self.separator)
+            if len(parts) > 1 and parts[0].strip() in DIAGNOSIS_QUALIFIERS:
+                self.claim.diagnoses.append(parts[1].strip())
+
+    def _lx(self, number: int, elements: list[str]) -> None:
+        self._end_line()
+        self.line = _Line(number, _at(elements, 1), self.claim, [self.element.join(elements)])
+        if self.claim is None:
+            self.line.problems.append(f"the service line (LX at segment {number}) stands outside any claim (no CLM "
+                                      "before it in its subscriber or patient loop)")
+
+    def _sv1(self, number: int, elements: list[str]) -> None:
+        if self.line is None:
+            self.bad.append((number, f"SV1 at segment {number} has no LX service line number before it",
+                             _record([self.element.join(elements)])))
+            return
+        if self.line.service is not None:
+            self.line.problems.append(f"a second SV1 at segment {number} in one service line")
+            return
+        self.line.service, self.line.service_segment = elements, number
+
+    def _dtp(self, number: int, elements: list[str]) -> None:
+        if self.line is not None and _at(elements, 1) == "472":
+            self.line.date = (_at(elements, 2), _at(elements, 3))
+
+    # --- one service line --------------------------------------------------------------------
+    def _end_line(self) -> None:
+        line, self.line = self.line, None
+        if line is None:
+            return
+        claim = line.claim
+        service = line.service or []
+        row = line.service_segment or line.segment
+        problems = list(line.problems)
+        if line.service is None:
+            problems.append(f"the service line (LX at segment {line.segment}) has no SV1 professional service")
+        procedure = _at(service, 1)
+        qualifier = component(procedure, 0, self.separator)
+        if service and qualifier != "HC":
+            problems.append(f"SV101-1 is {qualifier!r}, not HC: the procedure is not a CPT/HCPCS code")
+        basis = _at(service, 3)
+        if service and basis != "UN":
+            problems.append(f"unit basis SV103 is {basis!r}, not UN: only units can be audited"
+                            + (" (MJ = minutes; bill 15-minute units)" if basis == "MJ" else ""))
+        date = self._date(line, problems)
+        if claim is not None and claim.removed:
+            problems.insert(0, f"claim {claim.claim_id!r} (CLM at segment {claim.segment}) {claim.removed}")
+        if problems:
+            self.bad.append((row, f"{'SV1' if line.service else 'LX'} at segment {row}: " + "; ".join(problems),
+                             _record(line.texts)))
+            return
+        assert claim is not None
+        pointers = [p.strip() for p in _at(service, 7).split(self.separator) if p.strip()]
+        codes = []
+        for pointer in pointers:
+            if pointer.isdigit() and 1 <= int(pointer) <= len(claim.diagnoses):
+                codes.append(claim.diagnoses[int(pointer) - 1])
+            else:
+                self.interchange.issues.append(EnvelopeIssue(
+                    row, "diagnosis_pointer", f"SV107 pointer {pointer!r} at segment {row} names no diagnosis of claim "
+                    f"{claim.claim_id!r} (its HI has {len(claim.diagnoses)}); the line keeps the others"))
+        patient = {"member_id": self.member_id, "medical_record_number": claim.medical_record_number,
+                   "claim_id": claim.claim_id}[self.options.patient_id]
+        clinic = self.billing_npi  # 2310C is sent only where the service location is not the billing provider's
+        if self.options.clinic_id == "service_facility_npi" and claim.facility_npi:
+            clinic = claim.facility_npi
+        values = {
+            "claim_id": claim.claim_id, "line_number": line.number, "patient_id": patient,
+            "date_of_service": date, "rendering_npi": line.rendering_npi or claim.rendering_npi or self.billing_npi,
+            "clinic_id": clinic, "payer_type": "", "cpt_code": component(procedure, 1, self.separator),
+            "modifiers": ",".join(m for m in (component(procedure, i, self.separator) for i in range(2, 6)) if m),
+            "units": _at(service, 4), "payer_id": self.payer_id, "charge_amount": _at(service, 2),
+            "diagnosis_codes": ";".join(codes), LINE_CONTROL_NUMBER: line.control,
+            "claim_frequency": claim.frequency, "claim_filing_indicator": self.filing,
+            "billing_npi": self.billing_npi, "diagnosis_pointers": ":".join(pointers), SOURCE_ROW: row,
+        }
+        for name, value in values.items():
+            self.columns[name].append(value)
+
+    def _date(self, line: _Line, problems: list[str]) -> str:
+        if line.date is None:
+            problems.append("no date of service (DTP*472) on the service line")
+            return ""
+        kind, value = line.date
+        if kind == "RD8":
+            start, _, end = value.partition("-")
+            if start != end:
+                problems.append(f"DTP*472 is a range {value!r}: one line must be one date of service to be "
+                                "matched to one visit")
+            return x12_date(start)
+        return x12_date(value)
+
+
+def _at(elements: list[str], index: int) -> str:
+    return elements[index].strip() if len(elements) > index else ""
+
+
+def _record(texts: list[str]) -> str:
+    return json.dumps({"segments": texts}, ensure_ascii=False)
+
+
+def _with_payer_types(columns: dict[str, list], indicators: pd.DataFrame, payers: pd.DataFrame | None
+                      ) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+    """The batch as a text frame with payer types resolved (payer table first, then SBR09), and
+    the lines whose payer type neither gives, as invalid rows."""
+    frame = pd.DataFrame({c: pd.Series(v, dtype=_TEXT) for c, v in columns.items() if c != SOURCE_ROW})
+    frame = frame.replace("", np.nan)
+    frame[SOURCE_ROW] = np.asarray(columns[SOURCE_ROW], dtype="int64")
+    by_filing = frame["claim_filing_indicator"].map(indicators.set_index("code")["payer_type"].replace("", np.nan))
+    payer_type = by_filing
+    if payers is not None and len(payers):
+        by_payer = frame["payer_id"].map(payers.drop_duplicates("payer_id", keep="last").set_index("payer_id")["payer_type"])
+        payer_type = by_payer.where(by_payer.notna(), by_filing)
+    frame["payer_type"] = payer_type.astype(_TEXT)
+    unresolved = frame["payer_type"].isna().to_numpy()
+    if not unresolved.any():
+        return frame, []
+    lost = frame[unresolved]
+    bad = [(int(row), f"SV1 at segment {row}: claim filing indicator SBR09 {filing if isinstance(filing, str) else ''!r} "
+            f"of payer {payer if isinstance(payer, str) else ''!r} has no payer type (add the code to "
+            "claim_filing_indicators.csv or the payer to payers.csv)",
+            lost.iloc[[i]].drop(columns=[SOURCE_ROW]).to_json(orient="records")[1:-1])
+           for i, (row, filing, payer) in enumerate(zip(lost[SOURCE_ROW], lost["claim_filing_indicator"], lost["payer_id"],
+                                                        strict=True))]
+    return frame[~unresolved].reset_index(drop=True), bad
