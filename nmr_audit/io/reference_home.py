@@ -21,6 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 HOME_VARIABLE = "NMR_AUDIT_HOME"
 APP_NAME = "nmr-audit"
 LAYERS = ("reference", "home", "packaged")
@@ -87,3 +89,53 @@ def read_provenance(table: Path) -> dict | None:
         return json.loads(beside.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"error": f"unreadable provenance file {beside}"}
+
+
+def write_edition(name: str, table: pd.DataFrame, provenance: dict, home: Path | None = None,
+                  accumulate: bool = False) -> Path:
+    """Write one imported edition of table `name` (its `quarter` in `provenance`) under
+    `editions/<name>/<quarter>/`, then rebuild the active table from the editions: the latest
+    quarter's alone (a PTP file carries every edit's own effective and deletion dates), or, with
+    `accumulate`, every edition's rows one after the other (MUE, RVU, GPCI: each row effective
+    from its quarter, so earlier dates of service keep the values then in force). Files are
+    written aside and renamed, so a failed import leaves no half table. Returns the folder."""
+    home = home or reference_home()
+    folder = home / "editions" / name / str(provenance["quarter"])
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_csv(table, folder / f"{name}.csv")
+    _write_text(json.dumps(provenance, indent=2, default=str), folder / f"{name}.provenance.json")
+    kept = sorted((home / "editions" / name).glob(f"*/{name}.provenance.json"), key=lambda p: p.parent.name)
+    chosen = kept if accumulate else kept[-1:]
+    metas = [json.loads(p.read_text(encoding="utf-8")) for p in chosen]
+    frames = [pd.read_csv(p.with_name(f"{name}.csv"), dtype=str, keep_default_na=False) for p in chosen]
+    _write_csv(pd.concat(frames, ignore_index=True), home / f"{name}.csv")
+    active = {**metas[-1], "editions": [{k: m[k] for k in ("quarter", "imported_at", "files", "rows")} for m in metas]}
+    _write_text(json.dumps(active, indent=2, default=str), home / f"{name}.provenance.json")
+    return folder
+
+
+def editions(home: Path | None = None) -> pd.DataFrame:
+    """Every imported edition: table, quarter, import date, files, whether it is active."""
+    home = home or reference_home()
+    rows = []
+    for meta in sorted((home / "editions").glob("*/*/*.provenance.json")):
+        provenance = json.loads(meta.read_text(encoding="utf-8"))
+        active = read_provenance(home / f"{provenance['table']}.csv") or {}
+        in_force = {(e["quarter"], e["imported_at"]) for e in active.get("editions", [])}
+        rows.append({"table": provenance["table"], "quarter": provenance["quarter"],
+                     "imported_at": provenance.get("imported_at", ""), "rows": provenance.get("rows", 0),
+                     "files": ", ".join(f["file"] for f in provenance.get("files", [])),
+                     "active": (provenance["quarter"], provenance.get("imported_at")) in in_force})
+    return pd.DataFrame(rows, columns=["table", "quarter", "imported_at", "rows", "files", "active"])
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    aside = path.with_name(f".{path.name}.partial")
+    table.to_csv(aside, index=False)
+    os.replace(aside, path)
+
+
+def _write_text(text: str, path: Path) -> None:
+    aside = path.with_name(f".{path.name}.partial")
+    aside.write_text(text, encoding="utf-8")
+    os.replace(aside, path)
