@@ -44,6 +44,7 @@ class Format(StrEnum):
     parquet = "parquet"
     jsonl = "jsonl"
     xlsx = "xlsx"
+    x12 = "x12"  # claims as 837P, remittances as 835, notes as CSV
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
