@@ -60,10 +60,12 @@ class _Interchange:
         self.handle.write(f"GS*{group}*NMRAUDITSYNTH*{receiver}*20260101*1200*1*X*{version}~\n")
 
     def transaction(self, body: list[str]) -> None:
+        """One ST … SE around `body` (texts of one or more segments joined by `~\\n`)."""
         self.transactions += 1
         control = f"{self.transactions:04d}"
         st = f"ST*{self.kind}*{control}" + ("*005010X222A1" if self.kind == "837" else "")
-        self.handle.write("~\n".join([st, *body, f"SE*{len(body) + 2}*{control}"]) + "~\n")
+        text = "~\n".join([st, *body])
+        self.handle.write(f"{text}~\nSE*{text.count('~') + 2}*{control}~\n")
 
     def close(self) -> None:
         self.handle.write(f"GE*{self.transactions}*1~\nIEA*1*000000001~\n")
@@ -143,90 +145,118 @@ def _x12_date(text: pd.Series) -> pd.Series:
     return text.astype("str").str.replace("-", "", regex=False)
 
 
+def _money(values: pd.Series | np.ndarray) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype="float64")).map("{:.2f}".format)
+
+
+def _modifiers(modifiers: pd.Series) -> pd.Series:
+    """'GP,59' as ':GP:59' (the SV101/SVC01 components)."""
+    text = modifiers.fillna("").astype("str").str.replace(" ", "", regex=False)
+    return (":" + text.str.replace(",", ":", regex=False)).where(text != "", "")
+
+
+def _blocks(order: pd.DataFrame, text: pd.Series) -> list[str]:
+    """Texts (each one or more segments joined by the terminator) in the order of `order`'s columns."""
+    return text.iloc[np.lexsort([order[c].to_numpy() for c in reversed(order.columns)])].tolist()
+
+
 def _claims_body(lines: pd.DataFrame) -> list[str]:
-    """The 837P segments of the chunk's claims (HL numbering restarts per transaction set)."""
-    body = ["BHT*0019*00*NMRSYNTH*20260101*1200*CH", "NM1*41*2*NMR AUDIT SYNTHETIC*****46*NMRSYNTH",
-            "PER*IC*BILLING DESK*TE*5555550100", "NM1*40*2*CLEARINGHOUSE*****46*CLEARINGHOUSE"]
-    rendering = lines.groupby(["claim_id", "rendering_npi"]).size().reset_index().sort_values(
-        ["claim_id", 0], ascending=[True, False], kind="stable").drop_duplicates("claim_id").set_index("claim_id")[
-        "rendering_npi"]
-    dates = _x12_date(lines["date_of_service"])
-    hl = 0
-    for claim_id, claim in lines.groupby("claim_id", sort=False):
-        first = claim.iloc[0]
-        hl += 2
-        diagnoses = [d.replace(".", "") for d in str(first["diagnosis_codes"]).split(";") if d and d != "nan"]
-        hi = "*".join(f"{'ABK' if i == 0 else 'ABF'}:{d}" for i, d in enumerate(diagnoses))
-        pointers = ":".join(str(i + 1) for i in range(min(len(diagnoses), 4)))
-        claim_npi = rendering[claim_id]
-        body += [f"HL*{hl - 1}**20*1", f"NM1*85*2*BALANCE PT {first['clinic_id']}*****XX*{BILLING_NPIS[first['clinic_id']]}",
-                 "N3*1 CLINIC WAY", "N4*MIAMI*FL*33111", "REF*EI*587654321",
-                 f"HL*{hl}*{hl - 1}*22*0", f"SBR*P*18*******{FILING_INDICATORS.get(first['payer_id'], 'ZZ')}",
-                 f"NM1*IL*1*PATIENT*SYNTHETIC****MI*{first['patient_id']}",
-                 f"NM1*PR*2*{first['payer_id']}*****PI*{first['payer_id']}",
-                 f"CLM*{claim_id}*{claim['charge_amount'].astype('float64').sum():.2f}***11:B:1*Y*A*Y*Y"]
-        if hi:
-            body.append(f"HI*{hi}")
-        body.append(f"NM1*82*1*THERAPIST*SYNTHETIC****XX*{claim_npi}")
-        for row, date in zip(claim.itertuples(index=False), dates[claim.index], strict=True):
-            modifiers = "".join(f":{m}" for m in str(row.modifiers).split(",") if m and m != "nan")
-            body += [f"LX*{row.line_number}", f"SV1*HC:{row.cpt_code}{modifiers}*{float(row.charge_amount):.2f}*UN*"
-                     f"{row.units}***{pointers}", f"DTP*472*D8*{date}", f"REF*6R*{claim_id}-{row.line_number}"]
-            if row.rendering_npi != claim_npi:
-                body.append(f"NM1*82*1*THERAPIST*SYNTHETIC****XX*{row.rendering_npi}")
-    return body
+    """The 837P segments of the chunk's claims, built column-wise: per claim a 2000A billing
+    provider and a 2000B subscriber loop (HL numbering restarts per transaction set), the CLM,
+    HI and 2310B; per line LX, SV1, DTP*472, REF*6R and a 2420A where its NPI differs."""
+    lines = lines.reset_index(drop=True)
+    claim_no = pd.factorize(lines["claim_id"])[0]
+    first = lines.drop_duplicates("claim_id")
+    counts = lines.groupby("claim_id", sort=False)["rendering_npi"].value_counts()
+    rendering = counts.reset_index().drop_duplicates("claim_id").set_index("claim_id")["rendering_npi"]
+    diagnoses = first["diagnosis_codes"].fillna("").astype("str").str.replace(".", "", regex=False).str.split(";")
+    hi = diagnoses.map(lambda codes: "*".join(f"{'ABK' if i == 0 else 'ABF'}:{c}" for i, c in enumerate(c for c in codes if c)))
+    pointers = diagnoses.map(lambda codes: ":".join(str(i + 1) for i in range(min(len([c for c in codes if c]), 4))))
+    hl = 2 * np.arange(len(first)) + 1
+    charge = lines.groupby("claim_id", sort=False)["charge_amount"].sum().reindex(first["claim_id"]).to_numpy()
+    billing = first["clinic_id"].map(BILLING_NPIS)
+    header = ("HL*" + pd.Series(hl).astype("str").to_numpy() + "**20*1~\nNM1*85*2*BALANCE PT " + first["clinic_id"]
+              + "*****XX*" + billing + "~\nN3*1 CLINIC WAY~\nN4*MIAMI*FL*33111~\nREF*EI*587654321~\nHL*"
+              + pd.Series(hl + 1).astype("str").to_numpy() + "*" + pd.Series(hl).astype("str").to_numpy()
+              + "*22*0~\nSBR*P*18*******" + first["payer_id"].map(FILING_INDICATORS).fillna("ZZ")
+              + "~\nNM1*IL*1*PATIENT*SYNTHETIC****MI*" + first["patient_id"] + "~\nNM1*PR*2*" + first["payer_id"]
+              + "*****PI*" + first["payer_id"] + "~\nCLM*" + first["claim_id"] + "*" + _money(charge).to_numpy()
+              + "***11:B:1*Y*A*Y*Y" + ("~\nHI*" + hi).where(hi != "", "") + "~\nNM1*82*1*THERAPIST*SYNTHETIC****XX*"
+              + first["claim_id"].map(rendering))
+    claim_npi = lines["claim_id"].map(rendering)
+    line_pointers = lines["claim_id"].map(pd.Series(pointers.to_numpy(), index=first["claim_id"]))
+    number = lines["line_number"].astype("str")
+    body = ("LX*" + number + "~\nSV1*HC:" + lines["cpt_code"] + _modifiers(lines["modifiers"]) + "*"
+            + _money(lines["charge_amount"]) + "*UN*" + lines["units"].astype("str") + "***" + line_pointers
+            + "~\nDTP*472*D8*" + _x12_date(lines["date_of_service"]) + "~\nREF*6R*" + lines["claim_id"] + "-" + number
+            + ("~\nNM1*82*1*THERAPIST*SYNTHETIC****XX*" + lines["rendering_npi"]).where(lines["rendering_npi"] != claim_npi, ""))
+    order = pd.DataFrame({"claim": np.concatenate([np.arange(len(first)), claim_no]),
+                          "part": np.concatenate([np.zeros(len(first), dtype="int64"), np.arange(1, len(lines) + 1)])})
+    texts = pd.concat([header.reset_index(drop=True), body], ignore_index=True)
+    return ["BHT*0019*00*NMRSYNTH*20260101*1200*CH~\nNM1*41*2*NMR AUDIT SYNTHETIC*****46*NMRSYNTH~\n"
+            "PER*IC*BILLING DESK*TE*5555550100~\nNM1*40*2*CLEARINGHOUSE*****46*CLEARINGHOUSE", *_blocks(order, texts)]
 
 
 def _remit_body(payer: str, lines: pd.DataFrame) -> list[str]:
-    """One payer's 835: a CLP per claim, an SVC per line with its CAS, reversals and PLB recoupments."""
-    paid_total = float(lines["paid_amount"].where(lines["outcome"] != "recouped", 0).sum())
-    body = [f"BPR*I*{paid_total:.2f}*C*ACH*CCP*01*999999992*DA*123456*1512345678**01*999988880*DA*98765*20260301",
-            f"TRN*1*{payer}-0001*1512345678", f"N1*PR*{payer}", "N3*1 PAYER WAY", "N4*CENTERVILLE*PA*17111",
-            f"REF*2U*{payer}", "PER*BL*PROVIDER SERVICES*TE*8005551212", "N1*PE*BALANCE PT*XX*1500000009", "LX*1"]
-    recoupments: list[tuple[str, float]] = []
-    for claim_id, claim in lines.groupby("claim_id", sort=False):
-        body += _remit_claim(claim_id, claim, status="4" if (claim["outcome"] == "denied").all() else "1")
-        recouped = claim[claim["outcome"] == "recouped"]
-        if len(recouped):
-            body += _remit_claim(claim_id, claim, status="22")
-            recoupments.append((f"PCN-{claim_id}", float(recouped["paid_amount"].sum())))
-    for reference, amount in recoupments:
-        body.append(f"PLB*1500000009*20261231*WO:{reference}*{amount:.2f}")
-    return body
+    """One payer's 835, built column-wise: per claim its CLP (status 4 when every line was
+    denied), per line SVC, DTM*472, CAS and REF*6R; for a claim with recouped lines a reversal
+    CLP (22) of their payment with CAS CO-50, and per recoupment a PLB WO adjustment."""
+    lines = lines.reset_index(drop=True)
+    claim_no = pd.factorize(lines["claim_id"])[0]
+    recouped = (lines["outcome"] == "recouped").to_numpy()
+    paid_total = float(lines["paid_amount"].where(~recouped, 0).sum())
+    original = _remit_claims(lines, claim_no, reversal=False)
+    parts = [original]
+    if recouped.any():
+        parts.append(_remit_claims(lines[recouped], claim_no[recouped], reversal=True))
+    ordered = pd.concat(parts, ignore_index=True)
+    text = _blocks(ordered[["claim", "block", "part"]], ordered["text"])
+    recoupments = lines[recouped].groupby("claim_id", sort=False)["paid_amount"].sum()
+    plb = [f"PLB*1500000009*20261231*WO:PCN-{claim}*{amount:.2f}" for claim, amount in recoupments.items()]
+    return [f"BPR*I*{paid_total:.2f}*C*ACH*CCP*01*999999992*DA*123456*1512345678**01*999988880*DA*98765*20260301~\n"
+            f"TRN*1*{payer}-0001*1512345678~\nN1*PR*{payer}~\nN3*1 PAYER WAY~\nN4*CENTERVILLE*PA*17111~\n"
+            f"REF*2U*{payer}~\nPER*BL*PROVIDER SERVICES*TE*8005551212~\nN1*PE*BALANCE PT*XX*1500000009~\nLX*1",
+            *text, *plb]
 
 
-def _remit_claim(claim_id: str, claim: pd.DataFrame, status: str) -> list[str]:
-    """A CLP and its SVCs: the original adjudication (status 1/4), or with status 22 the reversal
-    of a recouped line's payment (negative amounts) and its denial CO-50."""
-    reversal = status == "22"
-    part = claim[claim["outcome"] == "recouped"] if reversal else claim
-    sign = -1 if reversal else 1
-    charge = float(part["charge_amount"].astype("float64").sum())
-    paid = float(part["paid_amount"].sum())
-    patient = float(part["coinsurance"].sum())
-    filing = FILING_INDICATORS.get(str(claim["payer_id"].iloc[0]), "ZZ")
-    segments = [f"CLP*{claim_id}*{status}*{sign * charge:.2f}*{sign * paid:.2f}*{sign * patient:.2f}*{filing}*"
-                f"PCN-{claim_id}*11*1", f"NM1*QC*1*PATIENT*SYNTHETIC****MI*{claim['patient_id'].iloc[0]}"]
-    for row in part.itertuples(index=False):
-        modifiers = "".join(f":{m}" for m in str(row.modifiers).split(",") if m and m != "nan")
-        line_charge = float(row.charge_amount)
-        units = f"{row.units_paid}" + (f"**{row.units_billed}" if row.units_paid != row.units_billed else "")
-        line_paid = sign * row.paid_amount
-        segments.append(f"SVC*HC:{row.cpt_code}{modifiers}*{sign * line_charge:.2f}*{line_paid:.2f}**{units}")
-        if not pd.isna(pd.to_datetime(row.date_of_service, format="%Y-%m-%d", errors="coerce")):
-            segments.append(f"DTM*472*{str(row.date_of_service).replace('-', '')}")
-        if reversal:
-            segments.append(f"CAS*CO*50*{row.paid_amount:.2f}")
-        elif row.outcome == "denied":
-            segments.append(f"CAS*CO*{row.carc}*{line_charge:.2f}")
-        else:
-            contractual = round(line_charge - row.allowed, 2)
-            if row.outcome == "reduced":
-                segments.append(f"CAS*CO*151*{line_charge / max(row.units_billed, 1):.2f}*1*45*"
-                                f"{contractual - line_charge / max(row.units_billed, 1):.2f}")
-            else:
-                segments.append(f"CAS*CO*45*{contractual:.2f}")
-            if row.coinsurance:
-                segments.append(f"CAS*PR*2*{row.coinsurance:.2f}")
-        segments.append(f"REF*6R*{claim_id}-{row.line_number}")
-    return segments
+def _remit_claims(lines: pd.DataFrame, claim_no: np.ndarray, reversal: bool) -> pd.DataFrame:
+    """The CLP and SVC texts of the lines' claims, with their order keys (claim, block, part)."""
+    lines = lines.reset_index(drop=True)
+    sign = -1.0 if reversal else 1.0
+    grouped = lines.assign(charge=lines["charge_amount"].astype("float64")).groupby("claim_id", sort=False)
+    claims = grouped.agg(charge=("charge", "sum"), paid=("paid_amount", "sum"), patient=("coinsurance", "sum"),
+                         payer=("payer_id", "first"), member=("patient_id", "first"),
+                         denied=("outcome", lambda o: bool((o == "denied").all())))
+    status = "22" if reversal else pd.Series(np.where(claims["denied"], "4", "1"), index=claims.index)
+    clp = ("CLP*" + claims.index + "*" + status + "*" + _money(sign * claims["charge"]).to_numpy() + "*"
+           + _money(sign * claims["paid"]).to_numpy() + "*" + _money(sign * claims["patient"]).to_numpy() + "*"
+           + claims["payer"].map(FILING_INDICATORS).fillna("ZZ") + "*PCN-" + claims.index
+           + "*11*1~\nNM1*QC*1*PATIENT*SYNTHETIC****MI*" + claims["member"])
+    charge = lines["charge_amount"].astype("float64")
+    billed = lines["units_billed"].to_numpy()
+    units = pd.Series(lines["units_paid"].astype("str").to_numpy()) + pd.Series(
+        np.where(lines["units_paid"].to_numpy() != billed, "**" + pd.Series(billed).astype("str"), ""))
+    valid_date = pd.to_datetime(lines["date_of_service"], format="%Y-%m-%d", errors="coerce").notna()
+    per_unit = charge / np.maximum(billed, 1)
+    contractual = (charge - lines["allowed"]).round(2)
+    if reversal:
+        cas = "~\nCAS*CO*50*" + _money(lines["paid_amount"])
+    else:
+        denied = "~\nCAS*CO*" + lines["carc"] + "*" + _money(charge)
+        reduced = "~\nCAS*CO*151*" + _money(per_unit) + "*1*45*" + _money(contractual - per_unit)
+        paid = "~\nCAS*CO*45*" + _money(contractual)
+        cas = pd.Series(np.select([lines["outcome"] == "denied", lines["outcome"] == "reduced"], [denied, reduced], paid))
+        cas = cas + ("~\nCAS*PR*2*" + _money(lines["coinsurance"])).where(
+            (lines["coinsurance"] > 0).to_numpy() & (lines["outcome"] != "denied").to_numpy(), "")
+    svc = ("SVC*HC:" + lines["cpt_code"] + _modifiers(lines["modifiers"]) + "*" + _money(sign * charge) + "*"
+           + _money(sign * lines["paid_amount"]) + "**" + units
+           + ("~\nDTM*472*" + _x12_date(lines["date_of_service"])).where(valid_date, "") + cas
+           + "~\nREF*6R*" + lines["claim_id"] + "-" + lines["line_number"].astype("str"))
+    first_no = pd.Series(claim_no).groupby(lines["claim_id"].to_numpy(), sort=False).first().reindex(claims.index)
+    block = 1 if reversal else 0
+    return pd.DataFrame({
+        "claim": np.concatenate([first_no.to_numpy(), claim_no]),
+        "block": block,
+        "part": np.concatenate([np.zeros(len(claims), dtype="int64"), np.arange(1, len(lines) + 1)]),
+        "text": np.concatenate([clp.to_numpy(), svc.to_numpy()]),
+    })
