@@ -222,3 +222,24 @@ def test_small_blocks_and_batches_give_the_same_rows(tmp_path, monkeypatch):
     got = pd.concat(parts, ignore_index=True).drop(columns="source_file")
     pd.testing.assert_frame_equal(got, expected.drop(columns="source_file"))
     assert table.invalid["source_row"].tolist() == [62]
+
+
+def test_a_line_break_as_segment_terminator_and_content_not_name_decide(tmp_path):
+    text = FIXTURE.read_text().replace("~\n", "\n")
+    isa = text.split("\n", 1)[0]
+    path = write(tmp_path / "claims.edi", isa[:105] + "\n" + text.split("\n", 1)[1])
+    assert envelope.sniff(path).delimiters.segment == "\n"
+    assert read_837(path).frame["claim_id"].tolist() == ["CLM-1001", "CLM-1001", "CLM-1002"]
+    assert envelope.sniff(write(tmp_path / "claims.837", "claim_id,line_number\n")) is None
+
+
+def test_the_mapping_profile_x12_section_is_checked(tmp_path):
+    from nmr_audit.io.mapping_file import load_mapping
+
+    good = tmp_path / "good.yaml"
+    good.write_text("claim_lines:\n  x12:\n    patient_id: medical_record_number\n")
+    assert ClaimOptions.from_settings(load_mapping(good).claim_lines.x12).patient_id == "medical_record_number"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("claim_lines:\n  x12:\n    patient_id: ssn\n")
+    with pytest.raises(InputError, match=r"claim_lines\.x12\.patient_id is 'ssn'"):
+        load_mapping(bad)
