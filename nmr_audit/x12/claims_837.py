@@ -29,12 +29,15 @@ the file is read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmr_audit.contract import CLAIM_COLUMNS, SOURCE_ROW
 from nmr_audit.errors import InputError
@@ -47,6 +50,8 @@ VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
 LINE_CONTROL_NUMBER = "line_control_number"
 EXTRA_COLUMNS = ("claim_frequency", "claim_filing_indicator", "billing_npi", "diagnosis_pointers")
 COLUMNS = (*CLAIM_COLUMNS, LINE_CONTROL_NUMBER, *EXTRA_COLUMNS)
+ROW = ("claim_id", "line_number", "patient_id", "date_of_service", "rendering_npi", "clinic_id", "cpt_code", "modifiers",
+       "units", "payer_id", "charge_amount", "diagnosis_codes", LINE_CONTROL_NUMBER, *EXTRA_COLUMNS, SOURCE_ROW)
 PATIENT_ID_SOURCES = ("member_id", "medical_record_number", "claim_id")
 CLINIC_ID_SOURCES = ("billing_npi", "service_facility_npi")
 DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF"})
@@ -132,7 +137,10 @@ def read_837(path: Path, options: ClaimOptions | None = None, filing_indicators:
 
 def _prescan(interchange: Interchange) -> dict[str, list[tuple[str, int]]]:
     """For every CLM01 that a replacement (7) or void (8) names: (frequency, segment number) of
-    each of its claims, in file order. One pass over the raw segments, splitting only CLMs."""
+    each of its claims, in file order. A regular-expression scan first (at the speed of C) says
+    whether the file holds any replacement or void at all; only then are its segments walked."""
+    if not _has_replacements(interchange):
+        return {}
     tag = "CLM" + interchange.delimiters.element
     element, separator = interchange.delimiters.element, interchange.delimiters.component
     seen: dict[str, list[tuple[str, int]]] = {}
@@ -143,6 +151,22 @@ def _prescan(interchange: Interchange) -> dict[str, list[tuple[str, int]]]:
             frequency = component(elements[5], 2, separator) if len(elements) > 5 else ""
             seen.setdefault(claim, []).append((frequency, number))
     return {claim: claims for claim, claims in seen.items() if any(f in ("7", "8") for f, _ in claims)}
+
+
+def _has_replacements(interchange: Interchange) -> bool:
+    """Whether any CLM segment's CLM05-3 is 7 or 8 (blocks read with an overlap, so a segment
+    across two blocks is seen)."""
+    e, t, c = (re.escape(x) for x in (interchange.delimiters.element, interchange.delimiters.segment,
+                                       interchange.delimiters.component))
+    free = f"[^{e}{t}]*"
+    pattern = re.compile(f"CLM{e}{free}{e}{free}{e}{free}{e}{free}{e}[^{e}{t}{c}]*{c}[^{e}{t}{c}]*{c}\\s*[78]")
+    carry = ""
+    with interchange.path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        while block := handle.read(8 << 20):
+            if pattern.search(carry + block):
+                return True
+            carry = block[-1024:]
+    return False
 
 
 def _removal(claims: list[tuple[str, int]], occurrence: int) -> str | None:
@@ -196,7 +220,7 @@ class _ClaimReader:
         self.occurrences: dict[str, int] = {}
         self.element = interchange.delimiters.element
         self.separator = interchange.delimiters.component
-        self.columns: dict[str, list] = {c: [] for c in (*COLUMNS, SOURCE_ROW)}
+        self.rows: list[tuple] = []  # one tuple per claim line, in ROW order
         self.bad: list[tuple[int, str, str]] = []
         self._reset_transaction()
 
@@ -207,25 +231,26 @@ class _ClaimReader:
         self.claim: _Claim | None = None
         self.line: _Line | None = None
 
-    def lines(self, rows: int) -> Iterator[tuple[dict[str, list], list[tuple[int, str, str]]]]:
+    def lines(self, rows: int) -> Iterator[tuple[list[tuple], list[tuple[int, str, str]]]]:
+        """Batches of (claim-line tuples in `ROW` order, invalid rows)."""
         handlers = {"ST": self._st, "SE": self._se, "HL": self._hl, "NM1": self._nm1, "SBR": self._sbr,
                     "CLM": self._clm, "REF": self._ref, "HI": self._hi, "LX": self._lx, "SV1": self._sv1,
                     "DTP": self._dtp}
-        for number, elements in self.interchange.segments():
-            if self.line is not None and elements[0] not in ("LX", "CLM", "HL", "SE"):
-                self.line.texts.append(self.element.join(elements))
-            handler = handlers.get(elements[0])
+        element = self.element
+        for number, tag, raw in self.interchange.tagged():
+            handler = handlers.get(tag)
             if handler is not None:
-                handler(number, elements)
-            if len(self.columns[SOURCE_ROW]) >= rows:
-                yield self._take()
+                handler(number, raw.split(element))
+                if len(self.rows) >= rows:
+                    yield self._take()
+            if self.line is not None:  # the segments of the open service line, for its record
+                self.line.texts.append(raw)
         self._end_line()
         yield self._take()  # the last rows (an empty batch for a file without lines)
 
-    def _take(self) -> tuple[dict[str, list], list[tuple[int, str, str]]]:
-        taken, bad = self.columns, self.bad
-        self.columns = {c: [] for c in taken}
-        self.bad = []
+    def _take(self) -> tuple[list[tuple], list[tuple[int, str, str]]]:
+        taken, bad = self.rows, self.bad
+        self.rows, self.bad = [], []
         return taken, bad
 
     # --- loops -------------------------------------------------------------------------------
@@ -246,8 +271,8 @@ class _ClaimReader:
             self.member_id = self.payer_id = self.filing = ""
 
     def _nm1(self, number: int, elements: list[str]) -> None:
-        entity = _at(elements, 1)
-        value = _at(elements, 9)
+        entity = elements[1] if len(elements) > 1 else ""
+        value = elements[9].strip() if len(elements) > 9 else ""
         if entity == "82":
             if self.line is not None:
                 self.line.rendering_npi = value
@@ -281,12 +306,12 @@ class _ClaimReader:
         self.claim = _Claim(claim_id, number, frequency, removed)
 
     def _ref(self, number: int, elements: list[str]) -> None:
-        qualifier = _at(elements, 1)
+        qualifier = elements[1] if len(elements) > 1 else ""
         if self.line is not None:
             if qualifier == "6R":
-                self.line.control = _at(elements, 2)
+                self.line.control = elements[2].strip() if len(elements) > 2 else ""
         elif self.claim is not None and qualifier == "EA" and not self.claim.other_subscriber:
-            self.claim.medical_record_number = _at(elements, 2)
+            self.claim.medical_record_number = elements[2].strip() if len(elements) > 2 else ""
 
     def _hi(self, number: int, elements: list[str]) -> None:
         if self.claim is None or self.line is not None:
@@ -298,7 +323,7 @@ class _ClaimReader:
 
     def _lx(self, number: int, elements: list[str]) -> None:
         self._end_line()
-        self.line = _Line(number, _at(elements, 1), self.claim, [self.element.join(elements)])
+        self.line = _Line(number, elements[1].strip() if len(elements) > 1 else "", self.claim)
         if self.claim is None:
             self.line.problems.append(f"the service line (LX at segment {number}) stands outside any claim (no CLM "
                                       "before it in its subscriber or patient loop)")
@@ -314,8 +339,8 @@ class _ClaimReader:
         self.line.service, self.line.service_segment = elements, number
 
     def _dtp(self, number: int, elements: list[str]) -> None:
-        if self.line is not None and _at(elements, 1) == "472":
-            self.line.date = (_at(elements, 2), _at(elements, 3))
+        if self.line is not None and len(elements) > 3 and elements[1] == "472":
+            self.line.date = (elements[2].strip(), elements[3].strip())
 
     # --- one service line --------------------------------------------------------------------
     def _end_line(self) -> None:
@@ -325,18 +350,17 @@ class _ClaimReader:
         claim = line.claim
         service = line.service or []
         row = line.service_segment or line.segment
-        problems = list(line.problems)
+        problems = line.problems
+        procedure = (service[1] if len(service) > 1 else "").split(self.separator)
+        basis = service[3].strip() if len(service) > 3 else ""
+        date = self._date(line, problems)
         if line.service is None:
             problems.append(f"the service line (LX at segment {line.segment}) has no SV1 professional service")
-        procedure = _at(service, 1)
-        qualifier = component(procedure, 0, self.separator)
-        if service and qualifier != "HC":
-            problems.append(f"SV101-1 is {qualifier!r}, not HC: the procedure is not a CPT/HCPCS code")
-        basis = _at(service, 3)
+        elif procedure[0].strip() != "HC":
+            problems.append(f"SV101-1 is {procedure[0].strip()!r}, not HC: the procedure is not a CPT/HCPCS code")
         if service and basis != "UN":
             problems.append(f"unit basis SV103 is {basis!r}, not UN: only units can be audited"
                             + (" (MJ = minutes; bill 15-minute units)" if basis == "MJ" else ""))
-        date = self._date(line, problems)
         if claim is not None and claim.removed:
             problems.insert(0, f"claim {claim.claim_id!r} (CLM at segment {claim.segment}) {claim.removed}")
         if problems:
@@ -344,32 +368,29 @@ class _ClaimReader:
                              _record(line.texts)))
             return
         assert claim is not None
-        pointers = [p.strip() for p in _at(service, 7).split(self.separator) if p.strip()]
+        pointers = service[7].split(self.separator) if len(service) > 7 else []
+        diagnoses = claim.diagnoses
         codes = []
         for pointer in pointers:
-            if pointer.isdigit() and 1 <= int(pointer) <= len(claim.diagnoses):
-                codes.append(claim.diagnoses[int(pointer) - 1])
-            else:
+            pointer = pointer.strip()
+            if pointer.isdigit() and 1 <= int(pointer) <= len(diagnoses):
+                codes.append(diagnoses[int(pointer) - 1])
+            elif pointer:
                 self.interchange.issues.append(EnvelopeIssue(
                     row, "diagnosis_pointer", f"SV107 pointer {pointer!r} at segment {row} names no diagnosis of claim "
-                    f"{claim.claim_id!r} (its HI has {len(claim.diagnoses)}); the line keeps the others"))
-        patient = {"member_id": self.member_id, "medical_record_number": claim.medical_record_number,
-                   "claim_id": claim.claim_id}[self.options.patient_id]
+                    f"{claim.claim_id!r} (its HI has {len(diagnoses)}); the line keeps the others"))
+        option = self.options.patient_id
+        patient = (self.member_id if option == "member_id" else claim.medical_record_number
+                   if option == "medical_record_number" else claim.claim_id)
         clinic = self.billing_npi  # 2310C is sent only where the service location is not the billing provider's
         if self.options.clinic_id == "service_facility_npi" and claim.facility_npi:
             clinic = claim.facility_npi
-        values = {
-            "claim_id": claim.claim_id, "line_number": line.number, "patient_id": patient,
-            "date_of_service": date, "rendering_npi": line.rendering_npi or claim.rendering_npi or self.billing_npi,
-            "clinic_id": clinic, "payer_type": "", "cpt_code": component(procedure, 1, self.separator),
-            "modifiers": ",".join(m for m in (component(procedure, i, self.separator) for i in range(2, 6)) if m),
-            "units": _at(service, 4), "payer_id": self.payer_id, "charge_amount": _at(service, 2),
-            "diagnosis_codes": ";".join(codes), LINE_CONTROL_NUMBER: line.control,
-            "claim_frequency": claim.frequency, "claim_filing_indicator": self.filing,
-            "billing_npi": self.billing_npi, "diagnosis_pointers": ":".join(pointers), SOURCE_ROW: row,
-        }
-        for name, value in values.items():
-            self.columns[name].append(value)
+        self.rows.append((
+            claim.claim_id, line.number, patient, date, line.rendering_npi or claim.rendering_npi or self.billing_npi,
+            clinic, procedure[1].strip() if len(procedure) > 1 else "",
+            ",".join(m.strip() for m in procedure[2:6] if m.strip()), service[4].strip() if len(service) > 4 else "",
+            self.payer_id, service[2].strip() if len(service) > 2 else "", ";".join(codes), line.control,
+            claim.frequency, self.filing, self.billing_npi, ":".join(p.strip() for p in pointers if p.strip()), row))
 
     def _date(self, line: _Line, problems: list[str]) -> str:
         if line.date is None:
@@ -393,27 +414,35 @@ def _record(texts: list[str]) -> str:
     return json.dumps({"segments": texts}, ensure_ascii=False)
 
 
-def _with_payer_types(columns: dict[str, list], indicators: pd.DataFrame, payers: pd.DataFrame | None
+
+def _with_payer_types(rows: list[tuple], indicators: pd.DataFrame, payers: pd.DataFrame | None
                       ) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
-    """The batch as a text frame with payer types resolved (payer table first, then SBR09), and
-    the lines whose payer type neither gives, as invalid rows."""
-    frame = pd.DataFrame({c: pd.Series(v, dtype=_TEXT) for c, v in columns.items() if c != SOURCE_ROW})
-    frame = frame.replace("", np.nan)
-    frame[SOURCE_ROW] = np.asarray(columns[SOURCE_ROW], dtype="int64")
+    """The batch as a text frame (built column by column through Arrow, '' as missing) with
+    payer types resolved (payer table first, then SBR09), and the lines whose payer type neither
+    gives, as invalid rows."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW)
+    data = {}
+    for name, values in zip(ROW[:-1], columns[:-1], strict=True):
+        text = pa.array(values, type=pa.string())
+        data[name] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    table = pa.table(data)
+    frame = table.to_pandas(types_mapper={pa.string(): _TEXT}.get)
+    frame[SOURCE_ROW] = np.asarray(columns[-1], dtype="int64")
     by_filing = frame["claim_filing_indicator"].map(indicators.set_index("code")["payer_type"].replace("", np.nan))
     payer_type = by_filing
     if payers is not None and len(payers):
         by_payer = frame["payer_id"].map(payers.drop_duplicates("payer_id", keep="last").set_index("payer_id")["payer_type"])
         payer_type = by_payer.where(by_payer.notna(), by_filing)
-    frame["payer_type"] = payer_type.astype(_TEXT)
+    frame.insert(CLAIM_COLUMNS.index("payer_type"), "payer_type", payer_type.astype(_TEXT))
+    frame = frame[[*COLUMNS, SOURCE_ROW]]
     unresolved = frame["payer_type"].isna().to_numpy()
     if not unresolved.any():
         return frame, []
     lost = frame[unresolved]
+    records = lost.drop(columns=[SOURCE_ROW]).to_json(orient="records", lines=True).splitlines()
     bad = [(int(row), f"SV1 at segment {row}: claim filing indicator SBR09 {filing if isinstance(filing, str) else ''!r} "
             f"of payer {payer if isinstance(payer, str) else ''!r} has no payer type (add the code to "
-            "claim_filing_indicators.csv or the payer to payers.csv)",
-            lost.iloc[[i]].drop(columns=[SOURCE_ROW]).to_json(orient="records")[1:-1])
-           for i, (row, filing, payer) in enumerate(zip(lost[SOURCE_ROW], lost["claim_filing_indicator"], lost["payer_id"],
-                                                        strict=True))]
+            "claim_filing_indicators.csv or the payer to payers.csv)", record)
+           for row, filing, payer, record in zip(lost[SOURCE_ROW], lost["claim_filing_indicator"], lost["payer_id"], records,
+                                                 strict=True)]
     return frame[~unresolved].reset_index(drop=True), bad

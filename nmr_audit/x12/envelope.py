@@ -147,9 +147,11 @@ class Interchange:
         last = tail[:-1].rsplit(terminator, 1)[-1].strip("\r\n ")
         return last.startswith("IEA" + self.delimiters.element)
 
-    def raw_segments(self) -> Iterator[str]:
-        """Each segment's text (without its terminator and the line breaks around it), in order."""
+    def blocks(self) -> Iterator[list[str]]:
+        """The segments' texts (without terminators and line breaks), a block of the file at a
+        time: lists, so that the per-segment work stays in the callers' loops."""
         terminator = self.delimiters.segment
+        breaks = [c for c in "\r\n" if c != terminator]  # X12 text holds no line break of its own
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         with self.path.open("rb") as handle:
@@ -157,23 +159,27 @@ class Interchange:
             while True:
                 block = handle.read(BLOCK_CHARS)
                 text = decoder.decode(block, final=not block)
+                for character in breaks:
+                    text = text.replace(character, "")
                 if first:
                     text = text.lstrip(_BOM).lstrip()
                     first = False
-                pending += text
-                parts = pending.split(terminator)
+                parts = (pending + text).split(terminator)
                 pending = parts.pop()
-                for part in parts:
-                    part = part.strip("\r\n")
-                    if part.strip():
-                        yield part.lstrip()
+                yield [part for part in parts if part and not part.isspace()]
                 if not block:
                     break
         if pending.strip("\r\n \x00\x1a"):
             raise InputError(self.path, "the interchange is truncated: it ends inside a segment", _HINT)
 
-    def segments(self) -> Iterator[tuple[int, list[str]]]:
-        """(segment number, elements) of every segment; element 0 is the segment id.
+    def raw_segments(self) -> Iterator[str]:
+        """Each segment's text, in order."""
+        for block in self.blocks():
+            yield from block
+
+    def tagged(self) -> Iterator[tuple[int, str, str]]:
+        """(segment number, segment id, text) of every segment inside a transaction set (the
+        envelope's own segments included), the envelope checked on the way.
 
         Envelope issues accumulate in `self.issues` as they are found (complete once the
         iteration ends). Raises `InputError` when a transaction or group is left open at the end.
@@ -181,19 +187,20 @@ class Interchange:
         element = self.delimiters.element
         state = _Envelope(issues=self.issues)
         number = 0
-        for raw in self.raw_segments():
-            number += 1
-            elements = raw.split(element)
-            tag = elements[0]
-            if state.st is not None:
-                state.st_segments += 1
-            if tag in _CONTROL:
-                _CONTROL[tag](state, number, elements)
-            elif state.st is None:
-                state.note(number, "outside_transaction", f"segment {number} ({tag}) stands outside any ST … SE "
-                           "transaction set; it was ignored")
-                continue
-            yield number, elements
+        for block in self.blocks():
+            for raw in block:
+                number += 1
+                cut = raw.find(element)
+                tag = raw[:cut] if cut >= 0 else raw
+                if state.st is not None:
+                    state.st_segments += 1
+                if tag in _CONTROL:
+                    _CONTROL[tag](state, number, raw.split(element))
+                elif state.st is None:
+                    state.note(number, "outside_transaction", f"segment {number} ({tag}) stands outside any ST … SE "
+                               "transaction set; it was ignored")
+                    continue
+                yield number, tag, raw
         for opened, what in ((state.st, "ST (transaction set) without its SE"),
                              (state.gs, "GS (functional group) without its GE"),
                              (state.isa, "ISA without its IEA")):
@@ -202,6 +209,12 @@ class Interchange:
                                  f"segment {opened[0]})", _HINT)
         if state.interchanges == 0:
             raise InputError(self.path, "no complete interchange in the file", _HINT)
+
+    def segments(self) -> Iterator[tuple[int, list[str]]]:
+        """(segment number, elements) of every segment; element 0 is the segment id (see `tagged`)."""
+        element = self.delimiters.element
+        for number, _, raw in self.tagged():
+            yield number, raw.split(element)
 
 
 def _isa(state: _Envelope, number: int, elements: list[str]) -> None:

@@ -139,12 +139,13 @@ class _RemitReader:
         handlers = {"ST": self._st, "SE": self._se, "BPR": self._bpr, "TRN": self._trn, "N1": self._n1,
                     "REF": self._ref, "CLP": self._clp, "SVC": self._svc, "CAS": self._cas, "DTM": self._dtm,
                     "LQ": self._lq, "MOA": self._moa, "AMT": self._amt, "PLB": self._plb, "LX": self._lx}
-        for number, elements in self.interchange.segments():
-            handler = handlers.get(elements[0])
+        element = self.element
+        for number, tag, raw in self.interchange.tagged():
+            handler = handlers.get(tag)
             if handler is not None:
-                handler(number, elements)
-            if len(self.columns[SOURCE_ROW]) >= rows:
-                yield self._take()
+                handler(number, raw.split(element))
+                if len(self.columns[SOURCE_ROW]) >= rows:
+                    yield self._take()
         self._end_claim()
         yield self._take()
 
