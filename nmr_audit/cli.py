@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(reference_app)  # nmr-audit reference import | list
 
 
 class MaskMode(StrEnum):
@@ -42,6 +44,7 @@ class Format(StrEnum):
     parquet = "parquet"
     jsonl = "jsonl"
     xlsx = "xlsx"
+    x12 = "x12"  # claims as 837P, remittances as 835, notes as CSV
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

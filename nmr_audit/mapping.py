@@ -23,6 +23,7 @@ class TableMapping:
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     delimiter: str | None = None
     sheet: str | int | None = None
+    x12: Mapping[str, str] = field(default_factory=dict)  # 837P choices: patient_id, clinic_id (nmr_audit.x12)
 
 
 @dataclass(frozen=True)

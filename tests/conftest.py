@@ -11,6 +11,7 @@ import pytest
 _HOME = Path(tempfile.mkdtemp(prefix="nmr-audit-prefect-"))
 os.environ["PREFECT_HOME"] = str(_HOME)
 os.environ["XDG_CACHE_HOME"] = str(_HOME / "cache")  # the Vega bundle's cache, away from the user's
+os.environ["NMR_AUDIT_HOME"] = str(_HOME / "home")  # imported reference tables: none unless a test imports
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

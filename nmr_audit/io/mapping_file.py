@@ -41,8 +41,16 @@ def _table(path: Path, table: str, section: dict[str, Any]) -> TableMapping:
         columns[str(export_name)] = targets
     values = {str(c): {str(k): str(v) for k, v in (m or {}).items()}
               for c, m in (section.get("values") or {}).items()}
+    x12 = {str(k): str(v) for k, v in (section.get("x12") or {}).items()}
+    if x12:
+        from nmr_audit.x12.claims_837 import ClaimOptions
+
+        try:
+            ClaimOptions.from_settings(x12)
+        except ValueError as exc:
+            raise InputError(path, f"{table}.{exc}") from exc
     return TableMapping(columns=columns, values=values, delimiter=section.get("delimiter"),
-                        sheet=section.get("sheet"))
+                        sheet=section.get("sheet"), x12=x12)
 
 
 def _is_contract_column(table: str, name: str) -> bool:

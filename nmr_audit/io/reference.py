@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from nmr_audit.errors import InputError
+from nmr_audit.io.reference_home import table_path
 from nmr_audit.reference import ReferenceData
 
 REQUIRED = {
@@ -34,9 +35,10 @@ def default_reference_dir() -> Path:
 
 
 def load_reference(folder: Path | None = None) -> ReferenceData:
-    folder = folder or default_reference_dir()
-    frames = {name: _typed(_read(folder / f"{name}.csv", columns), folder / f"{name}.csv")
-              for name, columns in REQUIRED.items()}
+    """Each table from `folder` (`--reference`), else the reference home, else the packaged
+    defaults (`nmr_audit.io.reference_home`)."""
+    paths = {name: table_path(name, folder) for name in REQUIRED}
+    frames = {name: _typed(_read(paths[name], columns), paths[name]) for name, columns in REQUIRED.items()}
     return ReferenceData(**frames)
 
 

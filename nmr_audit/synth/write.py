@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from nmr_audit.contract import CLAIM_COLUMNS, MINUTES_PREFIX, NOTE_COLUMNS
-from nmr_audit.io.reference import load_reference
+from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.mapping import MappingProfile
 from nmr_audit.synth.generate import EPISODE, Chunk, generate_chunk
 from nmr_audit.synth.world import ALL_CODES, build_world
@@ -36,7 +36,7 @@ class ExportStyle:
 def chunks(visits: int, seed: int, defect_rate: float, progress: bool = False) -> Iterator[Chunk]:
     """The dataset chunk by chunk; each chunk's generator is seeded by (seed, chunk number)."""
     world = build_world(seed)
-    reference = load_reference()
+    reference = load_reference(default_reference_dir())  # packaged tables: the same seed, the same files
     starts = range(0, visits, CHUNK_VISITS)
     for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
         rng = np.random.default_rng([seed, 1, index])
@@ -46,13 +46,23 @@ def chunks(visits: int, seed: int, defect_rate: float, progress: bool = False) -
 
 def write_dataset(out: Path, visits: int, seed: int, defect_rate: float, style: ExportStyle,
                   progress: bool = False) -> dict[str, int]:
+    x12 = None
+    if style.format == "x12":  # claims as 837P, their remittances as 835 (remit_truth.parquet), notes as CSV
+        from nmr_audit.synth.x12 import X12Writer
+
+        x12 = X12Writer(out / "claims" / "claims.837", out / "remits" / "remits.835", out / "remit_truth.parquet", seed)
+        style = ExportStyle(format="csv", delimiter=style.delimiter, us_dates=style.us_dates, windows=style.windows,
+                            mapping=style.mapping)
     sinks = {t: _Sink(out / t / f"{t}.{_suffix(style.format)}", style)
-             for t in ("claims", "notes")}
+             for t in ("claims", "notes") if not (x12 and t == "claims")}
     truths: list[pd.DataFrame] = []
     counts = {"claim_lines": 0, "visit_notes": 0, "defects": 0}
     for chunk in chunks(visits, seed, defect_rate, progress):
         claims, notes = _claims_table(chunk), _notes_table(chunk, style.format)
-        sinks["claims"].write(_shape(claims, "claim_lines", style))
+        if x12:
+            x12.write(claims, chunk.truth)
+        else:
+            sinks["claims"].write(_shape(claims, "claim_lines", style))
         sinks["notes"].write(_shape(notes, "visit_notes", style))
         truths.append(chunk.truth)
         counts["claim_lines"] += len(claims)
@@ -60,6 +70,8 @@ def write_dataset(out: Path, visits: int, seed: int, defect_rate: float, style: 
         counts["defects"] += len(chunk.truth)
     for sink in sinks.values():
         sink.close()
+    if x12:
+        x12.close()
     pd.concat(truths, ignore_index=True).to_parquet(out / "truth.parquet", index=False)
     return counts
 
