@@ -21,10 +21,12 @@ from nmr_audit.checks import RowChecks, empty_unreadable
 from nmr_audit.contract import (
     CLAIM_COLUMNS,
     CLAIM_LINES,
+    CLAIM_REQUIRED,
     LINEAGE,
     MINUTES_PREFIX,
     NECESSITY_TEXT_FIELDS,
     NOTE_COLUMNS,
+    NOTE_REQUIRED,
     NULL_SPELLINGS,
     QUARANTINE_COLUMNS,
     SERVICES_COLUMN,
@@ -51,6 +53,7 @@ class Conformed:
 _NUMBERS = frozenset({"line_number", "units", "charge_amount", "total_treatment_minutes", "total_timed_minutes",
                       "one_on_one", "signed", "progress_report"})
 _DATES = frozenset({"date_of_service", "plan_of_care_signed_date"})
+REQUIRED = frozenset(CLAIM_REQUIRED) | frozenset(NOTE_REQUIRED)
 # Columns whose values are numbers, dates, times, NPIs or codes: digits of other scripts are read
 # as ASCII digits there (`parse.ascii_digits`); identifiers and free text are kept as written.
 _STRUCTURED = frozenset({"line_number", "date_of_service", "rendering_npi", "supervising_npi", "cpt_code",
@@ -80,9 +83,9 @@ def _text(mapped: pd.DataFrame, column: str, conventions: Conventions) -> pd.Ser
     number (or, in a workbook, a serial date) is wanted; digits made ASCII where structured."""
     if column not in mapped.columns:
         return pd.Series(pd.NA, index=mapped.index, dtype="str")
-    typed = column in _NUMBERS or (column in _DATES and conventions.serial_dates)
+    typed = column in _NUMBERS or (column in _DATES and conventions.workbook)
     cells = (parse.as_cells if typed else parse.as_text)(mapped[column])
-    return ascii_digits(cells) if column in _STRUCTURED else cells
+    return ascii_digits(cells) if column in _STRUCTURED or column.startswith(MINUTES_PREFIX) else cells
 
 
 def ascii_digits(cells: pd.Series) -> pd.Series:
@@ -104,7 +107,36 @@ class _Fields:
     def __init__(self, mapped: pd.DataFrame, columns: tuple[str, ...], conventions: Conventions) -> None:
         self.checks = RowChecks(mapped.index)
         self.conventions = conventions
-        self.text = {c: _text(mapped, c, conventions) for c in columns}
+        self.text: dict[str, pd.Series] = {}
+        self.formulas: dict[str, pd.Series] = {}  # cells that held a formula without a saved result
+        for column in columns:
+            self.add(column, _text(mapped, column, conventions), column in REQUIRED)
+
+    def add(self, column: str, cells: pd.Series, required: bool = False) -> None:
+        """A column's cells; in a workbook, a formula without a saved result (`parse.BAD_VALUE`)
+        is a bad value of its own, and missing for the parsers."""
+        if self.conventions.workbook and not parse._numeric(cells) and len(cells):
+            import pyarrow.compute as pc
+
+            marked = pc.starts_with(parse.arrow_text(cells), parse.BAD_VALUE).fill_null(False)
+            if pc.any(marked).as_py():
+                mask = pd.Series(marked.to_numpy(zero_copy_only=False), index=cells.index)
+                formula = cells.str.slice(len(parse.BAD_VALUE))
+                if required:
+                    self.checks.malformed(mask, column, formula, parse.BAD_VALUE_REASON)
+                else:
+                    self.checks.unreadable(mask, column, formula, parse.BAD_VALUE_REASON)
+                cells = cells.mask(mask)
+                self.formulas[column] = mask
+        self.text[column] = cells
+
+    def require(self, column: str, values: pd.Series | None = None) -> None:
+        """A required column's value must be there (a formula without a result is said once, above)."""
+        values = self[column] if values is None else values
+        missing = values.isna()
+        if column in self.formulas:
+            missing = missing & ~self.formulas[column]
+        self.checks.add(missing, f"{column} is missing")
 
     def __getitem__(self, column: str) -> pd.Series:
         return self.text[column]
@@ -134,7 +166,7 @@ class _Fields:
 
     def date(self, column: str, required: bool) -> pd.Series:
         if required:
-            self.checks.require(self[column], column)
+            self.require(column)
         dates, bad = parse.parse_dates(self[column], self.conventions)
         self.bad(bad, column, EXPECTED_DATE, required)
         return dates.where(~bad)
@@ -142,7 +174,7 @@ class _Fields:
     def npi(self, column: str, required: bool) -> pd.Series:
         text = self[column]
         if required:
-            self.checks.require(text, column)
+            self.require(column)
         bad = text.notna() & ~parse.npi_check_digit_ok(text)
         self.bad(bad, column, EXPECTED_NPI, required)
         return text.where(~bad)
@@ -213,9 +245,9 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData,
     f = _Fields(mapped, CLAIM_COLUMNS, conventions)
     checks = f.checks
     for column in ("claim_id", "patient_id", "clinic_id", "cpt_code", "units", "line_number"):
-        checks.require(f[column], column)
+        f.require(column)
     payer_type = parse.regex_replace(f["payer_type"].str.lower(), r"[\s\-]+", "_")
-    checks.require(payer_type, "payer_type")
+    f.require("payer_type", payer_type)
     cpt, bad_cpt = parse.parse_cpt_codes(f["cpt_code"])
     f.bad(bad_cpt, "cpt_code", "a 5-character procedure code", True)
     modifiers, bad_mods = parse.parse_modifiers(f["modifiers"])
@@ -271,7 +303,7 @@ def conform_visit_notes(mapped: pd.DataFrame, reference: ReferenceData,
     f = _Fields(mapped, NOTE_COLUMNS, conventions)
     checks = f.checks
     for column in ("note_id", "patient_id", "clinic_id"):
-        checks.require(f[column], column)
+        f.require(column)
     credential = f.member("provider_credential", f["provider_credential"].str.upper(), reference.credentials, False)
     diagnoses, bad_dx = parse.parse_diagnosis_codes(f["diagnosis_codes"])
     f.bad(bad_dx, "diagnosis_codes", "ICD-10-CM codes", False)
@@ -350,7 +382,7 @@ def _minutes_columns(mapped: pd.DataFrame, f: _Fields) -> tuple[pd.DataFrame, tu
         if code is None:
             continue
         name = MINUTES_PREFIX + code
-        f.text[name] = ascii_digits(parse.as_cells(mapped[column]))
+        f.add(name, ascii_digits(parse.as_cells(mapped[column])))
         minutes = f.minutes(name)
         frames.append(pd.DataFrame({"cpt_code": code, "minutes": minutes}).dropna(subset=["minutes"]))
     if not frames:

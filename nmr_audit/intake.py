@@ -38,7 +38,7 @@ def conventions_for(format: str, delimiter: str | None, mapping: TableMapping) -
     it names one, else `auto` for a `;`-separated file (decimal commas are read where
     unambiguous) and `.` for any other; Excel serial dates in workbooks."""
     mark = mapping.decimal_mark or ("auto" if format == "csv" and delimiter == ";" else ".")
-    return Conventions(decimal_mark=mark, serial_dates=format == "excel")  # type: ignore[arg-type]
+    return Conventions(decimal_mark=mark, workbook=format == "excel")  # type: ignore[arg-type]
 
 
 def conform_file(

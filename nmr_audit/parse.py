@@ -51,6 +51,13 @@ _ONE_ZERO = r"^[10]\.0+$"  # 1.0 / 0.0, as a typed float column spells a flag
 
 LIST_OF_TEXT = pd.ArrowDtype(pa.list_(pa.string()))
 
+# A cell a reader could not give a value for (an Excel formula whose result was never saved)
+# starts with this character, which no text cell of a workbook, CSV or JSON file holds (XML 1.0
+# forbids it): validation treats it as a bad value with `BAD_VALUE_REASON`.
+BAD_VALUE = "\x00"
+BAD_VALUE_REASON = ("a value, not a formula without a saved result (open and save the workbook in Excel, "
+                    "or export values rather than formulas)")
+
 
 @dataclass(frozen=True)
 class Conventions:
@@ -60,11 +67,12 @@ class Conventions:
     (the mapping profile names a decimal-comma locale: a dot or space only between groups of
     three), or `auto` (a `;`-separated file whose locale no profile names: `22,5` and `22.5` are
     read; `1,234` and `1.234`, which could be either, are refused).
-    serial_dates: a number in a date column is Excel's serial day (workbooks).
+    workbook: cells from a workbook: a number in a date column is Excel's serial day, and a cell
+    marked `BAD_VALUE` (a formula whose result was never saved) is a bad value with its reason.
     """
 
     decimal_mark: DecimalMark = "."
-    serial_dates: bool = False
+    workbook: bool = False
 
 
 def per_spelling(parser: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,12 +160,12 @@ def parse_dates(text: pd.Series, conventions: Conventions = Conventions()) -> Pa
 
     Two-digit years follow Excel's default window: 00–29 are 2000–2029, 30–99 are 1930–1999
     (`TWO_DIGIT_YEAR_PIVOT`). A time part other than midnight is refused (a timestamp may have
-    been shifted across a date line by a time zone). With `conventions.serial_dates` (a workbook),
+    been shifted across a date line by a time zone). With `conventions.workbook`,
     a number is Excel's serial day (61 = 1900-03-01; serials below 61 are refused: Excel counts
     a 29 February 1900 that never was). Impossible dates (02/30) are refused.
     """
     if _numeric(text):
-        return _serial_dates(text.astype("Float64"), conventions.serial_dates)
+        return _serial_dates(text.astype("Float64"), conventions.workbook)
     arrow = arrow_text(text)
     iso = pc.extract_regex(arrow, _ISO_DATE)
     year, month, day = _ymd(iso, (0, 1, 2))
@@ -171,7 +179,7 @@ def parse_dates(text: pd.Series, conventions: Conventions = Conventions()) -> Pa
     parts = pd.DataFrame({"year": _nullable(year, text.index), "month": _nullable(month, text.index),
                           "day": _nullable(day, text.index)}).astype("float64")
     dates = pd.to_datetime(parts, errors="coerce").astype("datetime64[s]")
-    if conventions.serial_dates:
+    if conventions.workbook:
         serial_text = pc.match_substring_regex(arrow, r"^\d{1,7}(?:\.0+)?$").fill_null(False)
         if pc.any(serial_text).as_py():
             numbers = pd.Series(pc.cast(pc.if_else(serial_text, arrow, None), pa.float64()), index=text.index)
@@ -295,7 +303,7 @@ def parse_whole_numbers(text: pd.Series, minimum: int = 0, mark: DecimalMark = "
     """
     if _numeric(text):
         return _typed_whole(text, minimum)
-    plain, ambiguous = _decimal_text(arrow_text(text), mark)
+    plain, ambiguous = _decimal_text(pc.replace_substring_regex(arrow_text(text), r"^\+", ""), mark)
     shaped = pc.match_substring_regex(plain, _WHOLE).fill_null(False)
     values = _nullable(pc.cast(pc.if_else(shaped, pc.replace_substring_regex(plain, r"\.0*$", ""), None), pa.int64()),
                        text.index)

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from nmr_audit.contract import SOURCE_FILE, SOURCE_ROW
 from nmr_audit.errors import InputError
+from nmr_audit.parse import BAD_VALUE, BAD_VALUE_REASON  # noqa: F401 (the readers' marker, re-exported)
 from nmr_audit.sizes import BATCH_ROWS
 
 Batches = Callable[[int], Iterator[pd.DataFrame]]
@@ -26,12 +27,6 @@ Batches = Callable[[int], Iterator[pd.DataFrame]]
 HEAD_BYTES = 1 << 16  # what recognition reads of a file's start
 MAX_FIELD_BYTES = 64 << 20  # the longest value (and record) a text file may hold: 64 MiB
 MAX_HEADER_BYTES = 16 << 20  # the longest header row a text file may have
-# A cell the reader could not give a value for (an Excel formula without a saved result) starts
-# with this character, which no text cell of a workbook, CSV or JSON file can hold (XML 1.0 and
-# the readers refuse NUL): validation treats the cell as a bad value with `BAD_VALUE_REASON`.
-BAD_VALUE = "\x00"
-BAD_VALUE_REASON = ("a formula without a saved value (open and save the workbook in Excel, "
-                    "or export values rather than formulas)")
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,17 @@ def open_workbook(path: Path, options: ReadOptions) -> Opened:
     try:
         sheets = list(book.worksheets)
         chosen, skipped = _chosen(path, sheets, options.sheet)
-        tables = [_sheet_table(path, book, sheet, options) for sheet in chosen]
+        tables = []
+        for sheet in chosen:
+            table = _sheet_table(path, book, sheet, options)
+            if table is None:
+                skipped.append(Skipped(f"{path}#{sheet.title}", "empty sheet"))
+            else:
+                tables.append(table)
     finally:
         book.close()
+    if not tables:
+        raise InputError(path, "no sheet of the workbook holds a table", "export it again with a header row")
     return Opened(tables, skipped)
 
 
@@ -75,13 +83,14 @@ def _chosen(path: Path, sheets: list[Any], wanted: str | int | None) -> tuple[li
     return visible, hidden
 
 
-def _sheet_table(path: Path, book: Any, sheet: Any, options: ReadOptions) -> RawTable:
+def _sheet_table(path: Path, book: Any, sheet: Any, options: ReadOptions) -> RawTable | None:
+    """The sheet as a table (None for a sheet without a header: an empty sheet)."""
     rows = sheet.iter_rows(values_only=True)
     header = next(rows, None)
     source = f"{path}#{sheet.title}"
-    if header is None:
-        raise InputError(source, "the sheet is empty", "export it again with a header row")
-    width = _width(header)
+    width = _width(header or ())
+    if not width:
+        return None
     names = [_header_name(v) for v in header[:width]]
     check_names(source, names)
     formulas = _formula_cells(path, sheet.title, width) if _has_formulas(book, sheet) else {}
