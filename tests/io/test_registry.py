@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nmr_audit.errors import InputError
-from nmr_audit.io.readers import READERS, BAD_VALUE, ReadOptions, estimate_rows, open_export, recognise, supported
+from nmr_audit.io.readers import BAD_VALUE, READERS, ReadOptions, estimate_rows, open_export, recognise, supported
 
 
 def test_every_reader_names_its_format_and_the_messages_list_them_all():
