@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from nmr_audit import parse
 from nmr_audit.checks import RowChecks, empty_unreadable
@@ -91,10 +92,8 @@ def _text(mapped: pd.DataFrame, column: str, conventions: Conventions) -> pd.Ser
 def ascii_digits(cells: pd.Series) -> pd.Series:
     """`parse.ascii_digits` over text columns; one Arrow pass decides that an ASCII column (nearly
     every one) needs nothing."""
-    if parse._numeric(cells) or not len(cells):
+    if parse.is_numeric(cells) or not len(cells):
         return cells
-    import pyarrow.compute as pc
-
     if pc.all(pc.string_is_ascii(parse.arrow_text(cells))).as_py() in (True, None):
         return cells
     return parse.ascii_digits(cells)
@@ -115,9 +114,7 @@ class _Fields:
     def add(self, column: str, cells: pd.Series, required: bool = False) -> None:
         """A column's cells; in a workbook, a formula without a saved result (`parse.BAD_VALUE`)
         is a bad value of its own, and missing for the parsers."""
-        if self.conventions.workbook and not parse._numeric(cells) and len(cells):
-            import pyarrow.compute as pc
-
+        if self.conventions.workbook and not parse.is_numeric(cells) and len(cells):
             marked = pc.starts_with(parse.arrow_text(cells), parse.BAD_VALUE).fill_null(False)
             if pc.any(marked).as_py():
                 mask = pd.Series(marked.to_numpy(zero_copy_only=False), index=cells.index)

@@ -100,7 +100,7 @@ def as_text(values: pd.Series) -> pd.Series:
     Numbers (a typed column) become the text a CSV would hold: `2.0` as `2`, so a float NPI or
     id reads as its digits.
     """
-    if _numeric(values):
+    if is_numeric(values):
         values = number_text(values)
     text = pc.utf8_trim_whitespace(arrow_text(values))
     longest = max(len(s.encode()) for s in NULL_SPELLINGS)  # free text is long: lower-case only a prefix
@@ -114,7 +114,7 @@ def as_text(values: pd.Series) -> pd.Series:
 
 def as_cells(values: pd.Series) -> pd.Series:
     """Numbers as they are (a typed Parquet column: nothing to parse), anything else as `as_text`."""
-    return values if _numeric(values) else as_text(values)
+    return values if is_numeric(values) else as_text(values)
 
 
 def number_text(values: pd.Series) -> pd.Series:
@@ -128,7 +128,8 @@ def number_text(values: pd.Series) -> pd.Series:
     return out.where(values.notna())
 
 
-def _numeric(values: pd.Series) -> bool:
+def is_numeric(values: pd.Series) -> bool:
+    """Whether a column holds typed numbers (not text, not booleans)."""
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
@@ -164,7 +165,7 @@ def parse_dates(text: pd.Series, conventions: Conventions = Conventions()) -> Pa
     a number is Excel's serial day (61 = 1900-03-01; serials below 61 are refused: Excel counts
     a 29 February 1900 that never was). Impossible dates (02/30) are refused.
     """
-    if _numeric(text):
+    if is_numeric(text):
         return _serial_dates(text.astype("Float64"), conventions.workbook)
     arrow = arrow_text(text)
     iso = pc.extract_regex(arrow, _ISO_DATE)
@@ -301,7 +302,7 @@ def parse_whole_numbers(text: pd.Series, minimum: int = 0, mark: DecimalMark = "
     Returns (values Int64, refused, refused for an ambiguous decimal mark). `text` may hold
     numbers already (`as_cells`): then only the range checks apply.
     """
-    if _numeric(text):
+    if is_numeric(text):
         return _typed_whole(text, minimum)
     plain, ambiguous = _decimal_text(pc.replace_substring_regex(arrow_text(text), r"^\+", ""), mark)
     shaped = pc.match_substring_regex(plain, _WHOLE).fill_null(False)
@@ -316,7 +317,7 @@ def parse_whole_numbers(text: pd.Series, minimum: int = 0, mark: DecimalMark = "
 def parse_minutes(text: pd.Series, mark: DecimalMark = ".") -> tuple[pd.Series, ...]:
     """Whole minutes ≥ 0 as clinics type them: `23`, `23.0`, `23 min`, `23 minutes`, `23 mins`,
     `23m`, `23'`; `22,5` is never 225 (see `parse_whole_numbers`), `22.5` is not whole."""
-    if _numeric(text):
+    if is_numeric(text):
         return _typed_whole(text, 0)
     bare = regex_replace(text, _MINUTES_UNIT, "")
     return parse_whole_numbers.__wrapped__(bare.where(text.notna()), 0, mark)
@@ -326,7 +327,7 @@ def parse_minutes(text: pd.Series, mark: DecimalMark = ".") -> tuple[pd.Series, 
 def parse_money(text: pd.Series, mark: DecimalMark = ".") -> tuple[pd.Series, ...]:
     """Amounts at or above zero; a leading `$` and group separators tolerated, decimal mark as
     `parse_whole_numbers` (numbers, from `as_cells`, are only checked)."""
-    if _numeric(text):
+    if is_numeric(text):
         amounts = text.astype("Float64")
         ok = (amounts.notna() & (amounts >= 0)).fillna(False).astype(bool)
         return amounts.where(ok), text.notna() & ~ok, pd.Series(False, index=text.index)
@@ -341,7 +342,7 @@ def parse_money(text: pd.Series, mark: DecimalMark = ".") -> tuple[pd.Series, ..
 def parse_booleans(text: pd.Series) -> Parsed:
     """yes/no, true/false, 1/0, 1.0/0.0, Y/N and T/F in any case; typed booleans (as `true`/`false`)
     and typed numbers 1 and 0."""
-    if _numeric(text):
+    if is_numeric(text):
         numbers = text.astype("Float64")
         one, zero = ((numbers == n).fillna(False).astype(bool) for n in (1, 0))
         values = pd.Series(pd.NA, index=text.index, dtype="boolean").mask(one, True).mask(zero, False)
