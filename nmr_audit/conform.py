@@ -92,9 +92,7 @@ def _text(mapped: pd.DataFrame, column: str, conventions: Conventions) -> pd.Ser
 def ascii_digits(cells: pd.Series) -> pd.Series:
     """`parse.ascii_digits` over text columns; one Arrow pass decides that an ASCII column (nearly
     every one) needs nothing."""
-    if parse.is_numeric(cells) or not len(cells):
-        return cells
-    if pc.all(pc.string_is_ascii(parse.arrow_text(cells))).as_py() in (True, None):
+    if parse.is_numeric(cells) or not len(cells) or parse.all_ascii(cells):
         return cells
     return parse.ascii_digits(cells)
 
@@ -108,6 +106,7 @@ class _Fields:
         self.conventions = conventions
         self.text: dict[str, pd.Series] = {}
         self.formulas: dict[str, pd.Series] = {}  # cells that held a formula without a saved result
+        self.refused: dict[str, pd.Series] = {}  # NPIs whose check digit is wrong, kept for the quarantine key
         for column in columns:
             self.add(column, _text(mapped, column, conventions), column in REQUIRED)
 
@@ -147,11 +146,14 @@ class _Fields:
 
     def numbers(self, parsed: tuple[pd.Series, ...], column: str, wanted: str, required: bool,
                 text: pd.Series | None = None) -> pd.Series:
-        values, bad, ambiguous = parsed
+        values, bad, ambiguous = parsed  # the parsers leave refused values missing already
         mark = self.conventions.decimal_mark
-        self.bad(bad & ~ambiguous, column, wanted, required, text)
-        self.bad(ambiguous, column, ambiguous_expected(wanted, mark), required, text)
-        return values.where(~bad)
+        if ambiguous.any():
+            self.bad(bad & ~ambiguous, column, wanted, required, text)
+            self.bad(ambiguous, column, ambiguous_expected(wanted, mark), required, text)
+        else:
+            self.bad(bad, column, wanted, required, text)
+        return values
 
     def whole(self, column: str, required: bool, minimum: int = 0) -> pd.Series:
         parsed = parse.parse_whole_numbers(self[column], minimum, self.conventions.decimal_mark)
@@ -164,9 +166,9 @@ class _Fields:
     def date(self, column: str, required: bool) -> pd.Series:
         if required:
             self.require(column)
-        dates, bad = parse.parse_dates(self[column], self.conventions)
+        dates, bad = parse.parse_dates(self[column], self.conventions)  # NaT where refused
         self.bad(bad, column, EXPECTED_DATE, required)
-        return dates.where(~bad)
+        return dates
 
     def npi(self, column: str, required: bool) -> pd.Series:
         text = self[column]
@@ -174,7 +176,8 @@ class _Fields:
             self.require(column)
         bad = text.notna() & ~parse.npi_check_digit_ok(text)
         self.bad(bad, column, EXPECTED_NPI, required)
-        return text.where(~bad)
+        self.refused[column] = bad
+        return text.where(~bad) if not required and bad.any() else text  # a required one's row leaves anyway
 
     def flag(self, column: str) -> pd.Series:
         flags, bad = parse.parse_booleans(self[column])
@@ -184,14 +187,18 @@ class _Fields:
     def member(self, column: str, values: pd.Series, allowed: frozenset[str], required: bool) -> pd.Series:
         unknown = values.notna() & ~values.isin(allowed)
         self.bad(unknown, column, "one of " + ", ".join(sorted(allowed)), required, values)
-        return values.where(~unknown)
+        return values.where(~unknown) if unknown.any() else values
 
 
 def quarantine_rows(raw: pd.DataFrame, failed: pd.Series, reasons: pd.Series, table: str,
-                    key: pd.DataFrame | None = None) -> pd.DataFrame:
+                    key: pd.DataFrame | None = None, refused_npi: pd.Series | None = None) -> pd.DataFrame:
     """Quarantine records keep the row's own cells (as read) so nothing is lost, and the visit
-    key (patient_id, date_of_service, rendering_npi) where `key` has it readable."""
+    key (patient_id, date_of_service, rendering_npi) where `key` has it readable (an NPI in
+    `refused_npi` is not)."""
     bad = raw.loc[failed.to_numpy()]
+    if key is not None and refused_npi is not None:
+        key = key.loc[bad.index]
+        key = key.assign(rendering_npi=key["rendering_npi"].mask(refused_npi.loc[bad.index].to_numpy()))
     cells = bad.drop(columns=[c for c in LINEAGE if c in bad.columns])
     records = records_json(cells)
     frame = pd.DataFrame(
@@ -240,7 +247,6 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData,
     `unreadable_fields`) and quarantined rows with their reasons and visit key.
     """
     f = _Fields(mapped, CLAIM_COLUMNS, conventions)
-    checks = f.checks
     for column in ("claim_id", "patient_id", "clinic_id", "cpt_code", "units", "line_number"):
         f.require(column)
     payer_type = parse.regex_replace(f["payer_type"].str.lower(), r"[\s\-]+", "_")
@@ -276,15 +282,16 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData,
         }
     )
     key = pd.DataFrame({"patient_id": f["patient_id"], "date_of_service": dates, "rendering_npi": npis})
-    return _split(mapped, rows, checks, CLAIM_LINES, key)
+    return _split(mapped, rows, f, CLAIM_LINES, key)
 
 
-def _split(mapped: pd.DataFrame, rows: pd.DataFrame, checks: RowChecks, table: str, key: pd.DataFrame) -> Conformed:
+def _split(mapped: pd.DataFrame, rows: pd.DataFrame, f: _Fields, table: str, key: pd.DataFrame) -> Conformed:
+    checks = f.checks
     failed = checks.failed()
     good = pd.concat([rows.assign(**{UNREADABLE_FIELDS: checks.unreadable_fields()}), mapped[list(LINEAGE)]], axis=1)
     if failed.any():  # one filter over all columns; a clean file is not copied at all
         good = good.take(np.flatnonzero(~failed.to_numpy()))
-    quarantine = quarantine_rows(mapped, failed, checks.reasons(), table, key)
+    quarantine = quarantine_rows(mapped, failed, checks.reasons(), table, key, f.refused.get("rendering_npi"))
     return Conformed(rows=good.reset_index(drop=True), quarantine=quarantine)
 
 
@@ -334,7 +341,7 @@ def conform_visit_notes(mapped: pd.DataFrame, reference: ReferenceData,
     rows = pd.DataFrame(columns)[["note_id", *[c for c in columns if c != "note_id"]]]
     rows = rows.assign(itemizes_minutes=rows.index.isin(services.index[services["minutes"].notna()]))
     key = pd.DataFrame({"patient_id": f["patient_id"], "date_of_service": dates, "rendering_npi": npis})
-    conformed = _split(mapped, rows, checks, VISIT_NOTES, key)
+    conformed = _split(mapped, rows, f, VISIT_NOTES, key)
     kept = mapped.index[~checks.failed().to_numpy()]
     services = services.loc[services.index.isin(kept)].reset_index(drop=True)
     return Conformed(conformed.rows, conformed.quarantine, services, ignored)

@@ -133,6 +133,16 @@ def is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
+def all_ascii(text: pd.Series) -> bool:
+    """Whether every byte of a text column is ASCII: one vectorized pass over its character data."""
+    array = pa.array(text.astype("str").array, type=pa.string())  # pandas' Arrow text: no copy
+    for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else (array,):
+        data = chunk.buffers()[2]
+        if data is not None and len(data) and np.frombuffer(data, dtype=np.uint8).max() >= 0x80:
+            return False
+    return True
+
+
 def _other_digit(match: re.Match[str]) -> str:
     return str(unicodedata.digit(match.group()))
 
@@ -146,10 +156,9 @@ def ascii_digits(text: pd.Series) -> pd.Series:
     that hold numbers, dates, times, NPIs and codes, never to free text or identifiers. A column
     of ASCII text (nearly all of them) is returned as it is after one Arrow pass.
     """
-    arrow = arrow_text(text)
-    if pc.all(pc.string_is_ascii(arrow)).as_py() in (True, None):
+    if all_ascii(text):
         return text
-    plain = pc.utf8_normalize(arrow, form="NFKC").to_pylist()
+    plain = pc.utf8_normalize(arrow_text(text), form="NFKC").to_pylist()
     digits = re.compile(r"(?![0-9])\d")
     out = [None if s is None else digits.sub(_other_digit, s) for s in plain]
     return pd.Series(out, index=text.index, dtype="str")
