@@ -52,7 +52,7 @@ def eu_style(mapping):
     return ExportStyle(format="csv", delimiter=";", us_dates=True, windows=True, mapping=mapping, **extra)
 
 
-def tables(path: Path, tm):  # noqa: ANN001, ANN201
+def tables(path: Path, tm):
     """(table, conventions) as the flow reads them (the readers registry where this version has it)."""
     try:
         from nmr_audit.intake import conventions_for
