@@ -55,3 +55,19 @@ def test_a_european_semicolon_export_with_12_hour_times_reads_as_the_plain_one(t
 def test_decimal_commas_need_another_delimiter():
     with pytest.raises(ValueError, match="use ';'"):
         ExportStyle(format="csv", decimal_comma=True)
+
+
+def test_the_generate_command_writes_the_styles_and_refuses_decimal_commas_with_commas(tmp_path):
+    from typer.testing import CliRunner
+
+    from nmr_audit.cli import app
+
+    runner = CliRunner()
+    refused = runner.invoke(app, ["generate", "--visits", "12", "--out", str(tmp_path / "a"), "--format", "csv",
+                                  "--decimal-comma"])
+    assert refused.exit_code == 2 and "--delimiter ';'" in refused.output
+    made = runner.invoke(app, ["generate", "--visits", "24", "--out", str(tmp_path / "b"), "--format", "csv",
+                               "--delimiter", ";", "--decimal-comma", "--twelve-hour"])
+    assert made.exit_code == 0, made.output
+    claims = (tmp_path / "b" / "claims" / "claims.csv").read_text()
+    assert ",00;" in claims and " PM;" in (tmp_path / "b" / "notes" / "notes.csv").read_text()
