@@ -40,6 +40,7 @@ from nmr_audit.intake import (
     account,
     audited_per_file,
     conform_file,
+    conventions_for,
     duplicate_keys,
     reader_quarantine,
 )
@@ -47,7 +48,7 @@ from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
-from nmr_audit.io.readers import read_export
+from nmr_audit.io.readers import ReadOptions, open_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
@@ -73,7 +74,9 @@ class TableIntake:
     keys: pd.DataFrame  # unique key columns, source_file (categorical), source_row; file then line order
     duplicates: pd.DataFrame  # later copies of a key (`intake.duplicate_keys`), quarantined bucket by bucket
     quarantine: pd.DataFrame
-    files: pd.DataFrame  # table, source_file, format, sha256, rows_read
+    files: pd.DataFrame  # table, source_file (path, or path#sheet), file, sheet, format, sha256, rows_read
+    skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
+    ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
 
 
 @dataclass
@@ -105,7 +108,7 @@ def load_settings(mapping: str | None, profile: str | None, reference: str | Non
 
 @task(name="discover inputs", cache_policy=NO_CACHE)
 def discover_inputs(claims: list[str], notes: list[str]
-                    ) -> tuple[dict[str, list[Path]], list[str]] | InputError:
+                    ) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
     try:
         claim_files, skipped_claims = discover(claims, CLAIM_LINES)
         note_files, skipped_notes = discover(notes, VISIT_NOTES)
@@ -113,7 +116,7 @@ def discover_inputs(claims: list[str], notes: list[str]
         return problem
     get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(claim_files),
                           len(note_files))
-    skipped = [str(p) for p in skipped_claims + skipped_notes]
+    skipped = [{"kind": "file", "source": s.source, "reason": s.reason} for s in skipped_claims + skipped_notes]
     return {CLAIM_LINES: claim_files, VISIT_NOTES: note_files}, skipped
 
 
@@ -124,33 +127,44 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     breaks it, and spill the canonical rows by patient bucket."""
     logger = get_run_logger()
     table_mapping = mapping.for_table(table)
-    keys, held, stats = [], [], []
-    source = pd.CategoricalDtype([str(p) for p in files])
+    keys, held, stats, skipped, ignored = [], [], [], [], []
+    options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
+                          decimal_mark=table_mapping.decimal_mark)
     try:
-        for path in files:
-            raw = read_export(path, delimiter=table_mapping.delimiter, sheet=table_mapping.sheet)
-            quarantined = done = 0
-            for frame in raw.batches(batch_rows):
-                part = conform_file(frame, table, table_mapping, reference, str(path))
-                _spill(spill, table, part)
-                keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
-                held.append(part.quarantine)
-                quarantined += len(part.quarantine)
-                done += len(frame)
-                del frame, part
-                give_back_memory()
-                if done >= batch_rows:
-                    logger.info("%s: %s: %d row(s) validated so far", table, path.name, done)
-            held.append(reader_quarantine(raw.invalid, table, str(path)))  # complete once the batches are read
-            quarantined += len(raw.invalid)
-            stats.append({"table": table, SOURCE_FILE: str(path), "format": raw.format,
-                          "sha256": raw.sha256, "rows_read": raw.rows_read})
-            logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read, path.name, quarantined)
+        exports = [open_export(path, options) for path in files]  # a workbook's sheets are tables of their own
+        source = pd.CategoricalDtype([raw.source for export in exports for raw in export.tables])
+        for export in exports:
+            skipped += [{"kind": "sheet", "source": part.source, "reason": part.reason} for part in export.skipped]
+            for raw in export.tables:
+                conventions = conventions_for(raw.format, raw.delimiter, table_mapping)
+                quarantined = done = 0
+                columns: set[str] = set()
+                for frame in raw.batches(batch_rows):
+                    part = conform_file(frame, table, table_mapping, reference, raw.source, conventions)
+                    _spill(spill, table, part)
+                    keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
+                    held.append(part.quarantine)
+                    columns.update(part.ignored_columns)
+                    quarantined += len(part.quarantine)
+                    done += len(frame)
+                    del frame, part
+                    give_back_memory()
+                    if done >= batch_rows:
+                        logger.info("%s: %s: %d row(s) validated so far", table, raw.source, done)
+                held.append(reader_quarantine(raw.invalid, table, raw.source))  # complete once the batches are read
+                quarantined += len(raw.invalid)
+                ignored += [{"table": table, SOURCE_FILE: raw.source, "column": c} for c in sorted(columns)]
+                stats.append({"table": table, SOURCE_FILE: raw.source, "file": str(raw.path), "sheet": raw.sheet,
+                              "format": raw.format, "sha256": raw.sha256, "rows_read": raw.rows_read})
+                logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read,
+                            Path(raw.source).name, quarantined)
     except InputError as problem:
         return problem
-    all_keys = pd.concat(keys, ignore_index=True)
+    all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(
+        {**{c: pd.Series(dtype="str") for c in UNIQUE_KEYS[table]}, SOURCE_FILE: pd.Series(dtype=source),
+         SOURCE_ROW: pd.Series(dtype="int64")})
     return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats))
+                       pd.DataFrame(stats), skipped, ignored)
 
 
 def _spill(spill: Spill, table: str, part: Conformed) -> None:
@@ -317,8 +331,8 @@ def audit_flow(
             spill.close()
 
 
-def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], settings: Settings, sharing: Sharing,
-           started: datetime, given: dict[str, Any]) -> AuditResult | State:
+def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[dict[str, str]], settings: Settings,
+           sharing: Sharing, started: datetime, given: dict[str, Any]) -> AuditResult | State:
     """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
     docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if given["data_docs"] and not given["partitioned"] else None
     canonical = workbooks = None
@@ -334,7 +348,8 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], setti
         accounting = pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
                                 for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))],
                                ignore_index=True)
-        summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds)
+        summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds,
+                           (claim_intake, note_intake))
         outputs = write_outputs(given["out"], canonical, claim_intake, audit, quarantine, summary, settings.reference,
                                 sharing, given["workbook_rows"], workbooks)
     finally:
@@ -390,8 +405,9 @@ def run_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return held.sort_values(["table", SOURCE_FILE, SOURCE_ROW], kind="stable").reset_index(drop=True)
 
 
-def _summary(settings: Settings, given: dict[str, Any], skipped: list[str], accounting: pd.DataFrame,
-             audit: Audit, started: datetime, read_seconds: float) -> dict[str, Any]:
+def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, str]], accounting: pd.DataFrame,
+             audit: Audit, started: datetime, read_seconds: float,
+             intakes: tuple[TableIntake, ...] = ()) -> dict[str, Any]:
     ref = settings.reference
     parameters = {**{k: given[k] for k in ("claims", "notes", "out", "mapping", "as_of", "partitioned",
                                            "mask_patients", "batch_rows", "lines_per_bucket", "buckets",
@@ -408,7 +424,9 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[str], acco
                           **{k: round(v, 3) for k, v in audit.seconds.items()}}}
     applied = rules_applied(settings.suites)
     summary = build_summary(accounting, audit.findings, parameters,
-                            {"name": "nmr-audit", "version": __version__}, skipped, timing)
+                            {"name": "nmr-audit", "version": __version__},
+                            skipped + [part for i in intakes for part in i.skipped], timing,
+                            ignored_columns=[column for i in intakes for column in i.ignored_columns])
     summary["findings"] = findings_totals(audit.findings, applied)
     summary["visits"] = visit_totals(audit.visits)
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]

@@ -199,13 +199,17 @@ def generate(
     delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",
     us_dates: Annotated[bool, typer.Option(help="Write dates as MM/DD/YYYY.")] = False,
     windows: Annotated[bool, typer.Option(help="CSV with a UTF-8 BOM and CRLF line ends.")] = False,
+    twelve_hour: Annotated[bool, typer.Option(help="Write session times as 9:05 AM.")] = False,
+    decimal_comma: Annotated[bool, typer.Option(help="Write amounts as 62,00 (with --delimiter ';').")] = False,
 ) -> None:
     """Generate synthetic clinic exports (claims and notes) with known, injected defects."""
     from nmr_audit.io.mapping_file import load_mapping
     from nmr_audit.synth.write import ExportStyle, write_dataset
 
+    if decimal_comma and format.value == "csv" and delimiter == ",":
+        raise typer.BadParameter("decimal commas need another delimiter: add --delimiter ';'")
     style = ExportStyle(format=format.value, delimiter=delimiter, us_dates=us_dates,
-                        windows=windows,
+                        windows=windows, twelve_hour=twelve_hour, decimal_comma=decimal_comma,
                         mapping=load_mapping(mapping) if mapping else None)
     counts = write_dataset(out, visits=visits, seed=seed, defect_rate=defect_rate, style=style,
                            progress=sys.stderr.isatty())

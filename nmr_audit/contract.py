@@ -11,6 +11,8 @@ VISIT_NOTES = "visit_notes"
 NOTE_SERVICES = "note_services"  # the notes' minutes, one row per note and code
 TABLES = (CLAIM_LINES, VISIT_NOTES)
 
+# Required columns place a row (a malformed value quarantines it); a malformed optional value
+# becomes missing and is listed in the row's `unreadable_fields` (contract v1.1).
 CLAIM_REQUIRED = (
     "claim_id",
     "line_number",
@@ -20,11 +22,18 @@ CLAIM_REQUIRED = (
     "clinic_id",
     "payer_type",
     "cpt_code",
-    "modifiers",
     "units",
 )
-CLAIM_OPTIONAL = ("payer_id", "charge_amount", "diagnosis_codes")
-CLAIM_COLUMNS = CLAIM_REQUIRED + CLAIM_OPTIONAL
+CLAIM_OPTIONAL = (
+    "modifiers",
+    "payer_id",
+    "charge_amount",
+    "diagnosis_codes",
+    "line_control_number",
+    "rendering_provider_name",
+    "clinic_name",
+)
+CLAIM_COLUMNS = (*CLAIM_REQUIRED[:8], "modifiers", "units", *CLAIM_OPTIONAL[1:])  # the v1 order, then v1.1's
 
 NOTE_REQUIRED = ("note_id", "patient_id", "date_of_service", "rendering_npi", "clinic_id")
 NECESSITY_TEXT_FIELDS = ("functional_deficit", "treatment_goals", "techniques", "patient_response")
@@ -39,6 +48,10 @@ NOTE_OPTIONAL = (
     "plan_of_care_signed_date",
     "one_on_one",
     "signed",
+    "supervising_npi",
+    "progress_report",
+    "rendering_provider_name",
+    "clinic_name",
 )
 NOTE_COLUMNS = NOTE_REQUIRED + NOTE_OPTIONAL
 
@@ -54,7 +67,13 @@ SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 LINEAGE = (SOURCE_FILE, SOURCE_ROW)
 
-QUARANTINE_COLUMNS = ("table", SOURCE_FILE, SOURCE_ROW, "reason", "record")
+# A quarantined row keeps its visit key where its cells give one (null where unreadable).
+QUARANTINE_KEY = ("patient_id", "date_of_service", "rendering_npi")
+QUARANTINE_COLUMNS = ("table", SOURCE_FILE, SOURCE_ROW, "reason", "record", *QUARANTINE_KEY)
+
+# Optional values that could not be read: one list per canonical row (both tables), each entry
+# {column, value (as read, at most 80 characters, control characters replaced), expected}.
+UNREADABLE_FIELDS = "unreadable_fields"
 
 # Spellings of "missing" that clinic exports use; compared case-insensitively after trimming.
 NULL_SPELLINGS = frozenset({"", "na", "n/a", "null", "-", "nan", "#n/a"})

@@ -9,11 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nmr_audit.conform import Conformed, conform_claim_lines, conform_visit_notes, records_json
+from nmr_audit.conform import (
+    Conformed,
+    conform_claim_lines,
+    conform_visit_notes,
+    records_json,
+    with_quarantine_key,
+)
 from nmr_audit.contract import (
     CLAIM_LINES,
     LINEAGE,
     QUARANTINE_COLUMNS,
+    QUARANTINE_KEY,
     REQUIRED_COLUMNS,
     SOURCE_FILE,
     SOURCE_ROW,
@@ -21,26 +28,46 @@ from nmr_audit.contract import (
 )
 from nmr_audit.errors import InputError
 from nmr_audit.keys import group_numbers, keys_in, later_copies
-from nmr_audit.mapping import TableMapping, apply_mapping
+from nmr_audit.mapping import TableMapping, apply_mapping, header_collisions
+from nmr_audit.parse import Conventions
 from nmr_audit.reference import ReferenceData
 
 
+def conventions_for(format: str, delimiter: str | None, mapping: TableMapping) -> Conventions:
+    """How a source writes numbers and dates: the mapping profile's decimal mark (its locale) if
+    it names one, else `auto` for a `;`-separated file (decimal commas are read where
+    unambiguous) and `.` for any other; Excel serial dates in workbooks."""
+    mark = mapping.decimal_mark or ("auto" if format == "csv" and delimiter == ";" else ".")
+    return Conventions(decimal_mark=mark, workbook=format == "excel")  # type: ignore[arg-type]
+
+
 def conform_file(
-    raw: pd.DataFrame, table: str, mapping: TableMapping, reference: ReferenceData, path: str
+    raw: pd.DataFrame, table: str, mapping: TableMapping, reference: ReferenceData, path: str,
+    conventions: Conventions | None = None,
 ) -> Conformed:
-    """Map one file's columns to the contract and validate its rows."""
+    """Map one file's columns to the contract and validate its rows.
+
+    Raises InputError when a required column is absent, or when two of the file's columns
+    mean one contract column (`Units` and `units `), which would leave one of them unread.
+    """
+    collisions = header_collisions(raw.columns, mapping)
+    if collisions:
+        target, names = next(iter(collisions.items()))
+        raise InputError(path, f"columns {' and '.join(repr(n) for n in names)} both mean {target}",
+                         "keep one, or map them apart in the mapping profile")
     mapped = apply_mapping(raw, mapping)
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in mapped.columns]
     if missing:
         raise InputError(path, f"no column for {', '.join(missing)} in this {table} file",
                          "pass --mapping with a profile that names them")
     conform = conform_claim_lines if table == CLAIM_LINES else conform_visit_notes
-    return conform(mapped, reference)
+    return conform(mapped, reference, conventions or conventions_for("", None, mapping))
 
 
 def reader_quarantine(invalid: pd.DataFrame, table: str, path: str) -> pd.DataFrame:
-    """Rows the file parser could not split, in the quarantine's shape."""
-    return invalid.assign(table=table, **{SOURCE_FILE: path})[list(QUARANTINE_COLUMNS)]
+    """Rows the file parser could not split, in the quarantine's shape (no visit key: their cells
+    could not be told apart)."""
+    return with_quarantine_key(invalid.assign(table=table, **{SOURCE_FILE: path})[list(QUARANTINE_COLUMNS[:5])])
 
 
 def combine(parts: list[Conformed], table: str) -> Conformed:
@@ -53,8 +80,9 @@ def combine(parts: list[Conformed], table: str) -> Conformed:
     if table != CLAIM_LINES:
         services = keep_lineage(pd.concat([p.services for p in parts if p.services is not None], ignore_index=True),
                                 rows)
+    ignored = tuple(dict.fromkeys(c for p in parts for c in p.ignored_columns))
     return Conformed(rows=rows, quarantine=pd.concat([quarantine, repeated], ignore_index=True),
-                     services=services)
+                     services=services, ignored_columns=ignored)
 
 
 def duplicate_keys(keys: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -74,7 +102,7 @@ def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) ->
     """`rows` without the copies `duplicate_keys` named; those as quarantine rows saying where the first is."""
     candidate = rows[SOURCE_ROW].isin(duplicates[SOURCE_ROW]).to_numpy()  # integers first: cheap on millions
     if not candidate.any():
-        return rows, pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return rows, with_quarantine_key(pd.DataFrame(columns=list(QUARANTINE_COLUMNS[:5])))
     lineage = rows.loc[candidate, list(LINEAGE)].astype({SOURCE_FILE: "str"})
     found = lineage.reset_index().merge(duplicates, on=list(LINEAGE)).set_index("index")
     later = rows.loc[found.index]
@@ -83,6 +111,7 @@ def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) ->
     quarantine = pd.DataFrame({"table": table, SOURCE_FILE: later[SOURCE_FILE].astype("str"),
                                SOURCE_ROW: later[SOURCE_ROW], "reason": reason.astype("str"),
                                "record": records_json(later.drop(columns=list(LINEAGE)))}, index=later.index)
+    quarantine = with_quarantine_key(quarantine, later[[c for c in QUARANTINE_KEY if c in later.columns]])
     kept = np.ones(len(rows), dtype=bool)
     kept[rows.index.get_indexer(found.index)] = False
     return rows.loc[kept].reset_index(drop=True), quarantine.reset_index(drop=True)

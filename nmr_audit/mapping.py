@@ -24,6 +24,7 @@ class TableMapping:
     delimiter: str | None = None
     sheet: str | int | None = None
     x12: Mapping[str, str] = field(default_factory=dict)  # 837P choices: patient_id, clinic_id (nmr_audit.x12)
+    decimal_mark: str | None = None  # "." or ","; from the profile's `decimal_mark` or `locale`
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,32 @@ def canonical_header(header: str) -> str:
     return re.sub(r"[\s\-]+", "_", str(header).strip()).lower()
 
 
+def _targets(column: object, by_header: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    return by_header.get(str(column).strip().lower(), (canonical_header(column),))
+
+
+def header_collisions(columns: pd.Index, mapping: TableMapping) -> dict[str, list[str]]:
+    """Contract columns that two or more of an export's columns would feed (`Units` and
+    ` units`, `Minutes_97112` and `minutes_97112`): target → the export's names. A column the
+    profile names wins over one that only happens to be spelled like the target (as in
+    `apply_mapping`), so only two named ones, or two unnamed ones, collide."""
+    by_header = {str(k).strip().lower(): v for k, v in mapping.columns.items()}
+    named: dict[str, list[str]] = {}
+    unnamed: dict[str, list[str]] = {}
+    for column in columns:
+        if column in LINEAGE:
+            continue
+        fed = named if str(column).strip().lower() in by_header else unnamed
+        for target in _targets(column, by_header):
+            fed.setdefault(target, []).append(str(column))
+    merged = {**{t: n for t, n in unnamed.items() if t not in named}, **named}
+    return {target: names for target, names in merged.items() if len(names) > 1}
+
+
 def apply_mapping(raw: pd.DataFrame, mapping: TableMapping) -> pd.DataFrame:
     """Rename an export's columns to the contract and translate its value spellings.
 
+    Headers are matched trimmed and case-insensitively (`Minutes_97112` is `minutes_97112`).
     Unmapped columns keep a canonicalized header, so a file already in the contract needs no
     profile. One export column may feed several contract columns (a plan name that is both the
     payer id and, through `values`, the payer type).
@@ -59,9 +83,12 @@ def apply_mapping(raw: pd.DataFrame, mapping: TableMapping) -> pd.DataFrame:
     for column in raw.columns:
         if column in LINEAGE:
             continue
-        targets = by_header.get(str(column).strip().lower(), (canonical_header(column),))
-        for target in targets:
+        for target in _targets(column, by_header):
             renamed.setdefault(target, raw[column])
+    for column in raw.columns:  # a column the profile names wins over one merely spelled like its target
+        if column not in LINEAGE and str(column).strip().lower() in by_header:
+            for target in by_header[str(column).strip().lower()]:
+                renamed[target] = raw[column]
     frame = pd.DataFrame(renamed, index=raw.index)
     frame = frame.assign(**{c: raw[c] for c in LINEAGE if c in raw.columns})
     return translate_values(frame, mapping.values)

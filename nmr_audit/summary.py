@@ -15,15 +15,28 @@ def build_summary(
     findings: pd.DataFrame,
     parameters: dict[str, Any],
     software: dict[str, str],
-    skipped_files: list[str],
+    skipped: list[dict[str, str]],
     timing: dict[str, Any],
+    ignored_columns: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """The run's summary.json.
+
+    `accounting`: one row per table read (a file, or one sheet of a workbook: source_file is
+    `path#sheet`, with `file` and `sheet` beside it) with rows read, audited, quarantined.
+    `skipped`: the files and sheets not read, each {kind: file|sheet, source, reason} (a README,
+    a hidden sheet); `skipped_files` keeps v1's list of the files' paths.
+    `ignored_columns`: columns set aside unread, each {table, source_file, column} (a
+    `minutes_*` column whose suffix is no procedure code).
+    """
     by_table = accounting.groupby("table")[["rows_read", "rows_audited", "rows_quarantined"]].sum()
+    inputs = accounting.astype(object).where(accounting.notna(), None).to_dict("records")
     return {
         "software": software,
         "run": {**timing, "parameters": parameters},
-        "inputs": accounting.to_dict("records"),
-        "skipped_files": skipped_files,
+        "inputs": inputs,
+        "skipped_files": [s["source"] for s in skipped if s.get("kind") == "file"],
+        "skipped": skipped,
+        "ignored_columns": ignored_columns or [],
         "totals": {t: {k: int(v) for k, v in row.items()} for t, row in by_table.iterrows()},
         "findings": findings_totals(findings),
     }

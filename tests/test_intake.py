@@ -73,3 +73,36 @@ def test_notes_duplicates_do_not_merge_their_minutes(reference):
     combined = combine([a, b], "visit_notes")
     assert isinstance(combined, Conformed)
     assert combined.services["minutes"].tolist() == [20]
+
+
+def test_the_decimal_mark_comes_from_the_profile_else_from_the_delimiter():
+    from nmr_audit.intake import conventions_for
+
+    assert conventions_for("csv", ";", TableMapping()).decimal_mark == "auto"
+    assert conventions_for("csv", ",", TableMapping()).decimal_mark == "."
+    assert conventions_for("csv", ";", TableMapping(decimal_mark=".")).decimal_mark == "."
+    assert conventions_for("parquet", None, TableMapping(decimal_mark=",")).decimal_mark == ","
+    assert conventions_for("excel", None, TableMapping()).workbook
+
+
+def test_two_columns_that_mean_one_contract_column_are_an_input_error(reference):
+    raw = claims().assign(**{"Units ": "3"})
+    with pytest.raises(InputError, match="columns 'units' and 'Units ' both mean units"):
+        conform_file(raw, "claim_lines", TableMapping(), reference, "a.csv")
+    named = claims().rename(columns={"units": "Qty"}).assign(Units="x")  # the profile's column wins
+    result = conform_file(named, "claim_lines", TableMapping(columns={"Qty": ("units",)}), reference, "a.csv")
+    assert result.rows["units"].tolist() == [2]
+
+
+def test_quarantined_copies_and_unsplittable_rows_carry_the_visit_key_where_known(reference):
+    from nmr_audit.intake import reader_quarantine
+
+    a = conform_file(claims(), "claim_lines", TableMapping(), reference, "a.csv")
+    b = conform_file(claims().assign(source_file="b.csv"), "claim_lines", TableMapping(), reference, "b.csv")
+    held = combine([a, b], "claim_lines").quarantine
+    assert held[["patient_id", "rendering_npi"]].to_numpy().tolist() == [["P1", "1234567893"]]
+    assert held["date_of_service"].tolist() == [pd.Timestamp("2026-03-04")]
+    invalid = pd.DataFrame({"source_row": [7], "reason": ["expected 3 fields, found 2"], "record": ["{}"]})
+    split = reader_quarantine(invalid, "claim_lines", "a.csv")
+    assert list(split.columns[-3:]) == ["patient_id", "date_of_service", "rendering_npi"]
+    assert split[["patient_id", "date_of_service", "rendering_npi"]].isna().all(axis=None)

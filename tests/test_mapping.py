@@ -36,3 +36,29 @@ def test_profile_naming_a_column_outside_the_contract_is_rejected(tmp_path):
     path.write_text("claim_lines:\n  columns:\n    Amount: charge_amt\n")
     with pytest.raises(InputError, match="not a column of the contract"):
         load_mapping(path)
+
+
+@pytest.mark.parametrize(("text", "claims_mark", "notes_mark"), [
+    ("locale: de_DE\n", ",", ","),
+    ("locale: de-CH\n", ".", "."),
+    ("locale: en_US\nvisit_notes:\n  decimal_mark: ','\n", ".", ","),
+    ("claim_lines:\n  locale: fr_FR\n", ",", None),
+    ("", None, None),
+])
+def test_a_profile_names_the_decimal_mark_or_a_locale(tmp_path, text, claims_mark, notes_mark):
+    path = tmp_path / "p.yaml"
+    path.write_text(text + "name: p\n")
+    profile = load_mapping(path)
+    assert (profile.claim_lines.decimal_mark, profile.visit_notes.decimal_mark) == (claims_mark, notes_mark)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("locale: xx_YY\n", "decimal mark is not known"),
+    ("decimal_mark: ';'\n", "neither"),
+    ("visit_notes:\n  columns:\n    Comment: minutes_comment\n", "per-code minutes are minutes_<CPT>"),
+])
+def test_a_profile_that_would_be_misread_is_refused(tmp_path, text, says):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        load_mapping(path)

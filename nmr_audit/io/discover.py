@@ -1,4 +1,9 @@
-"""Expand the PATH arguments of a run (files, folders, globs) into the files to read."""
+"""Expand the PATH arguments of a run (files, folders, globs) into the files to read.
+
+Which files are read is the readers registry's decision (`nmr_audit.io.readers.recognise`: by
+content first, then extension); a file in a folder that no reader takes (a README, a PDF) is
+skipped and listed with the reason, a named one is an error.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,25 @@ import glob
 from pathlib import Path
 
 from nmr_audit.errors import InputError
-
-FORMATS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".xlsx": "excel",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
+from nmr_audit.io.readers import Skipped, recognise, supported, unsupported
+from nmr_audit.io.readers import estimate_rows as _estimate_rows
 
 
 def file_format(path: Path) -> str | None:
-    """The reader for a file, by its extension; None when no reader takes it."""
-    return FORMATS.get(path.suffix.lower())
+    """The format of the reader that takes a file, or None when none does."""
+    reader = recognise(path).reader
+    return reader.name if reader is not None else None
 
 
-def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Path]]:
-    """The supported files the patterns name, sorted, and the unsupported files seen in folders.
+def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Skipped]]:
+    """The files the patterns name that a reader takes, sorted, and the files seen in folders
+    that none takes, with the reason.
 
-    A named file of an unsupported kind, or a pattern matching nothing, is an input error: a
-    nightly job that silently audits nothing is worse than one that fails loudly.
+    A named file no reader takes, or a pattern matching nothing, is an input error: a nightly
+    job that silently audits nothing is worse than one that fails loudly.
     """
     files: list[Path] = []
-    skipped: list[Path] = []
+    skipped: list[Skipped] = []
     for pattern in patterns:
         matches = _expand(pattern)
         if not matches:
@@ -39,19 +37,22 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Path]]:
                              "check the path, or quote a glob so the shell does not expand it")
         for match in matches:
             if match.is_dir():
-                found = sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match))
-                files += [p for p in found if file_format(p)]
-                skipped += [p for p in found if not file_format(p)]
-            elif file_format(match):
-                files.append(match)
-            else:
-                raise InputError(match, "unsupported file type",
-                                 "use .csv, .tsv, .xlsx, .parquet or .jsonl")
+                for path in sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match)):
+                    found = recognise(path)
+                    if found.reader is not None:
+                        files.append(path)
+                    else:
+                        skipped.append(Skipped(str(path), found.reason))
+                continue
+            found = recognise(match)
+            if found.reader is None:
+                raise unsupported(match, found.reason)
+            files.append(match)
     unique = list(dict.fromkeys(files))
     if not unique:
-        raise InputError(", ".join(patterns), f"no supported {table} files found",
-                         "folders are searched for .csv, .tsv, .xlsx, .parquet and .jsonl")
-    return unique, skipped
+        raise InputError(", ".join(patterns), f"no {table} files found that nmr-audit reads",
+                         f"folders are searched for {supported()}")
+    return unique, list({s.source: s for s in skipped}.values())
 
 
 def _expand(pattern: str) -> list[Path]:
@@ -66,20 +67,7 @@ def _hidden(path: Path, root: Path) -> bool:
 
 
 def estimated_rows(paths: list[Path]) -> int:
-    """About how many rows the files hold, without reading them: Parquet says; for text the
-    first 64 KiB gives the bytes per line. Sizes a run's patient buckets, nothing more."""
-    import pyarrow.parquet as pq
-
-    total = 0
-    for path in paths:
-        if file_format(path) == "parquet":
-            try:
-                total += pq.ParquetFile(path).metadata.num_rows
-                continue
-            except (OSError, ValueError):
-                pass  # the reader will say what is wrong with it
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(1 << 16)
-        total += size * max(head.count(b"\n"), 1) // max(len(head), 1)
-    return total
+    """About how many rows the files hold, without reading them (each format's reader says how:
+    Parquet its metadata, a workbook its sheets' dimensions, text its bytes per line). Sizes a
+    run's patient buckets, nothing more."""
+    return _estimate_rows(paths)

@@ -31,6 +31,12 @@ class ExportStyle:
     us_dates: bool = False
     windows: bool = False
     mapping: MappingProfile | None = None
+    twelve_hour: bool = False  # time_in/time_out as `9:05 AM`
+    decimal_comma: bool = False  # amounts as `62,00` (a `;`-separated export of a European-locale spreadsheet)
+
+    def __post_init__(self) -> None:
+        if self.decimal_comma and self.format == "csv" and self.delimiter == ",":
+            raise ValueError("decimal commas need another delimiter than ',' (use ';')")
 
 
 def chunks(visits: int, seed: int, defect_rate: float, progress: bool = False) -> Iterator[Chunk]:
@@ -81,11 +87,11 @@ def _suffix(kind: str) -> str:
 
 
 def _claims_table(chunk: Chunk) -> pd.DataFrame:
-    return chunk.claim_lines[list(CLAIM_COLUMNS)]
+    return chunk.claim_lines[[c for c in CLAIM_COLUMNS if c in chunk.claim_lines.columns]]
 
 
 def _notes_table(chunk: Chunk, kind: str) -> pd.DataFrame:
-    notes = chunk.visit_notes[list(NOTE_COLUMNS)]
+    notes = chunk.visit_notes[[c for c in NOTE_COLUMNS if c in chunk.visit_notes.columns]]
     services = chunk.services
     if kind == "jsonl":
         items = services.assign(item=[{"cpt_code": c, "minutes": int(m)} for c, m in
@@ -108,6 +114,13 @@ def _shape(frame: pd.DataFrame, table: str, style: ExportStyle) -> pd.DataFrame:
         if column in shaped and style.us_dates:
             shaped[column] = shaped[column].str.replace(
                 r"^(\d{4})-(\d{2})-(\d{2})$", r"\2/\3/\1", regex=True)
+    for column in ("time_in", "time_out"):
+        if column in shaped and style.twelve_hour:
+            shaped[column] = twelve_hour(shaped[column])
+    if "charge_amount" in shaped and style.decimal_comma:
+        amounts = pd.to_numeric(shaped["charge_amount"], errors="coerce")
+        shaped["charge_amount"] = amounts.map("{:.2f}".format).str.replace(".", ",", regex=False).where(
+            amounts.notna(), shaped["charge_amount"].astype("str"))
     if style.mapping is None:
         return shaped
     tm = style.mapping.for_table(table)
@@ -124,6 +137,17 @@ def _shape(frame: pd.DataFrame, table: str, style: ExportStyle) -> pd.DataFrame:
     fed = {t for targets in tm.columns.values() for t in targets[1:]}
     return shaped.drop(columns=[c for c in fed if c in shaped and c not in renames]).rename(
         columns=renames)
+
+
+def twelve_hour(clock: pd.Series) -> pd.Series:
+    """'HH:MM' as a 12-hour clock time ('09:05' → '9:05 AM', '00:15' → '12:15 AM'); anything that
+    is no clock time (an injected '25:61') as it is."""
+    parts = clock.astype("str").str.extract(r"^([01]\d|2[0-3]):([0-5]\d)$")
+    hours = pd.to_numeric(parts[0], errors="coerce")
+    half = hours.ge(12).map({True: "PM", False: "AM"})
+    twelve = (hours % 12).replace(0, 12)
+    written = twelve.astype("Int64").astype("str") + ":" + parts[1] + " " + half
+    return written.where(hours.notna(), clock)
 
 
 class _Sink:

@@ -55,14 +55,16 @@ def test_csv_keeps_leading_zeros_and_empty_cells_as_text(tmp_path):
     assert raw.frame["payer_id"].iloc[0] == ""
 
 
-def test_xlsx_first_sheet(tmp_path):
+def test_xlsx_sheet_keeps_numbers_typed_and_dates_as_contract_text(tmp_path):
     path = tmp_path / "claims.xlsx"
     pd.DataFrame({"claim_id": ["C1"], "units": [2], "date_of_service": [pd.Timestamp("2026-03-04")]}
                  ).to_excel(path, index=False)
     raw = read_export(path)
-    assert raw.frame[["claim_id", "units"]].iloc[0].tolist() == ["C1", "2"]
-    assert raw.frame["date_of_service"].iloc[0].startswith("2026-03-04")
+    assert raw.frame["claim_id"].tolist() == ["C1"] and raw.frame["units"].tolist() == [2]
+    assert raw.frame["units"].dtype == "Int64"  # a column of numbers stays numbers, as in Parquet
+    assert raw.frame["date_of_service"].tolist() == ["2026-03-04"]
     assert raw.frame["source_row"].tolist() == [2]
+    assert raw.frame["source_file"].tolist() == [f"{path}#Sheet1"] and raw.sheet == "Sheet1"
 
 
 def test_parquet_numbers_stay_numbers_and_other_typed_columns_become_contract_text(tmp_path):
@@ -97,6 +99,10 @@ def test_jsonl_services_kept_as_lists_and_bad_lines_reported(tmp_path):
     ("latin1.csv", "claim_id\nJos\xe9\n".encode("latin-1"), "cannot be read"),
     ("broken.parquet", b"PAR1 not really", "cannot be read"),
     ("broken.xlsx", b"not a zip", "cannot be read"),
+    ("night.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "Excel 97"),
+    ("claims.pdf", b"%PDF-1.7 \x00\x01", "unsupported file type"),
+    ("all_bad.csv", b"a;b;c\n1,2\n3,4\n", "no row has the header's 3 fields"),
+    ("doc.jsonl", b'{\n  "note_id": "N1"\n}\n', "no line is a JSON object"),
 ])
 def test_unreadable_files_raise_one_line_naming_the_file(tmp_path, name, content, says):
     path = tmp_path / name
@@ -146,3 +152,60 @@ def test_malformed_rows_and_values_that_span_lines_get_their_exact_lines_in_any_
         assert raw.invalid["reason"].tolist() == ["expected 2 fields, found 1", "expected 2 fields, found 3"]
         assert json.loads(raw.invalid["record"].iloc[1]) == {"line": 'N3,y,"extra\nfield"'}
         assert (raw.rows, raw.rows_read) == (4, 6)
+
+
+@pytest.mark.parametrize("end", ["", "\n", "\r\n", "\n\n"])
+def test_a_header_only_csv_is_an_empty_table_with_or_without_a_final_line_end(tmp_path, end):
+    """Issue 17 j: a day without claims, its header without a final newline, is not an error."""
+    path = tmp_path / "claims.csv"
+    path.write_text("claim_id,line_number,units" + end, newline="")
+    raw = read_export(path)
+    assert raw.frame.empty and list(raw.frame.columns[:3]) == HEADER
+    assert (raw.rows_read, len(raw.invalid)) == (0, 0)
+
+
+def test_a_header_longer_than_64_kib_is_read(tmp_path):
+    names = ["claim_id"] + [f"extra_column_with_a_long_name_{n:05d}" for n in range(3000)]  # ~120 KiB
+    path = tmp_path / "claims.csv"
+    path.write_text(",".join(names) + "\n" + ",".join(["C1"] + ["x"] * 3000) + "\n")
+    raw = read_export(path)
+    assert len(raw.frame.columns) == len(names) + 2 and raw.frame["claim_id"].tolist() == ["C1"]
+
+
+def test_a_header_past_the_limit_is_refused_in_one_line(tmp_path, monkeypatch):
+    from nmr_audit.io.readers import delimited
+
+    monkeypatch.setattr(delimited, "MAX_HEADER_BYTES", 1 << 17)
+    path = tmp_path / "claims.csv"
+    path.write_text(",".join(f"c{n}" for n in range(40_000)) + "\n1\n")
+    with pytest.raises(InputError, match="header row is longer than the 0 MiB limit"):
+        read_export(path)
+
+
+def test_a_value_larger_than_a_parse_block_is_read_and_the_rows_keep_their_lines(tmp_path, monkeypatch):
+    """Fields up to the 64 MiB limit are read (here with 1 KiB parse blocks, the same path as a
+    64 MiB value in 16 MiB blocks); one past the limit is refused in one line naming it."""
+    from nmr_audit.io.readers import delimited
+
+    monkeypatch.setattr(delimited, "CSV_BLOCK", 1024)
+    monkeypatch.setattr(delimited, "_LARGE_BLOCK", 64 * 1024)
+    big = "balance " * 4000  # 32 KiB
+    path = tmp_path / "notes.csv"
+    path.write_text("note_id,techniques\n" + "".join(f"N{n},short\n" for n in range(200))
+                    + f'N200,"{big}\nsecond line"\nN201,x\n')
+    raw = read_export(path)
+    rows = pd.concat(list(raw.batches(64)), ignore_index=True)
+    assert len(rows) == 202 and rows["techniques"].iloc[200].startswith("balance")
+    assert rows["source_row"].iloc[[0, 199, 200, 201]].tolist() == [2, 201, 202, 204]
+    path.write_text("note_id,techniques\nN1,x\n" + f'N2,"{big * 8}"\n')
+    with pytest.raises(InputError, match="longer than the 64 MiB limit"):
+        list(read_export(path).batches())
+
+
+def test_a_field_of_64_mib_is_read(tmp_path):
+    path = tmp_path / "notes.csv"
+    big = "x" * ((64 << 20) - 1)
+    path.write_text(f'note_id,techniques\nN1,"{big}"\nN2,y\n')
+    raw = read_export(path)
+    frame = raw.frame
+    assert frame["techniques"].str.len().tolist() == [len(big), 1] and frame["source_row"].tolist() == [2, 3]
