@@ -49,7 +49,8 @@ FORMAT = "x12-837p"
 VERSIONS = ("005010X222A1", "005010X222A2", "005010X222")
 LINE_CONTROL_NUMBER = "line_control_number"
 EXTRA_COLUMNS = ("claim_frequency", "claim_filing_indicator", "billing_npi", "diagnosis_pointers")
-COLUMNS = (*CLAIM_COLUMNS, LINE_CONTROL_NUMBER, *EXTRA_COLUMNS)
+_V1 = CLAIM_COLUMNS[: CLAIM_COLUMNS.index("diagnosis_codes") + 1]  # an 837P names no provider or clinic names
+COLUMNS = (*_V1, LINE_CONTROL_NUMBER, *EXTRA_COLUMNS)
 ROW = ("claim_id", "line_number", "patient_id", "date_of_service", "rendering_npi", "clinic_id", "cpt_code", "modifiers",
        "units", "payer_id", "charge_amount", "diagnosis_codes", LINE_CONTROL_NUMBER, *EXTRA_COLUMNS, SOURCE_ROW)
 PATIENT_ID_SOURCES = ("member_id", "medical_record_number", "claim_id")
@@ -132,7 +133,7 @@ def read_837(path: Path, options: ClaimOptions | None = None, filing_indicators:
             yield frame
         tally.invalid.sort(key=lambda row: row[0])
 
-    return X12Table(path, FORMAT, file_sha256(path), batches, tally, interchange.issues)
+    return X12Table(path, FORMAT, file_sha256(path), batches, tally, issues=interchange.issues)
 
 
 def _prescan(interchange: Interchange) -> dict[str, list[tuple[str, int]]]:
@@ -433,7 +434,7 @@ def _with_payer_types(rows: list[tuple], indicators: pd.DataFrame, payers: pd.Da
     if payers is not None and len(payers):
         by_payer = frame["payer_id"].map(payers.drop_duplicates("payer_id", keep="last").set_index("payer_id")["payer_type"])
         payer_type = by_payer.where(by_payer.notna(), by_filing)
-    frame.insert(CLAIM_COLUMNS.index("payer_type"), "payer_type", payer_type.astype(_TEXT))
+    frame.insert(_V1.index("payer_type"), "payer_type", payer_type.astype(_TEXT))
     frame = frame[[*COLUMNS, SOURCE_ROW]]
     unresolved = frame["payer_type"].isna().to_numpy()
     if not unresolved.any():

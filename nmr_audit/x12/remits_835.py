@@ -115,7 +115,7 @@ def read_835(path: Path) -> X12Table:
             yield frame
         tally.invalid.sort(key=lambda row: row[0])
 
-    return X12Table(path, FORMAT, file_sha256(path), batches, tally, interchange.issues)
+    return X12Table(path, FORMAT, file_sha256(path), batches, tally, issues=interchange.issues)
 
 
 class _RemitReader:
