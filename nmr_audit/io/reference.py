@@ -22,6 +22,11 @@ REQUIRED = {
     "modifiers": ("modifier", "kind", "source"),
     "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
 }
+# Optional tables: read when the folder has them (names shown beside ids in the reports).
+OPTIONAL = {
+    "providers": ("rendering_npi", "provider_name", "verified", "source"),
+    "clinics": ("clinic_id", "clinic_name", "verified", "source"),
+}
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
            "modifier_indicator": "int64"}
@@ -37,7 +42,9 @@ def load_reference(folder: Path | None = None) -> ReferenceData:
     folder = folder or default_reference_dir()
     frames = {name: _typed(_read(folder / f"{name}.csv", columns), folder / f"{name}.csv")
               for name, columns in REQUIRED.items()}
-    return ReferenceData(**frames)
+    optional = {name: _typed(_read(folder / f"{name}.csv", columns), folder / f"{name}.csv")
+                for name, columns in OPTIONAL.items() if (folder / f"{name}.csv").exists()}
+    return ReferenceData(**frames, **optional)
 
 
 def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
