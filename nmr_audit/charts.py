@@ -1,8 +1,8 @@
 """The report's charts as Vega-Lite specs, made with Altair (rendered in the page by vega-embed).
 
 Every chart is drawn to the width of its box in the page (the page sets `width` to the box's
-width before drawing, and again when the window is resized; `fit-x` autosizing keeps axes,
-labels and legend inside it), so it never runs under its neighbour or past the page's edge; long axis labels are cut with an ellipsis (the tooltip has the whole label). Every
+width before drawing, and again when the window is resized; `fit` autosizing keeps axes,
+labels and legend inside the width and height given), so it never runs under its neighbour or past the page's edge; long axis labels are cut with an ellipsis (the tooltip has the whole label). Every
 colour has a legend: severity on the rules chart, and the two measures of the trend, whose
 axes carry the same colours as their marks.
 """
@@ -23,8 +23,10 @@ BAR = "#4c78a8"
 DOLLARS, FINDINGS = "dollars at risk", "findings"
 TREND_COLORS = alt.Scale(domain=[DOLLARS, FINDINGS], range=["#7f9fc6", "#b2182b"])
 LABEL_LIMIT = 190  # px: a longer axis label is cut with an ellipsis
-AUTOSIZE = {"type": "fit-x", "contains": "padding"}
-DEFAULT_WIDTH = 520  # px, whole chart with axes and legend; the page replaces it with its box's width
+AUTOSIZE = {"type": "fit", "contains": "padding"}  # width and height are the whole chart's, axes and legend in
+DEFAULT_WIDTH = 520  # px; the page replaces it with its box's width
+BAR_STEP = 22  # px of height per bar
+TREND_HEIGHT = 340
 
 
 def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
@@ -64,7 +66,9 @@ def _bars(table: pd.DataFrame, value: str, title: str, color: str | None = None)
     else:
         encoding["color"] = alt.value(BAR)
     chart = alt.Chart(_plain(table[["label", value, *([color] if color else [])]])).mark_bar().encode(**encoding)
-    return chart.properties(title=title, width=DEFAULT_WIDTH, autosize=AUTOSIZE).to_dict()
+    # a height, not a step per bar: Vega-Lite fits only charts of a set size (and warns otherwise)
+    height = BAR_STEP * max(len(table), 1) + 64 + (56 if color else 0)
+    return chart.properties(title=title, width=DEFAULT_WIDTH, height=height, autosize=AUTOSIZE).to_dict()
 
 
 def _trend(trend: pd.DataFrame) -> dict[str, Any]:
@@ -85,7 +89,7 @@ def _trend(trend: pd.DataFrame) -> dict[str, Any]:
         color=alt.Color("series:N", scale=TREND_COLORS, legend=legend),
         tooltip=tooltip).transform_calculate(series=f"'{FINDINGS}'")
     return alt.layer(bars, line).resolve_scale(y="independent").properties(
-        title="Findings and dollars at risk by month", width=DEFAULT_WIDTH, autosize=AUTOSIZE).to_dict()
+        title="Findings and dollars at risk by month", width=DEFAULT_WIDTH, height=TREND_HEIGHT, autosize=AUTOSIZE).to_dict()
 
 
 def _plain(table: pd.DataFrame) -> pd.DataFrame:
