@@ -71,3 +71,25 @@ def probe(page: Path, body: str, width: int = 1280, height: int = 1000, wait_cha
     result = json.loads(found.group(1))
     assert "error" not in result, result
     return result
+
+
+# The browser's own background services (updates, accounts, time), not the page: present in a
+# net log whatever the page does.
+BROWSER_SERVICES = re.compile(r"^https?://([a-z0-9-]+\.)*(google\.com|googleapis\.com|gstatic\.com|gvt1\.com)(:|/|$)")
+
+
+def render_offline(page: Path, budget_ms: int = 8_000) -> tuple[str, list[str]]:
+    """The page's DOM with the network blocked (no name resolves, every connection goes to a
+    closed local port), and every http(s) address the page asked for, from Chromium's net log."""
+    import json
+
+    with tempfile.TemporaryDirectory() as profile:
+        netlog = Path(profile) / "netlog.json"
+        done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+                               "--proxy-server=127.0.0.1:9", f"--log-net-log={netlog}",
+                               f"--virtual-time-budget={budget_ms}", "--dump-dom", page.resolve().as_uri()],
+                              capture_output=True, text=True, timeout=120)
+        log = json.loads(netlog.read_text(encoding="utf-8"))
+    asked = {event["params"]["url"] for event in log["events"]
+             if str(event.get("params", {}).get("url", "")).startswith(("http://", "https://"))}
+    return done.stdout, sorted(url for url in asked if not BROWSER_SERVICES.match(url))
