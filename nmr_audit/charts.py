@@ -2,8 +2,9 @@
 
 Every chart is drawn to the width of its box in the page (the page sets `width` to the box's
 width before drawing, and again when the window is resized; `fit` autosizing keeps axes,
-labels and legend inside the width and height given), so it never runs under its neighbour or past the page's edge; long axis labels are cut with an ellipsis (the tooltip has the whole label). Every
-colour has a legend: severity on the rules chart, and the two measures of the trend, whose
+labels and legend inside the width and height given), so it never runs under its neighbour
+or past the page's edge; long axis labels are cut with an ellipsis (the tooltip has the whole
+label). Every colour has a legend: severity on the rules chart, and the two measures of the trend, whose
 axes carry the same colours as their marks.
 """
 

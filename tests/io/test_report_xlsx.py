@@ -92,7 +92,7 @@ def _rows(sheet):
 
 
 def test_summary_has_currency_and_percent_and_says_why_rules_add_to_more(workbook):
-    book, findings, data = workbook
+    book, _, data = workbook
     rows = _rows(book["Summary"])
     money = rows["Dollars at risk (each claim line once)"][1]
     assert money.value == data.headline["dollars_at_risk"] and "$" in money.number_format
