@@ -104,10 +104,8 @@ def audit(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
-    from nmr_audit.preflight import check_run
-
-    check_run(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
-              mask_patients=mask_patients.value, mask_key_file=mask_key_file)
+    _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
+                 mask_patients=mask_patients.value, mask_key_file=mask_key_file)
     audit_flow = _flow(out.resolve() / ".prefect", "flows.audit", "audit_flow")
     from nmr_audit.summary import at_or_above
 
@@ -143,9 +141,7 @@ def nightly(
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786) or 'local'.")] = None,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
-    from nmr_audit.preflight import check_run
-
-    check_run(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
+    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
     nightly_audit = _flow(output_root.resolve() / ".prefect", "flows.nightly", "nightly_audit")
     from nmr_audit.summary import at_or_above
 
@@ -162,6 +158,17 @@ def nightly(
     typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
+
+
+def _check_first(*args: Any, **kwargs: Any) -> None:
+    """The run's inputs checked before Prefect is imported (`nmr_audit.preflight.check_run`):
+    a mistake is one line and exit 2 in well under 2 s, not after the server has started."""
+    from nmr_audit.preflight import check_run
+
+    try:
+        check_run(*args, **kwargs)
+    except InputError as problem:
+        raise _fail(problem.line()) from None
 
 
 def _flow(prefect_home: Path, module: str, name: str) -> Any:
@@ -244,10 +251,14 @@ def generate(
 
 
 def command() -> Any:
-    """The click command behind `app`, its --help placeholders made plain words (`METAVARS`)."""
+    """The click command behind `app`, its --help placeholders made plain words (`METAVARS`),
+    in every command and group below it."""
     root = typer.main.get_command(app)
-    for sub in [root, *getattr(root, "commands", {}).values()]:
-        for param in sub.params:
+    waiting = [root]
+    while waiting:
+        current = waiting.pop()
+        waiting += list(getattr(current, "commands", {}).values())
+        for param in current.params:
             if getattr(param, "param_type_name", "") == "option" and not getattr(param, "is_flag", False):
                 param.metavar = METAVARS.get(param.name or "", (param.name or "value").upper())
     return root

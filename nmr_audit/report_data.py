@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nmr_audit.contract import VISIT_KEY
 from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import Names, with_names
 from nmr_audit.rule_catalogue import CATALOGUE_COLUMNS, rule_catalogue
+from nmr_audit.sizes import WORKBOOK_ROWS
 
 TOP_PROVIDERS = 15
 UNREADABLE_RULE = "FIELD_UNREADABLE"
@@ -45,6 +48,7 @@ class ReportData:
     rules: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CATALOGUE_COLUMNS)))
     visit_groups: pd.DataFrame = field(default_factory=pd.DataFrame)  # visit (number), VISIT_FACTS, findings, dollars
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)  # table, source_file, source_row, reason, cells
+    quarantine_total: int = 0  # rows quarantined; `quarantine` holds the first QUARANTINE_SHOWN
     quarantine_by_file: pd.DataFrame = field(default_factory=pd.DataFrame)  # table, source_file, reason, rows
     unreadable: pd.DataFrame = field(default_factory=pd.DataFrame)  # source_file, column, fields
     names: Names = field(default_factory=Names)
@@ -53,7 +57,8 @@ class ReportData:
 def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: pd.DataFrame,
                       claims_audited: int, rules: pd.DataFrame | None = None,
                       quarantine: pd.DataFrame | None = None, names: Names | None = None,
-                      lineage: dict[str, pd.DataFrame] | None = None) -> ReportData:
+                      lineage: dict[str, pd.DataFrame] | None = None,
+                      quarantine_shown: int = WORKBOOK_ROWS) -> ReportData:
     """The reports' numbers from a run's `visits` (visits.parquet) and `findings`
     (findings.parquet, raw: not masked).
 
@@ -61,7 +66,8 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
     `rule_catalogue()`), `quarantine` the run's quarantine (`table, source_file, source_row,
     reason, record`), `names` provider and clinic names, `lineage` each canonical table's keys
     with `source_file` (claim lines: claim_id, line_number; notes: note_id), used to place a
-    FIELD_UNREADABLE finding in its file. Dollars are US dollars, rounded to cents.
+    FIELD_UNREADABLE finding in its file; the first `quarantine_shown` quarantined rows get
+    their cells read out for the reports. Dollars are US dollars, rounded to cents.
     """
     names = names or Names()
     rules = rule_catalogue() if rules is None else rules
@@ -83,7 +89,8 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
         rules=rules[rules["rule_id"].isin(findings["rule_id"])].set_index("rule_id")
         .reindex(by_rule["rule_id"].unique()).reset_index(),
         visit_groups=visit_groups(findings, visits),
-        quarantine=quarantine_rows(quarantine),
+        quarantine=quarantine_rows(quarantine, quarantine_shown),
+        quarantine_total=len(quarantine),
         quarantine_by_file=_quarantine_by_file(quarantine),
         unreadable=unreadable_fields(findings, lineage or {}),
         names=names,
@@ -141,10 +148,11 @@ def visit_groups(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     per_line = numbered.sort_values("dollars", ascending=False, kind="stable").drop_duplicates(
         ["visit", "claim_id", "line_number"])
     dollars = per_line.groupby("visit")["dollars"].sum().round(2)
-    ordered = numbered.sort_values(["visit", "severity"], key=_severity_key, kind="stable")
-    per_visit = ordered.groupby("visit", sort=True).agg(
-        findings=("rule_id", "size"), rules=("rule_id", lambda r: ", ".join(dict.fromkeys(r))),
-        **{k: (k, "first") for k in VISIT_KEY})
+    ordered = numbered.assign(rank=severity_rank(numbered["severity"])).sort_values(["visit", "rank"], kind="stable")
+    distinct = ordered.drop_duplicates(["visit", "rule_id"])
+    per_visit = ordered.groupby("visit", sort=True).agg(findings=("rule_id", "size"),
+                                                        **{k: (k, "first") for k in VISIT_KEY})
+    per_visit["rules"] = joined(distinct["visit"].to_numpy(), distinct["rule_id"], ", ").reindex(per_visit.index)
     facts = visits[[*VISIT_KEY, *[c for c in VISIT_FACTS if c in visits.columns]]].drop_duplicates(list(VISIT_KEY))
     table = per_visit.reset_index().merge(facts, on=list(VISIT_KEY), how="left", suffixes=("", "_visit"))
     table = table.assign(dollars_at_risk=table["visit"].map(dollars).fillna(0.0))
@@ -159,20 +167,32 @@ def visit_groups(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     return table[columns].reset_index(drop=True)
 
 
-def _severity_key(values: pd.Series) -> pd.Series:
-    if values.name == "severity":
-        return values.map({"high": 0, "medium": 1, "low": 2, "info": 3}).fillna(4)
-    return values
+def severity_rank(severity: pd.Series) -> np.ndarray:
+    """0 for high, 1 medium, 2 low, 3 info, 4 anything else: most severe first when sorted."""
+    return severity.map({"high": 0, "medium": 1, "low": 2, "info": 3}).fillna(4).to_numpy("int64")
 
 
-def quarantine_rows(quarantine: pd.DataFrame) -> pd.DataFrame:
-    """The quarantine as people read it: `table, source_file, source_row, reason, cells`, where
-    `cells` is the row's cells as read, `column: value` joined by ' · ', each value cut past
-    `CELL_CHARS` characters with a marker (escaping and formula-defusing are the writers' job)."""
+def joined(groups: np.ndarray, texts: pd.Series, separator: str) -> pd.Series:
+    """Each group's texts joined in the order given, indexed by group (Arrow's ordered list
+    aggregation: a Python join per group costs seconds for hundreds of thousands of groups)."""
+    if len(groups) == 0:
+        return pd.Series(dtype="str")
+    table = pa.table({"group": pa.array(groups), "text": pa.array(texts.astype("str"), type=pa.string())})
+    lists = table.group_by("group", use_threads=False).aggregate([("text", "list")])
+    return pd.Series(pc.binary_join(lists["text_list"], separator), index=pd.Index(lists["group"]), dtype="str")
+
+
+def quarantine_rows(quarantine: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """The quarantine as people read it, by table, file and line (the first `limit` rows):
+    `table, source_file, source_row, reason, cells`, where `cells` is the row's cells as read,
+    `column: value` joined by ' · ', each value cut past `CELL_CHARS` characters with a marker
+    (escaping and formula-defusing are the writers' job)."""
     columns = ["table", "source_file", "source_row", "reason", "cells"]
     if quarantine.empty:
         return pd.DataFrame(columns=columns)
     ordered = quarantine.sort_values(["table", "source_file", "source_row"], kind="stable")
+    if limit is not None:
+        ordered = ordered.head(limit)  # each shown row's JSON is read in Python: only those
     return ordered.assign(cells=ordered["record"].map(_cells_text))[columns].reset_index(drop=True)
 
 
@@ -223,6 +243,7 @@ def unreadable_fields(findings: pd.DataFrame, lineage: dict[str, pd.DataFrame]) 
         where = where.fillna(found["note_id"].map(by_note))
     lines = lineage.get("claim_lines")
     if lines is not None and "claim_id" in found.columns:
+        lines = lines[lines["claim_id"].isin(found["claim_id"].dropna().unique())]  # not every line of the run
         keyed = lines.drop_duplicates(["claim_id", "line_number"]).astype({"source_file": "str"})
         placed = found[["claim_id", "line_number"]].astype({"line_number": "Int64"}).merge(
             keyed.astype({"line_number": "Int64"}), on=["claim_id", "line_number"], how="left")

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from nmr_audit.charts import chart_specs
 from nmr_audit.io.cache import cache_dir, keep
 from nmr_audit.names import with_names
-from nmr_audit.report_data import ReportData, visit_number
+from nmr_audit.report_data import ReportData, severity_rank, visit_number
 from nmr_audit.safe_text import defuse_frame
 
 TABLE_ROWS = 2000
@@ -92,7 +93,7 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         visit_groups=VISIT_GROUPS, total_groups=len(data.visit_groups),
         quarantine=_cells(data.quarantine.drop(columns=["cells"]) if masked else data.quarantine,
                           limit=QUARANTINE_ROWS),
-        quarantine_total=len(data.quarantine), quarantine_rows=QUARANTINE_ROWS, cells_withheld=masked,
+        quarantine_total=data.quarantine_total, quarantine_rows=QUARANTINE_ROWS, cells_withheld=masked,
         quarantine_by_file=_cells(data.quarantine_by_file), unreadable=_cells(data.unreadable),
         links=OUTPUT_LINKS,
         bundle=vega_bundle().replace("</script", "<\\/script"),
@@ -121,8 +122,7 @@ def _groups(data: ReportData, findings: pd.DataFrame) -> list[dict[str, Any]]:
         if rows is None:
             continue
         first = defuse_frame(rows.head(1)).iloc[0]
-        ordered = rows.sort_values("severity", key=lambda s: s.map({"high": 0, "medium": 1, "low": 2, "info": 3}),
-                                   kind="stable")
+        ordered = rows.iloc[np.argsort(severity_rank(rows["severity"]), kind="stable")]
         groups.append({
             "visit": int(fact.visit),
             "patient": _show(first.get("patient_id"), "patient_id"),

@@ -27,7 +27,7 @@ import xlsxwriter
 from nmr_audit.contract import VISIT_KEY
 from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import with_names
-from nmr_audit.report_data import ReportData
+from nmr_audit.report_data import ReportData, joined, severity_rank
 from nmr_audit.safe_text import defuse_frame
 from nmr_audit.sizes import WORKBOOK_ROWS
 
@@ -73,8 +73,9 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
     listed = _needing_attention(visits, findings)
     whole = {"Findings": with_names(findings, data.names) if data.names.any else findings,
              "Claims at risk": claims, "Visits": listed, "Quarantine": quarantine}
-    notes = [f"{name}: first {rows:,} of {len(frame):,} rows (all rows are in {WHERE_WHOLE[name]})"
-             for name, frame in whole.items() if len(frame) > rows]
+    totals = {name: len(frame) for name, frame in whole.items()} | {"Quarantine": data.quarantine_total}
+    notes = [f"{name}: first {rows:,} of {totals[name]:,} rows (all rows are in {WHERE_WHOLE[name]})"
+             for name in whole if totals[name] > rows]
     sheets = {name: frame.head(rows) for name, frame in whole.items()}
     sheets["Visits"] = _why_listed(sheets["Visits"], findings)
     if data.names.any:
@@ -135,14 +136,13 @@ def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     if len(listed) and len(findings) and set(key) <= set(findings.columns):
         mine = findings[keys_in(findings, listed, key)]
         if len(mine):
-            order = mine["severity"].map({"high": 0, "medium": 1, "low": 2, "info": 3}).fillna(4)
-            ordered = mine.assign(_order=order.to_numpy()).sort_values("_order", kind="stable")
+            ordered = mine.assign(_order=severity_rank(mine["severity"])).sort_values("_order", kind="stable")
             both = pd.concat([listed[key], ordered[key]], ignore_index=True)
             number = group_numbers(both, key)
             ordered = ordered.assign(_visit=number[len(listed):])
-            joined = (ordered.drop_duplicates(["_visit", "rule_id"]).groupby("_visit", sort=False)["rule_id"]
-                      .agg(", ".join))
-            rules = pd.Series(pd.Series(number[:len(listed)]).map(joined).fillna("").to_numpy(),
+            distinct = ordered.drop_duplicates(["_visit", "rule_id"])
+            by_visit = joined(distinct["_visit"].to_numpy(), distinct["rule_id"], ", ")
+            rules = pd.Series(pd.Series(number[:len(listed)]).map(by_visit).fillna("").to_numpy(),
                               index=listed.index, dtype="str")
     excess = pd.Series(np.where(listed["excess_units_97112"] > 0, listed["excess_units_97112"].astype("str")
                                 + " 97112 unit(s) beyond the minutes", ""), index=listed.index, dtype="str")
