@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -25,16 +26,19 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.buckets import LaterCopies, bucket_claims, bucket_notes
-from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, SOURCE_FILE, UNIQUE_KEYS, VISIT_NOTES
 from nmr_audit.denial import claim_risk
+from nmr_audit.io.data_docs import make_offline
 from nmr_audit.io.report_html import write_report_html
 from nmr_audit.io.report_xlsx import Workbook, ready, workbook, write_workbook
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
+from nmr_audit.names import ROW_NAME_COLUMNS, Names, combine, names_from_reference, names_in_rows
 from nmr_audit.reference import ReferenceData
-from nmr_audit.report_data import build_report_data
+from nmr_audit.report_data import build_report_data, visit_number
+from nmr_audit.rule_catalogue import rule_catalogue
 
 if TYPE_CHECKING:
     from flows.audit import Audit, TableIntake
@@ -53,31 +57,67 @@ class Sharing:
 class CanonicalTables:
     """The audited rows in canonical form, read back from the spill a bucket at a time (patients
     grouped by bucket) and written to a folder of their own inside `out`: claim lines in one
-    thread, notes and their minutes in another. Each table's spill files go once it is written."""
+    thread, notes and their minutes in another. Each table's spill files go once it is written.
+
+    On the way they note the provider and clinic names the rows carry (the optional columns
+    `rendering_provider_name`, `clinic_name`), for the reports: `names()`."""
 
     def __init__(self, out: Path, spill: Spill, claims: TableIntake, notes: TableIntake) -> None:
         self.folder = out / f".canonical-{uuid.uuid4().hex[:12]}"
         self.folder.mkdir(parents=True)
         self._spill = spill
         self._copies = LaterCopies(claims.duplicates, notes.duplicates)
+        self.lineage = {table: intake.keys[[*UNIQUE_KEYS[table], SOURCE_FILE]]
+                        for table, intake in ((CLAIM_LINES, claims), (VISIT_NOTES, notes))}
+        self._names: dict[str, list[Names]] = {CLAIM_LINES: [], VISIT_NOTES: []}
+        self._named = {CLAIM_LINES: threading.Event(), VISIT_NOTES: threading.Event()}
+        self._has_names = {CLAIM_LINES: False, VISIT_NOTES: False}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="canonical")
         self._written = [self._pool.submit(self._claim_lines), self._pool.submit(self._visit_notes)]
 
+    def _note_names(self, table: str, rows: pd.DataFrame, bucket: int) -> None:
+        """Keep a bucket's names; after the first bucket, say whether the table has names at all."""
+        if bucket == 0:
+            self._has_names[table] = any(c in rows.columns for c in ROW_NAME_COLUMNS)
+            self._named[table].set()
+        if self._has_names[table]:
+            self._names[table].append(names_in_rows(rows))
+
     def _claim_lines(self) -> None:
-        with ParquetParts(self.folder / "claim_lines.parquet") as out:
-            for bucket in range(self._spill.buckets):
-                out.write(bucket_claims(self._spill, bucket, self._copies)[0])
-        self._spill.release(CLAIM_LINES)
+        try:
+            with ParquetParts(self.folder / "claim_lines.parquet") as out:
+                for bucket in range(self._spill.buckets):
+                    rows = bucket_claims(self._spill, bucket, self._copies)[0]
+                    self._note_names(CLAIM_LINES, rows, bucket)
+                    out.write(rows)
+            self._spill.release(CLAIM_LINES)
+        finally:
+            self._named[CLAIM_LINES].set()
 
     def _visit_notes(self) -> None:
-        with ParquetParts(self.folder / "visit_notes.parquet") as note_out, \
-                ParquetParts(self.folder / "note_services.parquet") as service_out:
-            for bucket in range(self._spill.buckets):
-                kept, services, _ = bucket_notes(self._spill, bucket, self._copies)
-                note_out.write(kept)
-                service_out.write(services)
-        self._spill.release(VISIT_NOTES)
-        self._spill.release(NOTE_SERVICES)
+        try:
+            with ParquetParts(self.folder / "visit_notes.parquet") as note_out, \
+                    ParquetParts(self.folder / "note_services.parquet") as service_out:
+                for bucket in range(self._spill.buckets):
+                    kept, services, _ = bucket_notes(self._spill, bucket, self._copies)
+                    self._note_names(VISIT_NOTES, kept, bucket)
+                    note_out.write(kept)
+                    service_out.write(services)
+            self._spill.release(VISIT_NOTES)
+            self._spill.release(NOTE_SERVICES)
+        finally:
+            self._named[VISIT_NOTES].set()
+
+    def names(self) -> Names:
+        """The names the audited rows carry (claim lines first). Returns at once when the rows
+        have no name columns; otherwise waits until every bucket of the table is written."""
+        found = []
+        for number, table in enumerate((CLAIM_LINES, VISIT_NOTES)):
+            self._named[table].wait()
+            if self._has_names[table]:
+                self._written[number].result()
+                found += self._names[table]
+        return combine(*found) if found else Names()
 
     def link_into(self, staged: StagedOutputs) -> None:
         """Wait for the tables and link them into the staged outputs (linked, not moved: a
@@ -130,13 +170,15 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
     started = time.perf_counter()
     with StagedOutputs(target) as staged:
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
-                                          reference, sharing, workbook_rows, workbooks)
+                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks)
         reported = time.perf_counter()
         write_parquet(audit.visits, staged.path("visits.parquet"))
         write_parquet(audit.findings, staged.path("findings.parquet"))
         write_csv(shown, staged.path("findings.csv"))
         if audit.docs is not None:
             shutil.copytree(audit.docs, staged.path("data_docs"))
+            for left in make_offline(staged.path("data_docs")):
+                get_run_logger().warning("data_docs still load an external asset: %s", left)
         write_parquet(quarantine, staged.path("quarantine.parquet"))
         canonical.link_into(staged)
         written = time.perf_counter()
@@ -153,19 +195,24 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
 
 
 def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
-                   shown_findings: pd.DataFrame, reference: ReferenceData, sharing: Sharing, workbook_rows: int,
+                   shown_findings: pd.DataFrame, quarantine: pd.DataFrame, canonical: CanonicalTables,
+                   reference: ReferenceData, sharing: Sharing, workbook_rows: int,
                    workbooks: WorkbookWriter) -> Future[Path]:
     """report.html, and report.xlsx on its way: from the same numbers, with patient ids as
     `sharing` says. The workbook is cut to its sheets and handed to `workbooks` first, so that
     a large run writes it while this process writes the rest."""
-    data = build_report_data(summary, audit.visits, audit.findings, claims)
+    names = combine(canonical.names(), names_from_reference(reference.providers, reference.clinics))
+    data = build_report_data(summary, audit.visits, audit.findings, claims, rules=rule_catalogue(),
+                             quarantine=quarantine, names=names, lineage=canonical.lineage)
+    shown_findings = shown_findings.assign(visit=visit_number(audit.findings))
     at_risk = claim_risk(audit.findings, reference.denial_weights)
     context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
                "version": summary["software"]["version"], "masking": sharing.masking,
                "inputs": f"{len(summary['inputs'])} file(s)"}
-    cut = workbook(data, shown_findings, at_risk, apply_masking(audit.visits, sharing.masking, sharing.key), context,
-                   workbook_rows)
+    cut = workbook(data, shown_findings.drop(columns="visit"), at_risk,
+                   apply_masking(audit.visits, sharing.masking, sharing.key), context, workbook_rows)
     written = workbooks.submit(staged.path("report.xlsx"), cut)
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
-    get_run_logger().info("report.html written (%d chart(s), %d claim(s) ranked by denial risk)", 5, len(at_risk))
+    get_run_logger().info("report.html written (%d chart(s), %d claim(s) ranked by denial risk, %d quarantined "
+                          "row(s) listed)", 5, len(at_risk), len(quarantine))
     return written

@@ -1,4 +1,12 @@
-"""The report's charts as Vega-Lite specs, made with Altair (rendered in the page by vega-embed)."""
+"""The report's charts as Vega-Lite specs, made with Altair (rendered in the page by vega-embed).
+
+Every chart is drawn to the width of its box in the page (the page sets `width` to the box's
+width before drawing, and again when the window is resized; `fit` autosizing keeps axes,
+labels and legend inside the width and height given), so it never runs under its neighbour
+or past the page's edge; long axis labels are cut with an ellipsis (the tooltip has the whole
+label). Every colour has a legend: severity on the rules chart, and the two measures of the trend, whose
+axes carry the same colours as their marks.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +15,82 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from nmr_audit.names import label
 from nmr_audit.report_data import ReportData
 
-WIDTH = 520
 SEVERITY_COLORS = alt.Scale(domain=["high", "medium", "low", "info"],
                             range=["#b2182b", "#ef8a62", "#fddbc7", "#92c5de"])
+BAR = "#4c78a8"
+DOLLARS, FINDINGS = "dollars at risk", "findings"
+TREND_COLORS = alt.Scale(domain=[DOLLARS, FINDINGS], range=["#7f9fc6", "#b2182b"])
+LABEL_LIMIT = 190  # px: a longer axis label is cut with an ellipsis
+AUTOSIZE = {"type": "fit", "contains": "padding"}  # width and height are the whole chart's, axes and legend in
+DEFAULT_WIDTH = 520  # px; the page replaces it with its box's width
+BAR_STEP = 22  # px of height per bar
+TREND_HEIGHT = 340
 
 
 def chart_specs(data: ReportData) -> dict[str, dict[str, Any]]:
     """Chart id → Vega-Lite spec (data inlined: the report opens with no network)."""
+    clinics = data.by_clinic.assign(label=label(data.by_clinic["clinic_id"], _column(data.by_clinic, "clinic_name")))
+    providers = data.by_provider.assign(
+        label=label(data.by_provider["rendering_npi"], _column(data.by_provider, "provider_name")))
     return {
-        "chart-findings-by-rule": _bars(data.by_rule, "rule_id", "findings", "Findings by rule", color="severity"),
-        "chart-dollars-by-clinic": _bars(data.by_clinic, "clinic_id", "dollars_at_risk", "Dollars at risk by clinic"),
-        "chart-dollars-by-provider": _bars(data.by_provider, "rendering_npi", "dollars_at_risk",
+        "chart-findings-by-rule": _bars(data.by_rule.assign(label=data.by_rule["rule_id"]), "findings",
+                                        "Findings by rule", color="severity"),
+        "chart-dollars-by-clinic": _bars(clinics, "dollars_at_risk", "Dollars at risk by clinic"),
+        "chart-dollars-by-provider": _bars(providers, "dollars_at_risk",
                                            "Dollars at risk by provider (top 15, rendering NPI)"),
-        "chart-dollars-by-payer": _bars(data.by_payer, "payer_type", "dollars_at_risk", "Dollars at risk by payer"),
+        "chart-dollars-by-payer": _bars(data.by_payer.assign(label=data.by_payer["payer_type"]), "dollars_at_risk",
+                                        "Dollars at risk by payer type"),
         "chart-trend": _trend(data.trend),
     }
 
 
-def _bars(table: pd.DataFrame, category: str, value: str, title: str, color: str | None = None) -> dict[str, Any]:
+def _column(table: pd.DataFrame, name: str) -> pd.Series:
+    return table[name] if name in table.columns else pd.Series(pd.NA, index=table.index, dtype="str")
+
+
+def _bars(table: pd.DataFrame, value: str, title: str, color: str | None = None) -> dict[str, Any]:
     money = value == "dollars_at_risk"
     encoding: dict[str, Any] = {
-        "y": alt.Y(f"{category}:N", sort="-x", title=None),
-        "x": alt.X(f"{value}:Q", title="dollars at risk" if money else value,
-                   axis=alt.Axis(format="$,.0f" if money else ",d")),
-        "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format="$,.2f" if money else ",d")],
+        "y": alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT)),
+        "x": alt.X(f"{value}:Q", title=DOLLARS if money else FINDINGS,
+                   axis=alt.Axis(format="$,.0f" if money else ",d", tickMinStep=1)),
+        "tooltip": [alt.Tooltip("label:N", title="name"),
+                    alt.Tooltip(f"{value}:Q", title=DOLLARS if money else FINDINGS,
+                                format="$,.2f" if money else ",d")],
     }
     if color:
-        encoding["color"] = alt.Color(f"{color}:N", scale=SEVERITY_COLORS)
-    chart = alt.Chart(_plain(table[[category, value, *([color] if color else [])]])).mark_bar().encode(**encoding)
-    return chart.properties(title=title, width=WIDTH).to_dict()
+        encoding["color"] = alt.Color(f"{color}:N", scale=SEVERITY_COLORS,
+                                      legend=alt.Legend(title=color, orient="bottom", direction="horizontal"))
+    else:
+        encoding["color"] = alt.value(BAR)
+    chart = alt.Chart(_plain(table[["label", value, *([color] if color else [])]])).mark_bar().encode(**encoding)
+    # a height, not a step per bar: Vega-Lite fits only charts of a set size (and warns otherwise)
+    height = BAR_STEP * max(len(table), 1) + 64 + (56 if color else 0)
+    return chart.properties(title=title, width=DEFAULT_WIDTH, height=height, autosize=AUTOSIZE).to_dict()
 
 
 def _trend(trend: pd.DataFrame) -> dict[str, Any]:
+    """Dollars at risk (bars, left axis) and findings (line, right axis) by month of service,
+    with a legend naming both and each axis in its measure's colour."""
     base = alt.Chart(_plain(trend)).encode(x=alt.X("month:O", title="month of service"))
-    bars = base.mark_bar(opacity=0.5).encode(y=alt.Y("dollars_at_risk:Q", title="dollars at risk",
-                                                     axis=alt.Axis(format="$,.0f")),
-                                             tooltip=["month:O", alt.Tooltip("dollars_at_risk:Q", format="$,.2f"),
-                                                      alt.Tooltip("findings:Q", format=",d")])
-    line = base.mark_line(point=True, color="#b2182b").encode(y=alt.Y("findings:Q", title="findings"))
+    tooltip = ["month:O", alt.Tooltip("dollars_at_risk:Q", title=DOLLARS, format="$,.2f"),
+               alt.Tooltip("findings:Q", title=FINDINGS, format=",d")]
+    legend = alt.Legend(title=None, orient="bottom", direction="horizontal")
+    bars = base.mark_bar(opacity=0.9).encode(
+        y=alt.Y("dollars_at_risk:Q", title=f"{DOLLARS} (bars)",
+                axis=alt.Axis(format="$,.0f", titleColor="#4c6d96", labelColor="#4c6d96")),
+        color=alt.Color("series:N", scale=TREND_COLORS, legend=legend),
+        tooltip=tooltip).transform_calculate(series=f"'{DOLLARS}'")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("findings:Q", title=f"{FINDINGS} (line)",
+                axis=alt.Axis(format=",d", tickMinStep=1, titleColor="#b2182b", labelColor="#b2182b")),
+        color=alt.Color("series:N", scale=TREND_COLORS, legend=legend),
+        tooltip=tooltip).transform_calculate(series=f"'{FINDINGS}'")
     return alt.layer(bars, line).resolve_scale(y="independent").properties(
-        title="Findings and dollars at risk by month", width=WIDTH).to_dict()
+        title="Findings and dollars at risk by month", width=DEFAULT_WIDTH, height=TREND_HEIGHT, autosize=AUTOSIZE).to_dict()
 
 
 def _plain(table: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nmr_audit import __version__
 from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
@@ -20,8 +21,10 @@ app = typer.Typer(
     help="Audit CPT 97112 (neuromuscular re-education) claim lines against treatment notes.\n\n"
     "Example: nmr-audit audit --claims data/sample/canonical/claims --notes data/sample/canonical/notes --out out/",
     no_args_is_help=True,
+    context_settings={"max_content_width": 100},
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(reference_app)  # nmr-audit reference import | list
 
@@ -45,6 +48,28 @@ class Format(StrEnum):
     jsonl = "jsonl"
     xlsx = "xlsx"
     x12 = "x12"  # claims as 837P, remittances as 835, notes as CSV
+
+
+# Placeholders in --help, by option: plain words a person types, never Python types (Typer
+# alone shows `<list[str]>`, `<int range>`). An option not named here shows its name in capitals.
+METAVARS = {"claims": "PATH", "notes": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
+            "mapping": "FILE", "reference": "DIR", "expectations": "DIR", "dask_address": "ADDRESS",
+            "mask_key_file": "FILE", "as_of": "YYYY-MM-DD", "delimiter": "CHAR", "defect_rate": "RATE",
+            "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N",
+            "fail_on": f"[{'|'.join(Severity)}]", "mask_patients": f"[{'|'.join(MaskMode)}]",
+            "format": f"[{'|'.join(Format)}]"}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nmr-audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print nmr-audit's version and exit.")] = False) -> None:
+    """Audit CPT 97112 (neuromuscular re-education) claim lines against treatment notes."""
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -82,6 +107,8 @@ def audit(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
+    _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
+                 mask_patients=mask_patients.value, mask_key_file=mask_key_file)
     audit_flow = _flow(out.resolve() / ".prefect", "flows.audit", "audit_flow")
     from nmr_audit.summary import at_or_above
 
@@ -117,6 +144,7 @@ def nightly(
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786) or 'local'.")] = None,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
+    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
     nightly_audit = _flow(output_root.resolve() / ".prefect", "flows.nightly", "nightly_audit")
     from nmr_audit.summary import at_or_above
 
@@ -133,6 +161,17 @@ def nightly(
     typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
+
+
+def _check_first(*args: Any, **kwargs: Any) -> None:
+    """The run's inputs checked before Prefect is imported (`nmr_audit.preflight.check_run`):
+    a mistake is one line and exit 2 in well under 2 s, not after the server has started."""
+    from nmr_audit.preflight import check_run
+
+    try:
+        check_run(*args, **kwargs)
+    except InputError as problem:
+        raise _fail(problem.line()) from None
 
 
 def _flow(prefect_home: Path, module: str, name: str) -> Any:
@@ -174,7 +213,8 @@ def _report_line(summary: dict, out: Path) -> str:
             f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
             f"{visits['without_note']} have no note\n"
             f"findings: {found['total']} ({severities}); ${found['dollars_at_risk']:,.2f} at risk on "
-            f"{found['claim_lines_at_risk']} claim line(s) — see findings.csv")
+            f"{found['claim_lines_at_risk']} claim line(s)\n"
+            f"open the report: {(out / 'report.html').resolve()}")
 
 
 def _findings_frame(out: Path) -> object:
@@ -223,9 +263,23 @@ app.command(epilog=consult.SAMPLE_EPILOG)(consult.run_command(consult.sample))
 app.command(epilog=consult.EXTRAPOLATE_EPILOG)(consult.run_command(consult.extrapolate))
 
 
+def command() -> Any:
+    """The click command behind `app`, its --help placeholders made plain words (`METAVARS`),
+    in every command and group below it."""
+    root = typer.main.get_command(app)
+    waiting = [root]
+    while waiting:
+        current = waiting.pop()
+        waiting += list(getattr(current, "commands", {}).values())
+        for param in current.params:
+            if getattr(param, "param_type_name", "") == "option" and not getattr(param, "is_flag", False):
+                param.metavar = METAVARS.get(param.name or "", (param.name or "value").upper())
+    return root
+
+
 def main() -> None:
     try:
-        app()
+        command()(prog_name="nmr-audit")
     except InputError as problem:
         typer.echo(f"nmr-audit: error: {problem.line()}", err=True)
         raise SystemExit(2) from None

@@ -26,6 +26,9 @@ class ReferenceData:
     payment_policy: pd.DataFrame
     modifiers: pd.DataFrame
     denial_weights: pd.DataFrame
+    # Optional names for the reports (`providers.csv`, `clinics.csv`): None where absent.
+    providers: pd.DataFrame | None = None
+    clinics: pd.DataFrame | None = None
 
     @property
     def timed_codes(self) -> frozenset[str]:

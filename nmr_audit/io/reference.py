@@ -23,6 +23,11 @@ REQUIRED = {
     "modifiers": ("modifier", "kind", "source"),
     "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
 }
+# Optional tables: read when the folder has them (names shown beside ids in the reports).
+OPTIONAL = {
+    "providers": ("rendering_npi", "provider_name", "verified", "source"),
+    "clinics": ("clinic_id", "clinic_name", "verified", "source"),
+}
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
            "modifier_indicator": "int64"}
@@ -36,10 +41,13 @@ def default_reference_dir() -> Path:
 
 def load_reference(folder: Path | None = None) -> ReferenceData:
     """Each table from `folder` (`--reference`), else the reference home, else the packaged
-    defaults (`nmr_audit.io.reference_home`)."""
-    paths = {name: table_path(name, folder) for name in REQUIRED}
+    defaults (`nmr_audit.io.reference_home`); the optional tables (provider and clinic names)
+    only where some layer has them."""
+    paths = {name: table_path(name, folder) for name in (*REQUIRED, *OPTIONAL)}
     frames = {name: _typed(_read(paths[name], columns), paths[name]) for name, columns in REQUIRED.items()}
-    return ReferenceData(**frames)
+    optional = {name: _typed(_read(paths[name], columns), paths[name])
+                for name, columns in OPTIONAL.items() if paths[name].is_file()}
+    return ReferenceData(**frames, **optional)
 
 
 def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

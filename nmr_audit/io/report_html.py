@@ -1,8 +1,10 @@
 """`report.html`: the denial-risk report, one self-contained file that opens from disk offline.
 
 Vega, Vega-Lite and vega-embed are inlined (vl-convert's bundle, the versions Altair targets),
-the chart specs carry their data, and the findings table is plain HTML with a few lines of
-script to sort and filter it. Every value is HTML-escaped and defused (`safe_text`).
+the chart specs carry their data, and the tables are plain HTML with a few lines of script to
+sort them (numbers as numbers, dates as dates, the direction shown), filter them (a row stays
+when every typed word is in one of its cells) and group the findings by visit. Every value is
+HTML-escaped and defused (`safe_text`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from nmr_audit.charts import chart_specs
 from nmr_audit.io.cache import cache_dir, keep
-from nmr_audit.report_data import ReportData
+from nmr_audit.names import with_names
+from nmr_audit.report_data import ReportData, severity_rank, visit_number
 from nmr_audit.safe_text import defuse_frame
 
 TABLE_ROWS = 2000
-FINDING_COLUMNS = ["severity", "rule_id", "clinic_id", "rendering_npi", "payer_type", "date_of_service",
-                   "claim_id", "line_number", "note_id", "patient_id", "field", "message", "excess_units",
-                   "dollars_at_risk"]
+VISIT_GROUPS = 300
+QUARANTINE_ROWS = 500
+# The findings table: what to act on first, so that it is visible without scrolling sideways.
+FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "date_of_service",
+                   "clinic_id", "clinic_name", "rendering_npi", "provider_name", "claim_id", "line_number",
+                   "note_id", "patient_id", "payer_type", "field"]
+GROUPED_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "claim_id", "fix"]
+NUMBERS = {"findings", "dollars_at_risk", "excess_units", "excess_units_97112", "visits", "denial_risk",
+           "line_number", "weight", "source_row", "rows", "fields", "dollars", "reasons_count"}
+DATES = {"date_of_service", "month", "generated_at"}
+OUTPUT_LINKS = ("findings.csv", "report.xlsx", "visits.parquet", "quarantine.parquet", "summary.json",
+                "data_docs/index.html")
 
 
 @cache
@@ -50,32 +63,94 @@ def vega_bundle() -> str:
 
 def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame,
                       weights: pd.DataFrame, context: dict[str, Any]) -> Path:
-    """`findings` and `claims` as they should appear (masked already); the rest is escaped here."""
+    """`findings` and `claims` as they should appear (masked already); the rest is escaped here.
+
+    `findings` may carry `visit` (`report_data.visit_number` of the raw findings, so that
+    groups survive masking); without it, visits are numbered from the columns given.
+    `context`: run_id, generated_at, version, inputs, masking (keep|hash|drop).
+    """
+    if "visit" not in findings.columns:
+        findings = findings.assign(visit=visit_number(findings))
+    if data.names.any:
+        findings = with_names(findings, data.names)
     table = findings.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
     shown = _cells(table[[c for c in FINDING_COLUMNS if c in table.columns]].head(TABLE_ROWS))
+    fixes = data.rules.set_index("rule_id")["fix"] if len(data.rules) else pd.Series(dtype="str")
+    masked = context.get("masking", "keep") != "keep"
+    specs = chart_specs(data)
     html = _template().render(
         title=context.get("title", "nmr-audit denial-risk report"),
         context=context,
         headline=data.headline,
-        specs=_script_json(chart_specs(data)),
-        charts=list(chart_specs(data)),
+        overlap=data.overlap,
+        specs=_script_json(specs),
+        charts=list(specs),
         clinics=_cells(data.by_clinic), providers=_cells(data.by_provider),
         claims=_cells(claims.head(50)), weights=_cells(weights[["rule_id", "weight", "why", "source"]]),
+        rules=_rules(data),
         findings=shown, total_findings=len(findings), table_rows=TABLE_ROWS,
+        groups=_groups(data, findings.assign(fix=findings["rule_id"].map(fixes)) if len(findings) else findings),
+        visit_groups=VISIT_GROUPS, total_groups=len(data.visit_groups),
+        quarantine=_cells(data.quarantine.drop(columns=["cells"]) if masked else data.quarantine,
+                          limit=QUARANTINE_ROWS),
+        quarantine_total=data.quarantine_total, quarantine_rows=QUARANTINE_ROWS, cells_withheld=masked,
+        quarantine_by_file=_cells(data.quarantine_by_file), unreadable=_cells(data.unreadable),
+        links=OUTPUT_LINKS,
         bundle=vega_bundle().replace("</script", "<\\/script"),
     )
     path.write_text(html, encoding="utf-8")
     return path
 
 
-def _cells(frame: pd.DataFrame) -> dict[str, Any]:
-    """Columns and rows as display text: dates as YYYY-MM-DD, money with cents, text defused."""
-    shown = defuse_frame(frame)
+def _rules(data: ReportData) -> dict[str, Any]:
+    """The rules of this run's findings with what each means and what to fix."""
+    if data.by_rule.empty:
+        return _cells(pd.DataFrame(columns=["rule_id", "severity", "findings", "dollars_at_risk", "meaning", "fix"]))
+    return _cells(data.by_rule[["rule_id", "severity", "findings", "dollars_at_risk", "meaning", "fix", "source"]])
+
+
+def _groups(data: ReportData, findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """The visits with the most money at risk, each with its facts and its findings' rows."""
+    if findings.empty or data.visit_groups.empty:
+        return []
+    top = data.visit_groups.head(VISIT_GROUPS)
+    mine = findings[findings["visit"].isin(top["visit"])]
+    by_visit = {number: rows for number, rows in mine.groupby("visit", sort=False)}
+    groups = []
+    for fact in defuse_frame(top).astype(object).itertuples(index=False):
+        rows = by_visit.get(fact.visit)
+        if rows is None:
+            continue
+        first = defuse_frame(rows.head(1)).iloc[0]
+        ordered = rows.iloc[np.argsort(severity_rank(rows["severity"]), kind="stable")]
+        groups.append({
+            "visit": int(fact.visit),
+            "patient": _show(first.get("patient_id"), "patient_id"),
+            "date": _show(first.get("date_of_service"), "date_of_service"),
+            "npi": _show(first.get("rendering_npi"), "rendering_npi"),
+            "provider": _show(first.get("provider_name"), "provider_name"),
+            "clinic": _show(fact.clinic_id, "clinic_id"),
+            "clinic_name": _show(first.get("clinic_name"), "clinic_name"),
+            "payer": _show(fact.payer_type, "payer_type"), "basis": _show(fact.rule_basis, "rule_basis"),
+            "billed": _show(fact.billed_units_97112, "n"), "supported": _show(fact.supported_units_97112, "n"),
+            "excess": _show(fact.excess_units_97112, "n"), "minutes": _show(fact.minutes_97112, "n"),
+            "note": _show(fact.note_id, "note_id"), "explanation": _show(fact.explanation, "explanation"),
+            "dollars": _show(float(fact.dollars_at_risk), "dollars_at_risk"), "count": int(fact.findings),
+            "rows": _cells(ordered[[c for c in GROUPED_COLUMNS if c in ordered.columns]]),
+        })
+    return groups
+
+
+def _cells(frame: pd.DataFrame, limit: int | None = None) -> dict[str, Any]:
+    """Columns, their kinds (num, date, text) and rows as display text: dates as YYYY-MM-DD,
+    money with cents, text defused."""
+    shown = defuse_frame(frame if limit is None else frame.head(limit))
     columns = list(shown.columns)
     rows = []
     for record in shown.astype(object).itertuples(index=False):
         rows.append([_show(value, column) for value, column in zip(record, columns, strict=True)])
-    return {"columns": columns, "rows": rows}
+    kinds = ["num" if c in NUMBERS else "date" if c in DATES else "text" for c in columns]
+    return {"columns": columns, "kinds": kinds, "rows": rows}
 
 
 def _show(value: Any, column: str) -> str:

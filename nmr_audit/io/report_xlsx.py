@@ -1,9 +1,17 @@
-"""`report.xlsx`: the analyst's workbook — summary, findings, claims at risk, visits, clinic × rule.
+"""`report.xlsx`: the analyst's workbook.
+
+Sheets: Summary (headline with currency and percent formats, why the per-rule dollars exceed
+the headline, findings and dollars by rule), Rules (what each rule means and what to fix),
+Findings, Claims at risk, Visits (each with the rules that put it on the sheet), By clinic and
+rule (dollars and findings, with totals), Quarantine (file, line, reason, the row's cells) and
+Unreadable fields (by file and column).
 
 Written with XlsxWriter (several times faster than openpyxl; its constant-memory mode writes
 cells 3× slower, and sheets of at most `WORKBOOK_ROWS` rows fit in memory easily). Header rows
-are frozen, filters are on, widths follow the content. Text is defused (`safe_text`) and XlsxWriter is told never to turn
-a string into a formula, so nothing in a cell runs. Long sheets stop at the row cap with a note.
+are frozen, filters are on, widths follow the content. Text is defused (`safe_text`) and
+XlsxWriter is told never to turn a string into a formula, so nothing in a cell runs. Long
+sheets stop at the row cap with a note; a text longer than Excel's 32,767 characters a cell is
+cut with a visible marker saying how much was cut and where the whole value is.
 """
 
 from __future__ import annotations
@@ -17,19 +25,26 @@ import pandas as pd
 import xlsxwriter
 
 from nmr_audit.contract import VISIT_KEY
-from nmr_audit.keys import keys_in
-from nmr_audit.report_data import ReportData
+from nmr_audit.keys import group_numbers, keys_in
+from nmr_audit.names import with_names
+from nmr_audit.report_data import ReportData, joined, severity_rank
 from nmr_audit.safe_text import defuse_frame
 from nmr_audit.sizes import WORKBOOK_ROWS
 
+EXCEL_CELL_CHARS = 32_767  # Excel's limit on the characters of one cell
+MONEY_FORMAT = '"$"#,##0.00'
 HEADLINE_LABELS = {
     "claims_audited": "Claims audited", "claim_lines_audited": "Claim lines audited",
     "notes_audited": "Notes audited", "visits_97112": "Visits with 97112",
     "units_97112_billed": "97112 units billed", "units_97112_supported": "97112 units supported by the notes",
-    "excess_units_97112": "97112 units beyond the documented minutes", "dollars_at_risk": "Dollars at risk",
+    "excess_units_97112": "97112 units beyond the documented minutes",
+    "dollars_at_risk": "Dollars at risk (each claim line once)",
     "findings": "Findings", "share_of_visits_with_high_finding": "Share of visits with a high-severity finding",
     "rows_quarantined": "Input rows quarantined",
 }
+HEADLINE_FORMATS = {"dollars_at_risk": "money", "share_of_visits_with_high_finding": "percent"}
+WHERE_WHOLE = {"Findings": "findings.parquet", "Claims at risk": "findings.parquet", "Visits": "visits.parquet",
+               "Quarantine": "quarantine.parquet"}
 
 
 @dataclass(frozen=True)
@@ -48,30 +63,61 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
              context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Workbook:
     """`findings`, `claims`, `visits` as they should appear (masked already).
 
-    The Visits sheet holds the visits that need a look: units beyond the minutes, no note, or
-    any finding — all visits are in visits.parquet.
+    The Visits sheet holds the visits that need a look — units beyond the minutes, no note, or
+    any finding — each with `why_listed` and the `rules` of its findings (all visits are in
+    visits.parquet). The Quarantine sheet shows the rows' cells unless `context["masking"]`
+    masks patient ids (then only file, line and reason).
     """
-    whole = {"Findings": findings, "Claims at risk": claims, "Visits": _needing_attention(visits, findings)}
-    notes = [f"{name}: first {rows:,} of {len(frame):,} rows (all rows are in the Parquet outputs)"
-             for name, frame in whole.items() if len(frame) > rows]
-    return Workbook(data, context, {name: frame.head(rows) for name, frame in whole.items()}, notes)
+    masked = context.get("masking", "keep") != "keep"
+    quarantine = data.quarantine.drop(columns=["cells"]) if masked and "cells" in data.quarantine else data.quarantine
+    listed = _needing_attention(visits, findings)
+    whole = {"Findings": with_names(findings, data.names) if data.names.any else findings,
+             "Claims at risk": claims, "Visits": listed, "Quarantine": quarantine}
+    totals = {name: len(frame) for name, frame in whole.items()} | {"Quarantine": data.quarantine_total}
+    notes = [f"{name}: first {rows:,} of {totals[name]:,} rows (all rows are in {WHERE_WHOLE[name]})"
+             for name in whole if totals[name] > rows]
+    sheets = {name: frame.head(rows) for name, frame in whole.items()}
+    sheets["Visits"] = _why_listed(sheets["Visits"], findings)
+    if data.names.any:
+        sheets["Visits"] = with_names(sheets["Visits"], data.names)
+    return Workbook(data, context, sheets, notes)
 
 
 def write_workbook(path: Path, cut: Workbook) -> Path:
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
                                            "strings_to_urls": False, "strings_to_numbers": False})
     formats = {"bold": book.add_format({"bold": True}), "date": book.add_format({"num_format": "yyyy-mm-dd"}),
-               "money": book.add_format({"num_format": "#,##0.00"})}
+               "money": book.add_format({"num_format": MONEY_FORMAT}),
+               "money_bold": book.add_format({"num_format": MONEY_FORMAT, "bold": True}),
+               "percent": book.add_format({"num_format": "0.0%"}), "count": book.add_format({"num_format": "#,##0"}),
+               "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
+               "note": book.add_format({"italic": True, "font_color": "#555555"})}
     _summary(book, cut.data, cut.context, cut.notes, formats)
-    for title, frame in cut.sheets.items():
-        _sheet(book, title, frame, formats)
-    _sheet(book, "By clinic and rule", cut.data.by_clinic_and_rule, formats)
+    _rules_sheet(book, cut.data, formats)
+    for title in ("Findings", "Claims at risk", "Visits"):
+        _sheet(book, title, cut.sheets[title], formats)
+    _clinic_and_rule(book, cut.data, formats)
+    _sheet(book, "Quarantine", cut.sheets["Quarantine"], formats,
+           empty="No input row was quarantined in this run.")
+    _sheet(book, "Unreadable fields", cut.data.unreadable, formats,
+           empty="No unreadable optional value was recorded in this run (rule FIELD_UNREADABLE).")
     book.close()
     return path
 
 
 def ready() -> None:
     """Called once in a process that will write workbooks, so that it imports this module early."""
+
+
+def fit_cell(text: str, where: str = "the Parquet outputs") -> str:
+    """`text`, or, past Excel's 32,767 characters a cell, its beginning with a marker saying how
+    many characters were cut and where the whole value is (the total stays within the limit)."""
+    if len(text) <= EXCEL_CELL_CHARS:
+        return text
+    marker_room = 120
+    kept = EXCEL_CELL_CHARS - marker_room
+    marker = f" … [cut: {len(text) - kept:,} more characters; the whole value is in {where}]"
+    return text[:kept] + marker
 
 
 def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
@@ -82,22 +128,138 @@ def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataF
     return visits[keep]
 
 
+def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    """`listed` with `why_listed` (units beyond the minutes, no note, findings) and `rules`:
+    the distinct rule ids of the visit's findings, most severe first."""
+    key = list(VISIT_KEY)
+    rules = pd.Series("", index=listed.index, dtype="str")
+    if len(listed) and len(findings) and set(key) <= set(findings.columns):
+        mine = findings[keys_in(findings, listed, key)]
+        if len(mine):
+            ordered = mine.assign(_order=severity_rank(mine["severity"])).sort_values("_order", kind="stable")
+            both = pd.concat([listed[key], ordered[key]], ignore_index=True)
+            number = group_numbers(both, key)
+            ordered = ordered.assign(_visit=number[len(listed):])
+            distinct = ordered.drop_duplicates(["_visit", "rule_id"])
+            by_visit = joined(distinct["_visit"].to_numpy(), distinct["rule_id"], ", ")
+            rules = pd.Series(pd.Series(number[:len(listed)]).map(by_visit).fillna("").to_numpy(),
+                              index=listed.index, dtype="str")
+    excess = pd.Series(np.where(listed["excess_units_97112"] > 0, listed["excess_units_97112"].astype("str")
+                                + " 97112 unit(s) beyond the minutes", ""), index=listed.index, dtype="str")
+    note = pd.Series(np.where(listed["note_id"].isna(), "no note", ""), index=listed.index, dtype="str")
+    found = ("findings: " + rules).where(rules != "", "")
+    why = (excess + "; " + note + "; " + found).str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
+    shown = listed.copy()
+    shown.insert(0, "why_listed", why)
+    shown.insert(1, "rules", rules)
+    return shown
+
+
 def _summary(book: Any, data: ReportData, context: dict[str, Any], notes: list[str], formats: dict) -> None:
     sheet = book.add_worksheet("Summary")
-    sheet.set_column(0, 0, 46)
-    sheet.set_column(1, 2, 20)
-    rows: list[list[Any]] = [["nmr-audit denial-risk workbook", str(context.get("run_id", ""))],
-                             ["Generated", str(context.get("generated_at", ""))], []]
-    rows += [[label, data.headline[key]] for key, label in HEADLINE_LABELS.items()]
-    rows += [[], ["Findings by rule", "findings", "dollars at risk"]]
-    rows += [[r.rule_id, int(r.findings), float(r.dollars_at_risk)] for r in defuse_frame(data.by_rule).itertuples()]
-    rows += [[note] for note in notes]
-    for number, row in enumerate(rows):
-        bold = number == 0 or (row and row[0] == "Findings by rule")
-        sheet.write_row(number, 0, row, formats["bold"] if bold else None)
+    sheet.set_column(0, 0, 52)
+    sheet.set_column(1, 3, 18)
+    sheet.set_column(4, 5, 70, formats["wrap"])
+    sheet.write_row(0, 0, ["nmr-audit denial-risk workbook", str(context.get("run_id", ""))], formats["bold"])
+    sheet.write_row(1, 0, ["Generated", str(context.get("generated_at", ""))])
+    row = 3
+    for key, label in HEADLINE_LABELS.items():
+        value = data.headline[key]
+        sheet.write(row, 0, label)
+        sheet.write_number(row, 1, float(value), formats[HEADLINE_FORMATS.get(key, "count")])
+        row += 1
+    overlap = data.overlap or {}
+    row += 1
+    if overlap.get("difference", 0) > 0:
+        sheet.write(row, 0, (
+            f"The rules' own dollars below add to ${overlap['per_rule_dollars']:,.2f}, "
+            f"${overlap['difference']:,.2f} more than the headline: {overlap['lines_with_several_rules']:,} "
+            "claim line(s) carry findings of more than one rule. The headline counts each claim line once, at "
+            "the largest amount any of its findings puts at risk; each rule's figure counts every line it touches."),
+            formats["note"])
+        row += 1
+    row += 1
+    sheet.write_row(row, 0, ["Findings by rule", "severity", "findings", "dollars at risk (the rule's own)",
+                             "what it means", "what to fix"], formats["bold"])
+    row += 1
+    for rule in defuse_frame(data.by_rule).itertuples():
+        sheet.write(row, 0, rule.rule_id)
+        sheet.write(row, 1, rule.severity)
+        sheet.write_number(row, 2, int(rule.findings), formats["count"])
+        sheet.write_number(row, 3, float(rule.dollars_at_risk), formats["money"])
+        sheet.write(row, 4, fit_cell(str(getattr(rule, "meaning", ""))), formats["wrap"])
+        sheet.write(row, 5, fit_cell(str(getattr(rule, "fix", ""))), formats["wrap"])
+        row += 1
+    if len(data.by_rule):
+        sheet.write(row, 0, "all rules (lines counted once per rule)", formats["bold"])
+        sheet.write_number(row, 2, int(data.by_rule["findings"].sum()), formats["count"])
+        sheet.write_number(row, 3, float(overlap.get("per_rule_dollars", data.by_rule["dollars_at_risk"].sum())),
+                           formats["money_bold"])
+        row += 1
+    row += 1
+    for note in notes:
+        sheet.write(row, 0, note, formats["note"])
+        row += 1
 
 
-def _sheet(book: Any, title: str, frame: pd.DataFrame, formats: dict) -> None:
+def _rules_sheet(book: Any, data: ReportData, formats: dict) -> None:
+    rules = data.rules if len(data.rules) else pd.DataFrame(columns=["rule_id", "severity", "meaning", "fix", "source"])
+    sheet = book.add_worksheet("Rules")
+    widths = {"rule_id": 30, "severity": 10, "meaning": 70, "fix": 70, "source": 50}
+    columns = [c for c in ("rule_id", "severity", "meaning", "fix", "source") if c in rules.columns]
+    for number, column in enumerate(columns):
+        sheet.set_column(number, number, widths[column], formats["wrap"] if widths[column] > 30 else None)
+    sheet.write_row(0, 0, columns, formats["bold"])
+    sheet.freeze_panes(1, 0)
+    for number, rule in enumerate(defuse_frame(rules[columns]).astype(object).itertuples(index=False), start=1):
+        sheet.write_row(number, 0, [fit_cell("" if pd.isna(v) else str(v)) for v in rule])
+
+
+def _clinic_and_rule(book: Any, data: ReportData, formats: dict) -> None:
+    """Two clinic × rule matrices — the rules' own dollars, then findings — each with the
+    clinic's totals (dollars counting each claim line once) and a total row."""
+    sheet = book.add_worksheet("By clinic and rule")
+    long = data.by_clinic_and_rule
+    rules = list(data.by_rule["rule_id"].drop_duplicates()) if len(data.by_rule) else []
+    clinics = data.by_clinic
+    named = "clinic_name" in clinics.columns and clinics["clinic_name"].notna().any()
+    lead = ["clinic_id", *(["clinic_name"] if named else [])]
+    sheet.set_column(0, len(lead) - 1, 22)
+    sheet.set_column(len(lead), len(lead) + len(rules) + 2, 16)
+    sheet.freeze_panes(1, len(lead))
+    row = 0
+    for title, value, fmt, total_column, total_format in (
+            ("dollars at risk", "dollars_at_risk", "money", "dollars_at_risk", "money_bold"),
+            ("findings", "findings", "count", "findings", "count")):
+        matrix = (long.pivot_table(index="clinic_id", columns="rule_id", values=value, aggfunc="sum", fill_value=0)
+                  .reindex(columns=rules, fill_value=0) if len(long) else pd.DataFrame(columns=rules))
+        header = [*lead, *[f"{r} ({title})" for r in rules],
+                  "all rules: dollars at risk (each line once)" if value == "dollars_at_risk" else "all rules: findings"]
+        sheet.write_row(row, 0, header, formats["bold"])
+        row += 1
+        for raw_id, clinic in zip(clinics["clinic_id"], defuse_frame(clinics).itertuples(index=False), strict=True):
+            cells = [str(clinic.clinic_id), *([str(clinic.clinic_name) if pd.notna(clinic.clinic_name) else ""]
+                                              if named else [])]
+            sheet.write_row(row, 0, cells)
+            values = matrix.loc[raw_id] if raw_id in matrix.index else pd.Series(0, index=rules)
+            for offset, rule in enumerate(rules):
+                sheet.write_number(row, len(lead) + offset, float(values.get(rule, 0)), formats[fmt])
+            sheet.write_number(row, len(lead) + len(rules), float(getattr(clinic, total_column)), formats[total_format])
+            row += 1
+        sheet.write(row, 0, "total", formats["bold"])
+        for offset, rule in enumerate(rules):
+            sheet.write_number(row, len(lead) + offset, float(matrix[rule].sum()) if rule in matrix else 0.0,
+                               formats[total_format])
+        sheet.write_number(row, len(lead) + len(rules), float(clinics[total_column].sum()), formats[total_format])
+        row += 1
+        if value == "dollars_at_risk":
+            sheet.write(row, 0, "Each rule's column counts every line the rule touches; the last column counts each "
+                        "claim line once (the headline's way), so the rules' columns can add to more.", formats["note"])
+            row += 1
+        row += 1
+
+
+def _sheet(book: Any, title: str, frame: pd.DataFrame, formats: dict, empty: str | None = None) -> None:
     sheet = book.add_worksheet(title)
     shown = defuse_frame(frame)
     columns = list(shown.columns)
@@ -106,18 +268,25 @@ def _sheet(book: Any, title: str, frame: pd.DataFrame, formats: dict) -> None:
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(shown), 1), max(len(columns) - 1, 0))
     sheet.write_row(0, 0, columns, formats["bold"])
-    for number, row in enumerate(zip(*(_column_values(shown[c]) for c in columns), strict=True), start=1):
+    where = WHERE_WHOLE.get(title, "the Parquet outputs")
+    for number, row in enumerate(zip(*(_column_values(shown[c], where) for c in columns), strict=True), start=1):
         sheet.write_row(number, 0, row)  # None cells are left empty
+    if empty and shown.empty:
+        sheet.write(1, 0, empty, formats["note"])
 
 
-def _column_values(values: pd.Series) -> list[Any]:
-    """Plain Python values for one column: None for missing, datetimes for dates."""
+def _column_values(values: pd.Series, where: str) -> list[Any]:
+    """Plain Python values for one column: None for missing, datetimes for dates, text cut to
+    fit a cell."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return [None if pd.isna(v) else v for v in values.dt.to_pydatetime()]
     if isinstance(values.dtype, pd.ArrowDtype) and "list" in str(values.dtype):
-        return [", ".join(v) if v is not None and len(v) else None for v in values]
+        return [fit_cell(", ".join(map(str, v)), where) if v is not None and len(v) else None for v in values]
     array = values.astype(object).where(values.notna(), None).to_numpy()
-    return [v.item() if isinstance(v, np.generic) else v for v in array]
+    plain = [v.item() if isinstance(v, np.generic) else v for v in array]
+    if pd.api.types.is_string_dtype(values) and values.str.len().max() > EXCEL_CELL_CHARS:
+        return [fit_cell(v, where) if isinstance(v, str) else v for v in plain]
+    return plain
 
 
 def _width(values: pd.Series, column: str) -> int:
@@ -128,4 +297,6 @@ def _width(values: pd.Series, column: str) -> int:
 def _format(values: pd.Series, column: str, formats: dict) -> Any:
     if pd.api.types.is_datetime64_any_dtype(values):
         return formats["date"]
-    return formats["money"] if "dollars" in column else None
+    if "dollars" in column:
+        return formats["money"]
+    return formats["percent"] if column == "denial_risk" else None

@@ -1,5 +1,11 @@
-"""report.html as a person sees it: opened from disk in headless Chromium, with no network."""
+"""report.html as a person sees it: opened from disk in headless Chromium, with no network.
 
+The charts are measured at the widths people use (no chart runs under another or past the
+page), the tables are clicked and typed into, and the quarantine is read back escaped.
+"""
+
+import itertools
+import json
 import re
 
 import pandas as pd
@@ -8,30 +14,57 @@ import pytest
 from nmr_audit.charts import chart_specs
 from nmr_audit.denial import claim_risk
 from nmr_audit.io.report_html import write_report_html
-from nmr_audit.report_data import build_report_data
+from nmr_audit.names import Names
+from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.visits import reconcile_visits
-from tests.browser import needs_chromium, render
+from tests.browser import needs_chromium, probe, render
 from tests.builders import tables, visit
 from tests.test_rules import SCENARIOS, audit
 
 FORMULA_PATIENT = "=HYPERLINK(\"http://evil.example\",\"x\")"
+WIDTHS = (900, 1280, 1400, 1920)
+EXPLANATION = "cms: the day's timed minutes pooled; 97112 keeps its full units"
+QUARANTINED_PATIENT = "PAT-QUARANTINED-77"
+CONTEXT = {"run_id": "r1", "generated_at": "2026-11-23", "version": "t", "masking": "keep", "inputs": "2 file(s)"}
+
+
+def _quarantine():
+    script = json.dumps({"claim_id": "<script>alert(2)</script>", "patient_id": QUARANTINED_PATIENT, "units": "-1",
+                         "note": "=cmd|' /C calc'!A0", "long": "y" * 500})
+    return pd.DataFrame({"table": ["claim_lines", "visit_notes"], "source_file": ["exports/claims.csv", "exports/notes.csv"],
+                         "source_row": [12, 40], "reason": ["units '-1' is not a whole number ≥ 0", "note_id is missing"],
+                         "record": [script, json.dumps({"note_id": None, "patient_id": QUARANTINED_PATIENT})]})
+
+
+def _with_unreadable(findings):
+    """A FIELD_UNREADABLE finding as the v1.1 reader will raise it (column in `field`)."""
+    row = findings.iloc[[0]].assign(rule_id="FIELD_UNREADABLE", severity="low", field="charge_amount",
+                                    message="charge_amount 'abc' is not a number", dollars_at_risk=0.0,
+                                    finding_id="FUNREADABLE")
+    return pd.concat([findings, row], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
 def report(reference, tmp_path_factory):
-    cases = [visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()]
+    cases = [visit(patient_id=name, date_of_service=f"2026-03-{1 + n % 28:02d}", **kwargs)
+             for n, (name, (kwargs, _)) in enumerate(SCENARIOS.items())]
     cases.append(visit(patient_id=FORMULA_PATIENT, billed={"97112": 3}, note=False))
     cases.append(visit(patient_id="<script>alert(1)</script>", billed={"97112": 1}, note=False))
-    findings = audit(reference, *cases)
-    visits = reconcile_visits(*tables(*cases), reference)
+    findings = _with_unreadable(audit(reference, *cases))
+    visits = reconcile_visits(*tables(*cases), reference).assign(explanation=EXPLANATION)
     summary = {"totals": {"claim_lines": {"rows_audited": 100, "rows_quarantined": 2}},
                "findings": {"dollars_at_risk": 1234.56}}
-    data = build_report_data(summary, visits, findings, claims_audited=60)
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    context = {"run_id": "r1", "generated_at": "2026-11-23", "version": "t", "masking": "keep", "inputs": "2 file(s)"}
-    write_report_html(path, data, findings, claim_risk(findings, reference.denial_weights),
-                      reference.denial_weights, context)
-    return path, data
+    names = Names(pd.DataFrame({"rendering_npi": ["1234567893"], "provider_name": ["Dana Reyes, PT"]}),
+                  pd.DataFrame({"clinic_id": ["CL1"], "clinic_name": ["Lakeside Rehab"]}))
+    data = build_report_data(summary, visits, findings, claims_audited=60, quarantine=_quarantine(), names=names)
+    folder = tmp_path_factory.mktemp("report")
+    path = folder / "report.html"
+    write_report_html(path, data, findings.assign(visit=visit_number(findings)),
+                      claim_risk(findings, reference.denial_weights), reference.denial_weights, CONTEXT)
+    masked = folder / "masked.html"
+    write_report_html(masked, data, findings.drop(columns="patient_id"), claim_risk(findings, reference.denial_weights),
+                      reference.denial_weights, {**CONTEXT, "masking": "drop"})
+    return path, data, findings, masked
 
 
 def test_report_is_self_contained(report):
@@ -42,11 +75,23 @@ def test_report_is_self_contained(report):
 
 
 def test_chart_data_match_the_tables(report):
-    _, data = report
+    _, data, _, _ = report
     specs = chart_specs(data)
     values = specs["chart-dollars-by-clinic"]["datasets"]
     rows = next(iter(values.values()))
     assert sum(r["dollars_at_risk"] for r in rows) == pytest.approx(data.by_clinic["dollars_at_risk"].sum())
+    labels = {r["label"] for r in next(iter(specs["chart-dollars-by-provider"]["datasets"].values()))}
+    assert labels == {"Dana Reyes, PT (1234567893)"}
+
+
+def test_quarantined_cells_are_escaped_defused_and_withheld_when_patients_are_masked(report):
+    html = report[0].read_text()
+    assert "<script>alert(2)</script>" not in html and "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "exports/claims.csv" in html and "units &#39;-1&#39; is not a whole number" in html
+    assert "[300 more characters]" in html
+    masked = report[3].read_text()
+    assert QUARANTINED_PATIENT not in masked and "exports/claims.csv" in masked
+    assert "cells are not shown: patient ids are masked" in masked
 
 
 @needs_chromium
@@ -61,28 +106,107 @@ def test_every_chart_renders_in_chromium_without_console_errors(report):
     assert console == [], console
 
 
+MEASURE = """
+var charts = [];
+function texts(chart, selector) {
+  return Array.prototype.map.call(chart.querySelectorAll(selector), function (t) { return t.textContent; });
+}
+function box(r) { return { left: r.left, right: r.right, top: r.top + window.scrollY, bottom: r.bottom + window.scrollY }; }
+document.querySelectorAll(".chart").forEach(function (chart) {
+  var svg = chart.querySelector("svg");
+  charts.push({ id: chart.id, rendered: chart.getAttribute("data-rendered") === "true",
+                box: box(chart.getBoundingClientRect()),
+                drawn: svg ? box(svg.querySelector("g").getBoundingClientRect()) : null,
+                legend: texts(chart, "g.role-legend-label text"), axes: texts(chart, "g.role-axis-title text") });
+});
+return { view: document.documentElement.clientWidth, page: document.documentElement.scrollWidth, charts: charts };
+"""
+
+
 @needs_chromium
-def test_findings_table_holds_the_findings_with_the_most_money(report):
-    dom, _ = render(report[0])
-    body = dom.split('id="findings"', 1)[1].split("</table>", 1)[0]
-    assert body.count("<tr>") >= 20 and "NO_NOTE" in body
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_chart_overlaps_another_or_leaves_the_page(report, width):
+    measured = probe(report[0], MEASURE, width=width)
+    charts = measured["charts"]
+    assert len(charts) == 5 and all(c["rendered"] for c in charts), charts
+    assert measured["page"] <= measured["view"], "the page scrolls sideways"
+    for chart in charts:
+        drawn, box = chart["drawn"], chart["box"]
+        assert box["left"] - 1 <= drawn["left"] and drawn["right"] <= box["right"] + 1, chart  # inside its box
+        assert drawn["left"] >= 0 and drawn["right"] <= measured["view"], chart  # inside the page
+    for one, two in itertools.combinations(charts, 2):
+        a, b = one["drawn"], two["drawn"]
+        apart = a["right"] <= b["left"] or b["right"] <= a["left"] or a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+        assert apart, (one["id"], two["id"], a, b)
+    by_id = {c["id"]: c for c in charts}
+    assert by_id["chart-findings-by-rule"]["legend"] == ["high", "medium", "low", "info"]
+    assert by_id["chart-trend"]["legend"] == ["dollars at risk", "findings"]
+    assert {"dollars at risk (bars)", "findings (line)", "month of service"} <= set(by_id["chart-trend"]["axes"])
 
 
-def test_report_data_headline(report, reference):
-    _, data = report
-    assert data.headline["claims_audited"] == 60 and data.headline["rows_quarantined"] == 2
-    assert 0 < data.headline["share_of_visits_with_high_finding"] < 1
-    assert data.headline["units_97112_billed"] > data.headline["units_97112_supported"] - 100
-    assert isinstance(data.by_clinic_and_rule, pd.DataFrame)
+TABLES = """
+function column(table, name) {
+  var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent.trim(); });
+  return heads.indexOf(name);
+}
+function values(table, index) {
+  return Array.prototype.filter.call(table.tBodies[0].rows, function (r) { return !r.hidden; })
+    .map(function (r) { return r.cells[index].textContent.trim(); });
+}
+var findings = document.getElementById("findings"), out = {};
+var date = column(findings, "date_of_service"), money = column(findings, "dollars_at_risk");
+findings.tHead.rows[0].cells[date].click();
+out.dates_up = values(findings, date); out.date_sort = findings.tHead.rows[0].cells[date].getAttribute("aria-sort");
+findings.tHead.rows[0].cells[date].click();
+out.dates_down = values(findings, date); out.date_sort_again = findings.tHead.rows[0].cells[date].getAttribute("aria-sort");
+findings.tHead.rows[0].cells[money].click();
+out.money_up = values(findings, money);
+out.all_rows = Array.prototype.map.call(findings.tBodies[0].rows, function (r) { return r.textContent; });
+var filter = document.getElementById("filter");
+filter.value = "  HIGH   units  "; filter.dispatchEvent(new Event("input"));
+out.kept = Array.prototype.filter.call(findings.tBodies[0].rows, function (r) { return !r.hidden; })
+  .map(function (r) { return r.textContent; });
+out.count = document.getElementById("filter-count").textContent;
+filter.value = ""; filter.dispatchEvent(new Event("input"));
+var scroll = document.getElementById("findings-list").getBoundingClientRect();
+out.scroll_right = scroll.right;
+out.key_columns = ["message", "excess_units", "dollars_at_risk"].map(function (name) {
+  return findings.tHead.rows[0].cells[column(findings, name)].getBoundingClientRect().right; });
+document.querySelector("input[value=visits]").click();
+out.list_hidden = document.getElementById("findings-list").hidden;
+var groups = document.querySelectorAll("#by-visit tbody.visit");
+out.groups = groups.length;
+out.first_group = groups[0].rows[0].textContent;
+var grouped = document.getElementById("by-visit");
+out.fix_cells = Array.prototype.map.call(grouped.querySelectorAll("td.c-fix"), function (td) { return td.textContent; });
+return out;
+"""
 
 
-def test_the_vega_bundle_is_made_once_then_read_from_the_cache(tmp_path, monkeypatch):
-    import vl_convert
+@needs_chromium
+def test_tables_sort_dates_show_direction_filter_every_word_and_group_by_visit(report):
+    _, data, _, _ = report
+    got = probe(report[0], TABLES, width=900, height=1200)
+    assert got["dates_up"] == sorted(got["dates_up"]) and got["date_sort"] == "ascending"
+    assert len(set(got["dates_up"])) > 1  # the dates differ: the order is real, not the input's
+    assert got["dates_down"] == sorted(got["dates_down"], reverse=True) and got["date_sort_again"] == "descending"
+    numbers = [float(v.replace(",", "")) for v in got["money_up"] if v]
+    assert numbers == sorted(numbers) and got["money_up"][-1] == ""  # blanks last, not as zero
+    expected = [row for row in got["all_rows"] if "high" in row.lower() and "units" in row.lower()]
+    assert sorted(got["kept"]) == sorted(expected) and 0 < len(expected) < len(got["all_rows"])
+    assert got["count"].startswith(f"{len(expected)} finding(s)")
+    assert all(right <= got["scroll_right"] + 1 for right in got["key_columns"]), got  # no sideways scroll at 900 px
+    assert got["list_hidden"] is True and got["groups"] == len(data.visit_groups)
+    assert EXPLANATION in got["first_group"] and "Dana Reyes, PT" in got["first_group"]
+    fixes = set(data.rules["fix"])
+    assert got["fix_cells"] and all(cell in fixes for cell in got["fix_cells"])
 
-    from nmr_audit.io.report_html import vega_bundle
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    first = vega_bundle.__wrapped__()
-    assert "vegaEmbed" in first and len(list((tmp_path / "nmr-audit").glob("vega-embed-*.js"))) == 1
-    monkeypatch.setattr(vl_convert, "javascript_bundle", lambda **_: pytest.fail("bundled again"))
-    assert vega_bundle.__wrapped__() == first
+def test_each_rules_meaning_and_fix_sits_beside_its_findings(report):
+    html = report[0].read_text()
+    findings = report[2]
+    for rule in findings["rule_id"].unique():
+        assert f'id="rule-{rule}"' in html and f'href="#rule-{rule}"' in html
+    assert "What each rule means and what to fix" in html
+    assert "Unreadable fields by file and column" in html and "charge_amount" in html
+    assert "(file not recorded)" in html  # no lineage given: the file is said to be unknown, not guessed

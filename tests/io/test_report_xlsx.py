@@ -1,13 +1,15 @@
-"""report.xlsx opened with openpyxl: sheets, headers, filters, and cells that cannot run."""
+"""report.xlsx opened with openpyxl: sheets, headers, filters, formats, and cells that cannot run."""
 
 import datetime
+import json
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from nmr_audit.denial import claim_risk
+from nmr_audit.io.report_xlsx import EXCEL_CELL_CHARS, fit_cell, write_workbook
 from nmr_audit.io.report_xlsx import workbook as cut_sheets
-from nmr_audit.io.report_xlsx import write_workbook
 from nmr_audit.report_data import build_report_data
 from nmr_audit.visits import reconcile_visits
 from tests.builders import tables, visit
@@ -24,17 +26,23 @@ def workbook(reference, tmp_path_factory):
                    note_fields={"techniques": "-Epley", "signed": False})]
     findings = audit(reference, *cases)
     visits = reconcile_visits(*tables(*cases), reference)
-    summary = {"totals": {"claim_lines": {"rows_audited": 3, "rows_quarantined": 0}},
-               "findings": {"dollars_at_risk": 99.0}}
+    line_once = round(float(findings.groupby(["claim_id", "line_number"])["dollars_at_risk"].max().sum()), 2)
+    summary = {"totals": {"claim_lines": {"rows_audited": 3, "rows_quarantined": 1}},
+               "findings": {"dollars_at_risk": line_once}}
+    quarantine = pd.DataFrame({"table": ["claim_lines"], "source_file": ["claims.csv"], "source_row": [9],
+                               "reason": ["units '-1' is not a whole number ≥ 0"],
+                               "record": [json.dumps({"claim_id": "=1+1", "units": "-1"})]})
     path = tmp_path_factory.mktemp("xlsx") / "report.xlsx"
-    write_workbook(path, cut_sheets(build_report_data(summary, visits, findings, 3), findings,
-                                    claim_risk(findings, reference.denial_weights), visits, {"run_id": "r1"}))
-    return openpyxl.load_workbook(path), findings
+    data = build_report_data(summary, visits, findings, 3, quarantine=quarantine)
+    write_workbook(path, cut_sheets(data, findings, claim_risk(findings, reference.denial_weights), visits,
+                                    {"run_id": "r1"}))
+    return openpyxl.load_workbook(path), findings, data
 
 
 def test_sheets_and_headers(workbook):
-    book, findings = workbook
-    assert book.sheetnames == ["Summary", "Findings", "Claims at risk", "Visits", "By clinic and rule"]
+    book, findings, _ = workbook
+    assert book.sheetnames == ["Summary", "Rules", "Findings", "Claims at risk", "Visits", "By clinic and rule",
+                               "Quarantine", "Unreadable fields"]
     sheet = book["Findings"]
     assert [c.value for c in sheet[1]] == list(findings.columns)
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
@@ -43,7 +51,7 @@ def test_sheets_and_headers(workbook):
 
 
 def test_formula_looking_values_are_inert_text(workbook):
-    book, _ = workbook
+    book, _, _ = workbook
     for name in ("Findings", "Visits"):
         cells = [c for row in book[name].iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
         assert not any(c.data_type == "f" for c in cells)
@@ -52,7 +60,7 @@ def test_formula_looking_values_are_inert_text(workbook):
 
 
 def test_numbers_and_dates_stay_typed(workbook):
-    book, _ = workbook
+    book, _, _ = workbook
     sheet = book["Findings"]
     header = [c.value for c in sheet[1]]
     row = [c.value for c in sheet[2]]
@@ -74,5 +82,84 @@ def test_long_sheets_stop_at_the_cap_and_the_summary_says_so(reference, tmp_path
     assert len(findings) > 2 and book["Findings"].max_row == 3  # header + the first two
     assert [c.value for c in book["Findings"]["A"][1:]] == list(findings["finding_id"][:2])
     notes = [row[0].value for row in book["Summary"].iter_rows() if row[0].value and "first 2 of" in str(row[0].value)]
+    assert any("(all rows are in findings.parquet)" in n for n in notes)
     assert any(n.startswith("Findings: first 2 of") for n in notes)
     assert any(n.startswith("Claims at risk: first 2 of 4") for n in notes)
+
+
+def _rows(sheet):
+    return {row[0].value: row for row in sheet.iter_rows() if row[0].value is not None}
+
+
+def test_summary_has_currency_and_percent_and_says_why_rules_add_to_more(workbook):
+    book, _, data = workbook
+    rows = _rows(book["Summary"])
+    money = rows["Dollars at risk (each claim line once)"][1]
+    assert money.value == data.headline["dollars_at_risk"] and "$" in money.number_format
+    share = rows["Share of visits with a high-severity finding"][1]
+    assert share.number_format == "0.0%" and 0 < share.value < 1
+    assert rows["Findings"][1].number_format == "#,##0"
+    overlap = data.overlap
+    assert overlap["difference"] > 0 and overlap["lines_with_several_rules"] >= 1  # the fixture's first visit
+    note = next(text for text in rows if isinstance(text, str) and text.startswith("The rules' own dollars"))
+    assert f"${overlap['difference']:,.2f} more than the headline" in note and "counts each claim line once" in note
+    total = rows["all rules (lines counted once per rule)"]
+    assert total[3].value == pytest.approx(overlap["per_rule_dollars"]) and "$" in total[3].number_format
+    rule = rows["UNITS_EXCEED_TIME"]
+    assert "$" in rule[3].number_format and rule[5].value.startswith("Bill the supported units")
+
+
+def test_visits_sheet_names_why_and_which_rules_put_each_visit_there(workbook):
+    book, findings, _ = workbook
+    sheet = book["Visits"]
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == ["why_listed", "rules"]
+    rows = [dict(zip(header, [c.value for c in row], strict=True)) for row in sheet.iter_rows(min_row=2)]
+    by_patient = {r["patient_id"].lstrip("'"): r for r in rows}
+    assert by_patient["P2"]["why_listed"] == "1 97112 unit(s) beyond the minutes; no note; findings: NO_NOTE"
+    assert by_patient["P2"]["rules"] == "NO_NOTE"
+    formula = by_patient[FORMULA]
+    assert formula["why_listed"].startswith("2 97112 unit(s) beyond the minutes; findings: ")  # 20 min support 1 of 3
+    expected = set(findings.loc[findings["patient_id"] == FORMULA, "rule_id"])
+    assert set(formula["rules"].split(", ")) == expected
+
+
+def test_clinic_and_rule_sheet_has_dollars_findings_and_totals(workbook):
+    book, findings, data = workbook
+    rows = list(book["By clinic and rule"].iter_rows(values_only=True))
+    header = rows[0]
+    assert header[0] == "clinic_id" and header[-1] == "all rules: dollars at risk (each line once)"
+    clinic = next(r for r in rows if r[0] == "CL1")
+    assert clinic[-1] == pytest.approx(data.by_clinic["dollars_at_risk"].sum())
+    total = next(r for r in rows if r[0] == "total")
+    per_rule = findings.groupby("rule_id")["dollars_at_risk"].sum()
+    for column, name in enumerate(header[1:-1], start=1):
+        assert total[column] == pytest.approx(float(per_rule[name.split(" (")[0]]))
+    counts = rows[rows.index(total) + 3:]  # the findings block after the note and a blank row
+    assert counts[0][-1] == "all rules: findings" and counts[1][-1] == len(findings)
+
+
+def test_quarantine_sheet_shows_file_line_reason_and_inert_cells(workbook):
+    book, _, _ = workbook
+    rows = list(book["Quarantine"].iter_rows(values_only=True))
+    assert rows[0] == ("table", "source_file", "source_row", "reason", "cells")
+    assert rows[1][:3] == ("claim_lines", "claims.csv", 9) and rows[1][4] == "claim_id: =1+1 · units: -1"
+    assert not any(c.data_type == "f" for row in book["Quarantine"].iter_rows() for c in row)
+    assert book["Unreadable fields"]["A2"].value.startswith("No unreadable optional value")
+
+
+def test_a_value_past_excels_limit_is_cut_with_a_visible_marker(reference, tmp_path):
+    cases = [visit(patient_id="P1", billed={"97112": 2}, note=False)]
+    findings = audit(reference, *cases)
+    findings = findings.assign(message="x" * 40_000)
+    visits = reconcile_visits(*tables(*cases), reference)
+    summary = {"totals": {}, "findings": {"dollars_at_risk": 0.0}}
+    path = write_workbook(tmp_path / "r.xlsx", cut_sheets(build_report_data(summary, visits, findings, 1), findings,
+                                                          claim_risk(findings, reference.denial_weights), visits, {}))
+    sheet = openpyxl.load_workbook(path)["Findings"]
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("message") + 1).value
+    assert len(cell) <= EXCEL_CELL_CHARS and cell.startswith("x" * 1000)
+    assert cell.endswith("more characters; the whole value is in findings.parquet]")
+    assert "[cut: 14,767 more characters" in fit_cell("y" * 40_000 + "z" * 7_414, "findings.parquet")
+    assert fit_cell("short") == "short"
