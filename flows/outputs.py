@@ -35,6 +35,7 @@ from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
 from nmr_audit.reference import ReferenceData
 from nmr_audit.report_data import build_report_data
+from nmr_audit.runtime.permissions import PRIVATE, Access
 
 if TYPE_CHECKING:
     from flows.audit import Audit, TableIntake
@@ -48,6 +49,7 @@ class Sharing:
 
     masking: Masking = "keep"
     key: bytes | None = None
+    access: Access = PRIVATE  # modes of the committed files (owner only, or the group too)
 
 
 class CanonicalTables:
@@ -128,7 +130,7 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
     target.mkdir(parents=True, exist_ok=True)
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
-    with StagedOutputs(target) as staged:
+    with StagedOutputs(target, sharing.access) as staged:
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
                                           reference, sharing, workbook_rows, workbooks)
         reported = time.perf_counter()

@@ -6,6 +6,7 @@ import glob
 from pathlib import Path
 
 from nmr_audit.errors import InputError
+from nmr_audit.runtime.marker import marked_ancestor
 
 FORMATS = {
     ".csv": "csv",
@@ -28,7 +29,9 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Path]]:
     """The supported files the patterns name, sorted, and the unsupported files seen in folders.
 
     A named file of an unsupported kind, or a pattern matching nothing, is an input error: a
-    nightly job that silently audits nothing is worse than one that fails loudly.
+    nightly job that silently audits nothing is worse than one that fails loudly. Folders that
+    carry the nmr-audit marker (`runtime.marker`: a run's outputs) are skipped, so an output
+    folder inside an input folder is never read back as input.
     """
     files: list[Path] = []
     skipped: list[Path] = []
@@ -39,9 +42,12 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Path]]:
                              "check the path, or quote a glob so the shell does not expand it")
         for match in matches:
             if match.is_dir():
-                found = sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match))
+                found = sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match)
+                               and not marked_ancestor(p, match))  # never a run's own outputs
                 files += [p for p in found if file_format(p)]
                 skipped += [p for p in found if not file_format(p)]
+            elif glob.has_magic(pattern) and marked_ancestor(match, _static_prefix(pattern)):
+                continue  # a glob reaching into an nmr-audit output folder
             elif file_format(match):
                 files.append(match)
             else:
@@ -59,6 +65,13 @@ def _expand(pattern: str) -> list[Path]:
         return [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
     path = Path(pattern)
     return [path] if path.exists() else []
+
+
+def _static_prefix(pattern: str) -> Path:
+    """The folder a glob starts from: its leading parts without wildcards."""
+    parts = Path(pattern).parts
+    fixed = [p for p in (parts[: next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts))])]
+    return Path(*fixed) if fixed else Path(".")
 
 
 def _hidden(path: Path, root: Path) -> bool:
