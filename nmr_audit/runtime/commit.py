@@ -61,6 +61,7 @@ def commit(stage: Path, out: Path, given: Access) -> list[str]:
         os.replace(stage / SUMMARY, out / SUMMARY)
         _sync(out)
     checkpoint("commit:summary")
+    shutil.rmtree(stage, ignore_errors=True)
     return names
 
 
