@@ -129,7 +129,22 @@ def _slices(frame: pd.DataFrame) -> Batches:
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    """The error's first line, cut to 200 characters, anything unprintable (raw bytes of a
+    binary file) shown as `?`."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in line)
+
+
+def _binary(head: bytes, whole: bool) -> bool:
+    """The first bytes of a file are not UTF-8 text: a NUL byte, or bytes UTF-8 cannot decode
+    (a character cut at the end of a partial read excepted)."""
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        return whole or problem.start < len(head) - 3
+    return False
 
 
 def file_sha256(path: Path) -> str:
@@ -147,6 +162,9 @@ def _header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
     if not head.strip():
         raise InputError(path, "the file is empty", "export it again with a header row")
     text = head[len(_BOM):] if head.startswith(_BOM) else head
+    if _binary(text, whole=len(head) < 1 << 16):
+        raise InputError(path, "is not a text file (it holds binary data, not UTF-8 CSV)",
+                         "export the table as CSV, or give the file the extension of its real type")
     sample = text.decode("utf-8", errors="ignore")
     first_line = sample.splitlines()[0]
     if delimiter is None:
