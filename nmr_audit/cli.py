@@ -146,11 +146,18 @@ def nightly(
 
 def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
     """`out` checked and marked as nmr-audit's before anything (Prefect's home) is created in
-    it: a file, or a user's non-empty folder, is refused here (exit 2) with one line."""
+    it: a file, or a user's non-empty folder, is refused here (exit 2) with one line; a folder
+    another run holds, too (exit 75), before any server starts."""
+    from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError, check_free
     from nmr_audit.runtime.marker import claim_output
     from nmr_audit.runtime.permissions import access
 
-    return claim_output(out, kind, access(share_with_group).folder).resolve()  # type: ignore[arg-type]
+    folder = claim_output(out, kind, access(share_with_group).folder).resolve()  # type: ignore[arg-type]
+    try:
+        check_free(folder)
+    except LockHeldError as held:
+        raise _fail(held.line(), EX_TEMPFAIL) from None
+    return folder
 
 
 def _exit_code(state: Any) -> int:

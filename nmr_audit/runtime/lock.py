@@ -105,6 +105,20 @@ class RunLock:
         return bool(self.previous) and "released_at" not in self.previous
 
 
+def check_free(folder: Path) -> None:
+    """Raise `LockHeldError` now if another process holds `folder`'s lock (taken and released at
+    once, nothing written): a command says so before it starts anything. The run itself takes
+    the lock again for its whole length."""
+    if not (folder / LOCK_FILE).exists():
+        return
+    probe = FileLock(folder / LOCK_FILE, timeout=0, thread_local=False, mode=0o600)
+    try:
+        probe.acquire()
+    except Timeout:
+        raise LockHeldError(folder, read_holder(folder)) from None
+    probe.release()
+
+
 def read_holder(folder: Path) -> dict[str, Any]:
     """The holder record of `folder`'s lock, {} when there is none or it cannot be read."""
     try:

@@ -85,9 +85,9 @@ def test_files_the_new_run_does_not_write_do_not_survive_and_hidden_entries_stay
     (tmp_path / ".nmr-audit").write_text("{}")
     stage = tmp_path / ".staging-b"
     lay(stage, RUN_B)
-    assert commit(stage, tmp_path, PRIVATE) == sorted(RUN_B_NAMES := ["findings.csv", "report.html", "summary.json",
-                                                                      "visits.parquet"])
-    assert [p.name for p in outputs_in(tmp_path)] == RUN_B_NAMES
+    names = ["findings.csv", "report.html", "summary.json", "visits.parquet"]
+    assert commit(stage, tmp_path, PRIVATE) == names
+    assert [p.name for p in outputs_in(tmp_path)] == names
     assert (tmp_path / ".prefect").is_dir() and (tmp_path / ".nmr-audit").exists() and not stage.exists()
 
 
