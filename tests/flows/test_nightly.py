@@ -180,3 +180,27 @@ def test_nightly_outputs_are_private_and_the_flow_run_carries_the_artifacts(expo
             flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
     keys = {a.key for a in found}
     assert {"nmr-audit-summary", "nmr-audit-top-findings", "nmr-audit-nightly", "nmr-audit-summary-json"} <= keys
+
+
+def test_the_nightly_cron_at_dst_changes_as_the_prefect_server_computes_it():
+    """docs/operations.md: on the spring-forward night 02:30 does not exist in New York; Prefect
+    3.8's scheduler then runs that night's audit once, at 01:30 EST (06:30 UTC). The fall-back
+    night runs once, at 02:30 EST. Every other night: 02:30 local time."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    from flows.serve import nightly_schedule
+
+    entry = nightly_schedule()["schedules"][0]
+    schedule = CronSchedule(cron=entry["cron"], timezone=entry["timezone"])
+    new_york = ZoneInfo("America/New_York")
+
+    def nights(start: datetime, n: int) -> list[str]:
+        return [d.astimezone(new_york).strftime("%m-%d %H:%M %Z") for d in asyncio.run(schedule.get_dates(n, start=start))]
+
+    assert nights(datetime(2027, 3, 12, 12, tzinfo=new_york), 4) == [
+        "03-13 02:30 EST", "03-14 01:30 EST", "03-15 02:30 EDT", "03-16 02:30 EDT"]
+    assert nights(datetime(2027, 11, 6, 12, tzinfo=new_york), 2) == ["11-07 02:30 EST", "11-08 02:30 EST"]
