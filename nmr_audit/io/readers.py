@@ -135,16 +135,20 @@ def _first_line(exc: Exception) -> str:
     return "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in line)
 
 
-def _binary(head: bytes, whole: bool) -> bool:
-    """The first bytes of a file are not UTF-8 text: a NUL byte, or bytes UTF-8 cannot decode
-    (a character cut at the end of a partial read excepted)."""
-    if b"\x00" in head:
-        return True
+def _check_text(path: Path, head: bytes, whole: bool) -> None:
+    """Raise `InputError` unless the first bytes of a CSV file are UTF-8 text: binary data (a NUL
+    byte, or many control bytes) or text in another encoding, said without showing the bytes (a
+    character cut at the end of a partial read is not an error)."""
+    controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+    if b"\x00" in head or controls > len(head) // 10:
+        raise InputError(path, "is not a text file (it holds binary data, not CSV)",
+                         "export the table as CSV, or give the file the extension of its real type")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as problem:
-        return whole or problem.start < len(head) - 3
-    return False
+        if whole or problem.start < len(head) - 3:
+            raise InputError(path, f"cannot be read as a csv table: not UTF-8 text (byte 0x{head[problem.start]:02X} "
+                             f"at offset {problem.start})", "save the export as UTF-8 CSV") from None
 
 
 def file_sha256(path: Path) -> str:
@@ -162,9 +166,7 @@ def _header(path: Path, delimiter: str | None) -> tuple[list[str], str]:
     if not head.strip():
         raise InputError(path, "the file is empty", "export it again with a header row")
     text = head[len(_BOM):] if head.startswith(_BOM) else head
-    if _binary(text, whole=len(head) < 1 << 16):
-        raise InputError(path, "is not a text file (it holds binary data, not UTF-8 CSV)",
-                         "export the table as CSV, or give the file the extension of its real type")
+    _check_text(path, text, whole=len(head) < 1 << 16)
     sample = text.decode("utf-8", errors="ignore")
     first_line = sample.splitlines()[0]
     if delimiter is None:

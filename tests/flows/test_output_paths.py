@@ -70,7 +70,7 @@ def test_a_binary_file_fails_in_one_line_without_raw_bytes_or_traceback(tmp_path
                        data_docs=False, return_state=True)
     assert state.is_failed()
     assert state.message == (f"{tmp_path / 'claims' / 'export.csv'}: is not a text file (it holds binary data, not "
-                             "UTF-8 CSV) (export the table as CSV, or give the file the extension of its real type)")
+                             "CSV) (export the table as CSV, or give the file the extension of its real type)")
     printed = capfd.readouterr()
     assert "Traceback" not in printed.err and "UnicodeDecodeError" not in printed.err
     assert not (tmp_path / "out" / "summary.json").exists()
