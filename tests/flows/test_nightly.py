@@ -94,7 +94,7 @@ def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
     visit = pd.read_parquet(run / "visits.parquet").set_index("patient_id").loc["PAT00000000"]
     assert visit["note_id"] == "NOTE000000000" and visit["billed_units_97112"] == 2
     seen = pd.read_parquet(run / "reexamined.parquet")
-    assert seen[["finding_id", "outcome"]].values.tolist() == [[on_day["finding_id"].iloc[0], "cleared"]]
+    assert seen[["finding_id", "outcome"]].to_numpy().tolist() == [[on_day["finding_id"].iloc[0], "cleared"]]
     assert second.reexamined == {"cleared": 1}
     history = json.loads((run / "summary.json").read_text())["run"]["history"]
     assert history == {"rows_audited_again": {"claim_lines": 3, "visit_notes": 0}, "patient_days_touched": 1,
