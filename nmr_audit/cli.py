@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import sys
 from datetime import datetime
@@ -146,17 +147,20 @@ def nightly(
 
 def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
     """`out` checked and marked as nmr-audit's before anything (Prefect's home) is created in
-    it: a file, or a user's non-empty folder, is refused here (exit 2) with one line; a folder
-    another run holds, too (exit 75), before any server starts."""
-    from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError, check_free
+    it: a file, or a user's non-empty folder, is refused here (exit 2) with one line. The folder's
+    lock is taken here, before any server starts, and held until the command ends: a folder
+    another run holds is refused at once (exit 75), and two commands never share Prefect's home."""
+    from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError, RunLock
     from nmr_audit.runtime.marker import claim_output
     from nmr_audit.runtime.permissions import access
 
     folder = claim_output(out, kind, access(share_with_group).folder).resolve()  # type: ignore[arg-type]
+    lock = RunLock(folder)
     try:
-        check_free(folder)
+        lock.__enter__()  # held until this process exits (the flow's own lock joins it)
     except LockHeldError as held:
         raise _fail(held.line(), EX_TEMPFAIL) from None
+    atexit.register(lock.__exit__, None, None, None)  # not run when killed: the next run then knows
     return folder
 
 

@@ -34,6 +34,9 @@ HOLDER_FILE = ".nmr-audit.holder.json"
 EX_TEMPFAIL = 75  # sysexits.h: try again later
 
 
+_HELD: dict[tuple[int, Path], RunLock] = {}  # folders this process holds: a nested RunLock shares the lock
+
+
 class LockHeldError(RuntimeError):
     """Another run holds the output folder's lock. `holder` says which (may be empty when the
     holder had not yet written its name)."""
@@ -68,6 +71,8 @@ class RunLock:
     that flow run Crashed if the process died while it was Running.
 
     Raises `LockHeldError` on entry when another live process holds the lock (it does not wait).
+    Within one process the lock is shared: the command takes it before it starts Prefect, and
+    the flow's own `RunLock` on the same folder joins it (and records its flow run id).
     """
 
     folder: Path
@@ -77,9 +82,18 @@ class RunLock:
         self._lock = FileLock(self.folder / LOCK_FILE, timeout=0, thread_local=False, mode=0o600)
         self.previous: dict[str, Any] = {}
         self.holder: dict[str, Any] = {}
+        self._outer: RunLock | None = None
 
     def __enter__(self) -> RunLock:
         self.folder.mkdir(parents=True, exist_ok=True)
+        key = (os.getpid(), self.folder.resolve())
+        if key in _HELD:  # this process holds it already (the command, around its flow): share it
+            self._outer = _HELD[key]
+            self.previous, self.holder = self._outer.previous, self._outer.holder
+            if self.flow_run_id and not self.holder.get("flow_run_id"):
+                self.holder["flow_run_id"] = self.flow_run_id  # the next run marks this flow run Crashed if it dies
+                _write_json(self.folder / HOLDER_FILE, self.holder)
+            return self
         try:
             self._lock.acquire()
         except Timeout:
@@ -89,10 +103,15 @@ class RunLock:
                        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                        "flow_run_id": self.flow_run_id}
         _write_json(self.folder / HOLDER_FILE, self.holder)
+        _HELD[key] = self
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if self._outer is not None:
+            self._outer = None
+            return
+        _HELD.pop((os.getpid(), self.folder.resolve()), None)
         try:  # a run that ends in order says so; one killed leaves its record without `released_at`
             _write_json(self.folder / HOLDER_FILE, {**self.holder, "released_at": datetime.now(UTC).isoformat(
                 timespec="seconds")})

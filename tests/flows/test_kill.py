@@ -130,3 +130,24 @@ def test_a_nightly_killed_at_each_step_is_recovered_by_the_next_night(second_nig
     assert (root / "latest").resolve().name == latest["run_id"]
     assert [p.name for p in (root / "state").iterdir()] == [latest["run_id"]]
     assert leftovers(root) == []
+
+
+def test_two_nightly_commands_started_at_the_same_moment_run_one_night(tmp_path):
+    exports = tmp_path / "exports"
+    for table in ("claims", "notes"):
+        (exports / table).mkdir(parents=True)
+        (exports / table / "night1.csv").write_bytes(next((SAMPLE / "canonical" / table).iterdir()).read_bytes())
+    root = tmp_path / "root"
+    nightly = [COMMAND, "nightly", "--claims", str(exports / "claims"), "--notes", str(exports / "notes"),
+               "--output-root", str(root), "--as-of", "2026-04-01"]
+    both = [subprocess.Popen(nightly, env=environment(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    done = [(p.wait(timeout=600), *p.communicate()) for p in both]
+    assert sorted(code for code, _, _ in done) == [0, 75], [err[-2000:] for _, _, err in done]
+    refused = next(err for code, _, err in done if code == 75)
+    winner = next(p for p, (code, _, _) in zip(both, done, strict=True) if code == 0)
+    assert f"pid {winner.pid}" in refused and "nothing audited" in refused
+    ledger = pd.read_csv(root / "ledger.csv")
+    assert ledger["run_id"].nunique() == 1 and len(ledger) == 2  # every file audited once
+    assert json.loads((root / "latest.json").read_text())["run_id"] == ledger["run_id"].iloc[0]
+    assert [p.name for p in (root / "runs").iterdir()] == [ledger["run_id"].iloc[0]]

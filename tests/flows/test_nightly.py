@@ -151,16 +151,20 @@ def test_deployment_schedule_is_the_one_the_readme_gives():
 
 
 def test_a_run_started_while_another_holds_the_root_ends_cancelled_and_audits_nothing(exports, tmp_path):
-    from nmr_audit.runtime.lock import RunLock
+    from tests.runtime.test_lock import holder_process
 
     root = tmp_path / "root"
     night(exports, root, date(2026, 11, 21)).result()
     ledger = (root / "ledger.csv").read_bytes()
     shutil.copy(next((SAMPLE / "canonical_jsonl" / "claims").iterdir()), exports / "claims" / "night2.jsonl")
-    with RunLock(root, flow_run_id="the-scheduled-run"):  # another run, holding the root
+    holder = holder_process(root)  # another run's process, holding the root
+    try:
         state = night(exports, root, date(2026, 11, 22))
+    finally:
+        holder.kill()
+        holder.wait()
     assert state.is_cancelled() and "another nmr-audit run holds this output folder" in state.message
-    assert "flow run the-scheduled-run" in state.message and "pid" in state.message
+    assert "flow run flow-run-1" in state.message and f"pid {holder.pid}" in state.message
     assert (root / "ledger.csv").read_bytes() == ledger and len(list((root / "runs").iterdir())) == 1
 
 

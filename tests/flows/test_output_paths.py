@@ -38,15 +38,19 @@ def test_out_naming_a_file_or_a_users_folder_is_refused_in_one_line_and_nothing_
 
 
 def test_a_folder_another_run_holds_is_refused_with_75_before_anything_starts(tmp_path):
-    from nmr_audit.runtime.lock import RunLock
     from nmr_audit.runtime.marker import claim_output
+    from tests.runtime.test_lock import holder_process
 
     claim_output(tmp_path / "out", "run")
-    with RunLock(tmp_path / "out", flow_run_id="scheduled-run"):
+    holder = holder_process(tmp_path / "out")
+    try:
         held = command("audit", "--claims", SAMPLE / "claims", "--notes", SAMPLE / "notes", "--out",
                        tmp_path / "out", tmp_path=tmp_path)
-    assert held.returncode == 75 and "another nmr-audit run holds" in held.stderr and f"pid {os.getpid()}" in held.stderr
-    assert not (tmp_path / "out" / ".prefect").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert held.returncode == 75 and "another nmr-audit run holds" in held.stderr and f"pid {holder.pid}" in held.stderr
+    assert held.stderr.count("\n") == 1 and not (tmp_path / "out" / ".prefect").exists()
 
 
 @pytest.mark.usefixtures("prefect_server")
