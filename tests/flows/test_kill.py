@@ -53,12 +53,12 @@ def flow_run_states(prefect_home: Path) -> list[str]:
 
 def test_kill_9_leaves_no_process_and_the_next_run_clears_what_it_left(tmp_path):
     env = environment(tmp_path)
-    made = subprocess.run([COMMAND, "generate", "--visits", "3000", "--seed", "3", "--format", "csv", "--out",
+    made = subprocess.run([COMMAND, "generate", "--visits", "1500", "--seed", "3", "--format", "csv", "--out",
                            str(tmp_path / "exports")], env=env, capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr[-2000:]
     out = tmp_path / "out"
     audit = [COMMAND, "audit", "--claims", str(tmp_path / "exports" / "claims"), "--notes",
-             str(tmp_path / "exports" / "notes"), "--out", str(out), "--lines-per-bucket", "1500", "--no-data-docs"]
+             str(tmp_path / "exports" / "notes"), "--out", str(out), "--lines-per-bucket", "800", "--no-data-docs"]
     command = subprocess.Popen(audit, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(command.pid)
     deadline, children = time.monotonic() + 240, []
@@ -96,6 +96,7 @@ def second_night(tmp_path):
 
 
 @pytest.mark.usefixtures("prefect_server")
+# each rename of the commit is killed in tests/runtime/test_commit.py (fast, no Prefect)
 @pytest.mark.parametrize("step", ["reading", "bucket", "nightly:audited",
                                   "nightly:ledger"])
 def test_a_nightly_killed_at_each_step_is_recovered_by_the_next_night(second_night, tmp_path, step):
