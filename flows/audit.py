@@ -28,10 +28,20 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_tables
 from flows.outputs import CanonicalTables, Sharing, WorkbookWriter, write_outputs
 from flows.partitions import audit_partition, merge_partitions, split_partitions
+from flows.prefect_server import flow_guard
 from nmr_audit import __version__
 from nmr_audit.buckets import bucket_count, patient_buckets
 from nmr_audit.conform import Conformed
-from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, SOURCE_ROW, UNIQUE_KEYS, VISIT_NOTES
+from nmr_audit.contract import (
+    CLAIM_LINES,
+    LINEAGE,
+    NOTE_SERVICES,
+    QUARANTINE_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    UNIQUE_KEYS,
+    VISIT_NOTES,
+)
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.findings import ordered
@@ -55,6 +65,9 @@ from nmr_audit.io.suites import default_expectations_dir, load_suites
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
 from nmr_audit.reference import ReferenceData
+from nmr_audit.runtime.faults import checkpoint
+from nmr_audit.runtime.permissions import Access
+from nmr_audit.runtime.state import PATIENT_DAY, read_state, rows_to_reaudit, touched_days
 from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import in_visit_order
@@ -107,11 +120,13 @@ def load_settings(mapping: str | None, profile: str | None, reference: str | Non
 
 
 @task(name="discover inputs", cache_policy=NO_CACHE)
-def discover_inputs(claims: list[str], notes: list[str]
+def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = False
                     ) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
+    """The files to read; a table given no path at all is allowed only with `allow_empty` (a
+    nightly run whose history holds that table's rows)."""
     try:
-        claim_files, skipped_claims = discover(claims, CLAIM_LINES)
-        note_files, skipped_notes = discover(notes, VISIT_NOTES)
+        claim_files, skipped_claims = discover(claims, CLAIM_LINES) if claims or not allow_empty else ([], [])
+        note_files, skipped_notes = discover(notes, VISIT_NOTES) if notes or not allow_empty else ([], [])
     except InputError as problem:
         return problem
     get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(claim_files),
@@ -126,6 +141,11 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     """Read every file of one table a batch at a time, conform it to the contract, quarantine what
     breaks it, and spill the canonical rows by patient bucket."""
     logger = get_run_logger()
+    if not files:  # a nightly run with history and nothing new of this table
+        return TableIntake(pd.DataFrame({c: pd.Series(dtype="str") for c in (*UNIQUE_KEYS[table], *LINEAGE)}),
+                           duplicate_keys(pd.DataFrame(columns=[*UNIQUE_KEYS[table], *LINEAGE]), table),
+                           pd.DataFrame(columns=list(QUARANTINE_COLUMNS)),
+                           pd.DataFrame(columns=["table", SOURCE_FILE, "file", "sheet", "format", "sha256", "rows_read"]))
     table_mapping = mapping.for_table(table)
     keys, held, stats, skipped, ignored = [], [], [], [], []
     options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
@@ -142,6 +162,7 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                 for frame in raw.batches(batch_rows):
                     part = conform_file(frame, table, table_mapping, reference, raw.source, conventions)
                     _spill(spill, table, part)
+                    checkpoint("reading")
                     keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
                     held.append(part.quarantine)
                     columns.update(part.ignored_columns)
@@ -193,6 +214,7 @@ def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: Refe
                  runner: BucketRunner) -> BucketAudit:
     """Reconcile and apply the rules to one bucket of patients (in this process's threads or in
     a worker process: `flows.buckets`)."""
+    checkpoint("bucket")
     done = runner.audit(bucket, spill, copies, reference)
     visits, findings = done.audited.visits, done.audited.findings
     get_run_logger().info("bucket %d/%d: %d claim line(s), %d visit(s) with 97112 (%d bill more units than "
@@ -287,6 +309,45 @@ def audit_flow(
     lines_per_bucket: int = LINES_PER_BUCKET,
     buckets_at_once: int = BUCKETS_AT_ONCE,
     workbook_rows: int = WORKBOOK_ROWS,
+    share_with_group: bool = False,
+    history: str | None = None,
+    history_since: date | None = None,
+) -> AuditResult | State:
+    """Audit 97112 claim lines against visit notes and write the run's outputs to `out`
+    (`_audit_into`), holding `out` for the whole run (`nmr_audit.runtime.guard`): one run at a
+    time (a second ends Cancelled), outputs private to their owner (or `share_with_group`),
+    temporary files inside `out`, what killed runs left there removed. `history` is a folder of
+    earlier nights' state (`nmr_audit.runtime.state`): its rows dated `history_since` or later of
+    the patients and days the inputs touch are audited again beside them."""
+    given = {k: v for k, v in locals().items() if k != "share_with_group"}
+    with flow_guard(Path(out), "run", share_with_group) as guard:
+        if isinstance(guard, State):
+            return guard
+        return _audit_into(guard.access, **given)
+
+
+def _audit_into(
+    access: Access,
+    claims: list[str],
+    notes: list[str],
+    out: str,
+    mapping: str | None = None,
+    profile: str | None = None,
+    reference: str | None = None,
+    fail_on: Severity | None = None,
+    expectations: str | None = None,
+    data_docs: bool = True,
+    partitioned: bool = False,
+    as_of: date | None = None,
+    run_id: str | None = None,
+    mask_patients: Masking = "keep",
+    mask_key_file: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+    lines_per_bucket: int = LINES_PER_BUCKET,
+    buckets_at_once: int = BUCKETS_AT_ONCE,
+    workbook_rows: int = WORKBOOK_ROWS,
+    history: str | None = None,
+    history_since: date | None = None,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
 
@@ -305,10 +366,11 @@ def audit_flow(
     sharing = sharing_settings(mask_patients, mask_key_file)
     if isinstance(sharing, InputError):
         return Failed(message=sharing.line())
+    sharing.access = access
     settings = load_settings(mapping, profile, reference, expectations)
     if isinstance(settings, InputError):
         return Failed(message=settings.line())
-    plan = discover_inputs(claims, notes)
+    plan = discover_inputs(claims, notes, allow_empty=history is not None)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
     files, skipped = plan
@@ -325,6 +387,7 @@ def audit_flow(
                 "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned, "mask_patients": mask_patients,
                 "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
                 "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
+                "history": history, "history_since": history_since,
                 "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
                 "workbook_rows": workbook_rows})
         finally:
@@ -374,6 +437,8 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
         for intake in (claim_intake, note_intake):
             if isinstance(intake, InputError):
                 return Failed(message=intake.line())
+        if given["history"]:
+            given["history_rows"] = add_history(spill, Path(given["history"]), given["history_since"], files)
         if runner is None:
             audit = _in_partitions(spill, claim_intake, note_intake, settings.reference, given["expectations"],
                                    given["out"])
@@ -422,6 +487,8 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, 
               "finished_at": datetime.now(UTC).isoformat(),
               "seconds": {"read_and_validate": round(read_seconds, 3),
                           **{k: round(v, 3) for k, v in audit.seconds.items()}}}
+    if given.get("history_rows") is not None:
+        timing["history"] = given["history_rows"]
     applied = rules_applied(settings.suites)
     summary = build_summary(accounting, audit.findings, parameters,
                             {"name": "nmr-audit", "version": __version__},
@@ -468,3 +535,40 @@ def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, refere
                           "runs only", len(folders))
     seconds = time.perf_counter() - started
     return Audit(visits, findings, held, None, {"audit_buckets": seconds})
+
+
+@task(name="add history", cache_policy=NO_CACHE)
+def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str, list[Path]]) -> dict[str, Any]:
+    """Earlier nights' rows of the patients and days tonight's rows touch, into the spill beside
+    them (`runtime.state.rows_to_reaudit`), cast to tonight's dtypes. Returns what was added
+    (for the summary: rows per table, patient-days touched, the window's first date)."""
+    state = read_state(folder)
+    tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
+               if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
+    touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
+    start = pd.Timestamp(since) if since else pd.Timestamp.min
+    due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None},
+                          [str(p) for paths in files.values() for p in paths], start)
+    added = {}
+    for table in (CLAIM_LINES, VISIT_NOTES):
+        rows = due[table]
+        if tonight[table] is not None and not rows.empty:
+            template = tonight[table]
+            rows = rows[list(template.columns)].astype(template.dtypes.to_dict())
+        if rows.columns.empty:
+            continue
+        bucket = patient_buckets(rows["patient_id"], spill.buckets)
+        spill.add(table, rows, bucket)
+        if table == VISIT_NOTES and not due[NOTE_SERVICES].columns.empty:  # even none: the table's columns
+            services = due[NOTE_SERVICES]
+            if NOTE_SERVICES in spill.tables:
+                template = spill.load(NOTE_SERVICES, 0)
+                services = services[list(template.columns)].astype(template.dtypes.to_dict())
+            note_of = pd.MultiIndex.from_frame(rows[list(LINEAGE)].astype("str")).get_indexer(
+                pd.MultiIndex.from_frame(services[list(LINEAGE)].astype("str")))
+            spill.add(NOTE_SERVICES, services.loc[note_of >= 0], bucket[note_of[note_of >= 0]])
+        added[table] = len(rows)
+    get_run_logger().info("history: %d patient-day(s) touched; %d claim line(s) and %d note(s) of earlier nights "
+                          "audited again", len(touched), added.get(CLAIM_LINES, 0), added.get(VISIT_NOTES, 0))
+    return {"rows_audited_again": added, "patient_days_touched": len(touched),
+            "since": start.date().isoformat() if since else None}

@@ -1,19 +1,23 @@
-"""The nightly audit: only export files no earlier run audited, each run in its own folder.
+"""The nightly audit: only export files no earlier run audited, each run in its own folder, each
+night seeing its history (`nmr_audit.runtime.state`); one night at a time per output root.
 
     output_root/
       ledger.csv              every audited file by SHA-256, with the run that audited it
       runs/2026-11-23_ab12cd34ef56/   one folder per run (the audit's outputs)
+      state/<run_id>/         the audited rows and findings of the look-back window
       latest.json, latest     the last run that succeeded
 
-A rerun of the same night finds nothing new and changes nothing. A run that fails leaves its
-folder without `summary.json` (outputs are staged) and moves neither the ledger nor `latest`.
+A rerun of the same night finds nothing new and changes nothing. A second run started while one
+holds the root ends Cancelled at once (the command exits 75) and audits nothing. A run killed
+anywhere leaves the root as its last committed night plus remains the next start recognises and
+clears (`nmr_audit.runtime.root`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -23,11 +27,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
-from flows.audit import AuditResult, audit_flow, discover_inputs
+from flows.audit import AuditResult, audit_flow, discover_inputs, publish
+from flows.prefect_server import flow_guard, mark_crashed
 from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
 from nmr_audit.errors import InputError
-from nmr_audit.io.ledger_file import fingerprints, point_latest, read_ledger, write_ledger
-from nmr_audit.ledger import record, select_new
+from nmr_audit.io.ledger_file import fingerprints, read_ledger
+from nmr_audit.ledger import select_new, tables_seen
+from nmr_audit.runtime.faults import checkpoint
+from nmr_audit.runtime.guard import Guard
+from nmr_audit.runtime.root import RUNS, Night, commit_night, current_state_folder, recover
+from nmr_audit.runtime.state import LOOK_BACK_DAYS, read_state, window_start
 
 Severity = Literal["info", "low", "medium", "high"]
 
@@ -38,6 +47,8 @@ class NightlyResult:
     run_dir: str | None  # None when there was nothing new to audit
     new_files: list[str]
     reason: str
+    run_id: str | None = None
+    reexamined: dict[str, int] = field(default_factory=dict)  # earlier findings: found again, cleared
 
 
 @task(name="select new files", cache_policy=NO_CACHE)
@@ -49,17 +60,25 @@ def select_new_files(files: dict[str, list[Path]], output_root: str, full: bool)
     return fresh
 
 
-@task(name="record in ledger", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=2)
-def record_ledger(output_root: str, audited: pd.DataFrame, run_id: str, as_of: date) -> None:
-    root = Path(output_root)
-    write_ledger(root, record(read_ledger(root), audited, run_id, as_of.isoformat(),
-                              datetime.now(UTC).isoformat(timespec="seconds")))
+@task(name="recover output root", cache_policy=NO_CACHE)
+def recover_root(guard: Guard) -> None:
+    """The root brought back to its last committed night; runs killed before their commit marked
+    abandoned, and their flow runs Crashed."""
+    found = recover(guard.folder, guard.access)
+    logger = get_run_logger()
+    if found.latest_rolled_forward:
+        logger.warning("latest pointed at an earlier run than the ledger's last (%s): moved forward", found.head)
+    for run_id in found.abandoned:
+        logger.warning("run %s never reached the ledger (killed or failed): marked abandoned, its files are "
+                       "audited again tonight", run_id)
+    for flow_run_id in found.crashed_flow_runs:
+        mark_crashed(flow_run_id, "its process ended before the nightly run was recorded in the ledger")
 
 
-@task(name="point latest", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=2)
-def move_latest(output_root: str, run_dir: str, run_id: str, as_of: date) -> None:
-    point_latest(Path(output_root), Path(run_dir), {"run_id": run_id, "as_of": as_of.isoformat(),
-                                                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")})
+@task(name="commit night", cache_policy=NO_CACHE)
+def commit(night: Night, history: Path | None) -> Night:
+    """State, ledger (the commit point) and latest, in that order (`runtime.root.commit_night`)."""
+    return commit_night(night, read_state(history))
 
 
 @flow(name="nmr-audit-nightly", log_prints=True)
@@ -76,35 +95,63 @@ def nightly_audit(
     partitioned: bool = False,
     data_docs: bool = True,
     fail_on: Severity | None = None,
+    look_back_days: int = LOOK_BACK_DAYS,
+    share_with_group: bool = False,
 ) -> NightlyResult | State:
-    """Audit the export files that arrived since the last run into `output_root/runs/<date>_<id>`."""
+    """Audit the export files that arrived since the last run into `output_root/runs/<date>_<id>`,
+    with the earlier nights' rows of the patients and days they touch (dates of service within
+    `look_back_days` of `as_of`). Holds the root for the whole run: a second run meanwhile ends
+    Cancelled, auditing nothing."""
+    with flow_guard(Path(output_root), "nightly", share_with_group) as guard:
+        if isinstance(guard, State):
+            return guard
+        recover_root(guard)
+        return _night(guard, claims, notes, as_of or date.today(), full, look_back_days, {
+            "mapping": mapping, "profile": profile, "reference": reference, "expectations": expectations,
+            "partitioned": partitioned, "data_docs": data_docs, "fail_on": fail_on,
+            "share_with_group": share_with_group})
+
+
+def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full: bool, look_back_days: int,
+           options: dict) -> NightlyResult | State:
     logger = get_run_logger()
-    as_of = as_of or date.today()
+    root = guard.folder
     plan = discover_inputs(claims, notes)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
     files, _ = plan
-    fresh = select_new_files(files, output_root, full)
+    fresh = select_new_files(files, str(root), full)
     new = {table: fresh.loc[fresh["table"] == table, "file"].tolist() for table in (CLAIM_LINES, VISIT_NOTES)}
-    if not new[CLAIM_LINES] or not new[VISIT_NOTES]:
+    never = [t for t in (CLAIM_LINES, VISIT_NOTES) if not new[t] and t not in tables_seen(read_ledger(root))]
+    if fresh.empty or never:
         reason = ("nothing new since the last run" if fresh.empty else
-                  f"new {'claim' if new[CLAIM_LINES] else 'note'} files only: waiting for the matching "
-                  f"{'notes' if new[CLAIM_LINES] else 'claims'} export (nothing audited, ledger unchanged)")
+                  f"no {'claims' if CLAIM_LINES in never else 'notes'} export audited yet: waiting for the first one "
+                  "(nothing audited, ledger unchanged)")
         logger.info(reason)
         create_markdown_artifact(key="nmr-audit-nightly", markdown=f"# nmr-audit nightly {as_of}\n\n{reason}\n")
-        return NightlyResult(output_root, None, fresh["file"].tolist(), reason)
+        return NightlyResult(str(root), None, fresh["file"].tolist(), reason)
     run_id = f"{as_of:%Y-%m-%d}_{uuid.uuid4().hex[:12]}"
-    run_dir = Path(output_root) / "runs" / run_id
-    state = audit_flow(claims=new[CLAIM_LINES], notes=new[VISIT_NOTES], out=str(run_dir), mapping=mapping,
-                       profile=profile, reference=reference, expectations=expectations, data_docs=data_docs,
-                       partitioned=partitioned, as_of=as_of, run_id=run_id, fail_on=fail_on, return_state=True)
+    run_dir = root / RUNS / run_id
+    (root / RUNS).mkdir(mode=guard.access.folder, exist_ok=True)
+    history = current_state_folder(root) if look_back_days > 0 else None
+    state = audit_flow(claims=new[CLAIM_LINES], notes=new[VISIT_NOTES], out=str(run_dir), mapping=options["mapping"],
+                       profile=options["profile"], reference=options["reference"],
+                       expectations=options["expectations"], data_docs=options["data_docs"],
+                       partitioned=options["partitioned"], as_of=as_of, run_id=run_id, fail_on=options["fail_on"],
+                       share_with_group=options["share_with_group"], history=str(history) if history else None,
+                       history_since=window_start(as_of, look_back_days).date(), return_state=True)
     if not state.is_completed():
         return Failed(message=f"run {run_id} failed, ledger and latest unchanged: {state.message}")
     result: AuditResult = state.result()
-    record_ledger(output_root, fresh, run_id, as_of)
-    move_latest(output_root, str(run_dir), run_id, as_of)
+    checkpoint("nightly:audited")
+    night = commit(Night(root, run_id, as_of, look_back_days, fresh, guard.access), history)
+    outcomes = night.reexamined["outcome"].value_counts().to_dict() if night.reexamined is not None else {}
     found = result.summary["findings"]
+    publish(str(run_dir), result.summary, pd.read_parquet(run_dir / "findings.parquet"))  # on this flow run too
+    earlier = (f" Earlier findings re-examined: {sum(outcomes.values())} ({outcomes.get('cleared', 0)} cleared, "
+               f"{outcomes.get('found again', 0)} found again).") if outcomes else ""
     create_markdown_artifact(key="nmr-audit-nightly", markdown=(
         f"# nmr-audit nightly {as_of}\n\nRun `{run_id}`: {len(fresh)} new file(s), {found['total']:,} findings, "
-        f"${found['dollars_at_risk']:,.2f} at risk. Outputs: `{run_dir.resolve()}`\n"))
-    return NightlyResult(output_root, str(run_dir), fresh["file"].tolist(), "audited")
+        f"${found['dollars_at_risk']:,.2f} at risk.{earlier} Outputs: `{run_dir.resolve()}`\n"))
+    return NightlyResult(str(root), str(run_dir), fresh["file"].tolist(), "audited", run_id,
+                         {str(k): int(v) for k, v in outcomes.items()})

@@ -39,6 +39,7 @@ from nmr_audit.names import ROW_NAME_COLUMNS, Names, combine, names_from_referen
 from nmr_audit.reference import ReferenceData
 from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
+from nmr_audit.runtime.permissions import PRIVATE, Access
 
 if TYPE_CHECKING:
     from flows.audit import Audit, TableIntake
@@ -52,6 +53,7 @@ class Sharing:
 
     masking: Masking = "keep"
     key: bytes | None = None
+    access: Access = PRIVATE  # modes of the committed files (owner only, or the group too)
 
 
 class CanonicalTables:
@@ -168,7 +170,7 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
     target.mkdir(parents=True, exist_ok=True)
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
-    with StagedOutputs(target) as staged:
+    with StagedOutputs(target, sharing.access) as staged:
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
                                           quarantine, canonical, reference, sharing, workbook_rows, workbooks)
         reported = time.perf_counter()

@@ -4,7 +4,8 @@
         --claims /srv/exports/claims --notes /srv/exports/notes --output-root /srv/nmr-audit
 
 The schedule (cron and time zone) is read from `prefect.yaml`, the same one `prefect deploy`
-uses. Schedules need a real Prefect server (`prefect server start`).
+uses; `--interval-seconds 60` runs it every minute instead, to try it out. Schedules need a real
+Prefect server (`prefect server start`), whose scheduler service creates the runs.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ def nightly_schedule(config: Path = ROOT / "prefect.yaml") -> dict[str, Any]:
     return next(d for d in document["deployments"] if d["name"] == "nightly")
 
 
-def deployment(claims: list[str], notes: list[str], output_root: str) -> Any:
-    """The nightly RunnerDeployment with the schedule of `prefect.yaml`."""
-    from prefect.schedules import Cron
+def deployment(claims: list[str], notes: list[str], output_root: str, interval_seconds: int | None = None,
+               parameters: dict[str, Any] | None = None) -> Any:
+    """The nightly RunnerDeployment with the schedule of `prefect.yaml` (or, to try a deployment
+    out, every `interval_seconds`); `parameters` are added to the flow's (e.g. look_back_days)."""
+    from prefect.schedules import Cron, Interval
 
     from flows.nightly import nightly_audit
 
     entry = nightly_schedule()
     schedule = entry["schedules"][0]
+    every = (Interval(interval_seconds) if interval_seconds else
+             Cron(schedule["cron"], timezone=schedule["timezone"]))
     return nightly_audit.to_deployment(
-        name=entry["name"], description=entry.get("description"),
-        schedules=[Cron(schedule["cron"], timezone=schedule["timezone"])],
-        parameters={"claims": claims, "notes": notes, "output_root": output_root})
+        name=entry["name"], description=entry.get("description"), schedules=[every],
+        parameters={"claims": claims, "notes": notes, "output_root": output_root, **(parameters or {})})
 
 
 def main() -> None:
@@ -43,10 +47,16 @@ def main() -> None:
     parser.add_argument("--claims", action="append", required=True, help="claims export folder or glob")
     parser.add_argument("--notes", action="append", required=True, help="notes export folder or glob")
     parser.add_argument("--output-root", required=True, help="folder for runs/, ledger.csv, latest")
+    parser.add_argument("--interval-seconds", type=int, default=None,
+                        help="run every N seconds instead of prefect.yaml's cron (to try the deployment out)")
+    parser.add_argument("--no-data-docs", action="store_true", help="skip GX Data Docs (faster)")
+    parser.add_argument("--share-with-group", action="store_true", help="outputs readable by the owning group")
     args = parser.parse_args()
     from prefect import serve
 
-    serve(deployment(args.claims, args.notes, args.output_root))
+    extra = {k: v for k, v in (("data_docs", False if args.no_data_docs else None),
+                               ("share_with_group", True if args.share_with_group else None)) if v is not None}
+    serve(deployment(args.claims, args.notes, args.output_root, args.interval_seconds, extra))
 
 
 if __name__ == "__main__":

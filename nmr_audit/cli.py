@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import sys
 from datetime import datetime
@@ -14,7 +15,11 @@ import typer
 from nmr_audit import __version__
 from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
+from nmr_audit.runtime.state import LOOK_BACK_DAYS
 from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
+
+SHARE_HELP = ("Make outputs readable and writable by the owning group (folders 2770, files 660) instead of "
+              "the owner only (700/600).")
 
 app = typer.Typer(
     name="nmr-audit",
@@ -80,7 +85,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command(
     epilog="Example: nmr-audit audit --claims data/sample/canonical/claims "
     "--notes data/sample/canonical/notes --out out/sample\n\n"
-    "Exit status: 0 audit ran; 2 bad invocation or unreadable input; 3 --fail-on threshold met."
+    "Exit status: 0 audit ran; 2 bad invocation or unreadable input; 3 --fail-on threshold met; "
+    "75 another run holds --out (nothing audited: try again later)."
 )
 def audit(
     claims: Annotated[list[str], typer.Option(help="Claim-line file, folder or glob (repeatable).")],
@@ -105,11 +111,12 @@ def audit(
         "at a time (about 2 GiB a bucket of 1M at peak).")] = LINES_PER_BUCKET,
     workbook_rows: Annotated[int, typer.Option(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
+    share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
                  mask_patients=mask_patients.value, mask_key_file=mask_key_file)
-    audit_flow = _flow(out.resolve() / ".prefect", "flows.audit", "audit_flow")
+    audit_flow = _flow(_claimed(out, "run", share_with_group) / ".prefect", "flows.audit", "audit_flow")
     from nmr_audit.summary import at_or_above
 
     state = _with_runner(audit_flow, dask_address)(
@@ -117,9 +124,9 @@ def audit(
         reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
         expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
         mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), lines_per_bucket=lines_per_bucket,
-        workbook_rows=workbook_rows, return_state=True)
+        workbook_rows=workbook_rows, share_with_group=share_with_group, return_state=True)
     if not state.is_completed():
-        raise _fail(state.message or "the audit failed; see the log above")
+        raise _fail(state.message or "the audit failed; see the log above", _exit_code(state))
     result = state.result()
     typer.echo(_report_line(result.summary, out))
     if fail_on and at_or_above(_findings_frame(out), fail_on.value):
@@ -130,7 +137,8 @@ def audit(
     epilog="Example: nmr-audit nightly --claims /srv/exports/claims --notes /srv/exports/notes "
     "--output-root /srv/nmr-audit\n\n"
     "Audits only files no earlier run audited (by content); writes runs/<date>_<id>/, ledger.csv, latest.json. "
-    "Exit status: 0 ran (or nothing new); 2 bad input or the run failed; 3 --fail-on threshold met."
+    "Exit status: 0 ran (or nothing new); 2 bad input or the run failed; 3 --fail-on threshold met; "
+    "75 another run holds the output root (nothing audited: try again later)."
 )
 def nightly(
     claims: Annotated[list[str], typer.Option(help="Claims export file, folder or glob (repeatable).")],
@@ -142,18 +150,23 @@ def nightly(
     mapping: Annotated[Path | None, typer.Option(help="Mapping profile (YAML) for an EMR's export columns.")] = None,
     fail_on: Annotated[Severity | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786) or 'local'.")] = None,
+    look_back_days: Annotated[int, typer.Option(
+        min=0, help="Days of dates of service whose audited rows are kept and audited again when new "
+        "files touch their visits (0: only new files).")] = LOOK_BACK_DAYS,
+    share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
     _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
-    nightly_audit = _flow(output_root.resolve() / ".prefect", "flows.nightly", "nightly_audit")
+    nightly_audit = _flow(_claimed(output_root, "nightly", share_with_group) / ".prefect", "flows.nightly",
+                          "nightly_audit")
     from nmr_audit.summary import at_or_above
 
     state = _with_runner(nightly_audit, dask_address)(
         claims=claims, notes=notes, output_root=str(output_root), as_of=as_of.date() if as_of else None,
         full=full, profile=_opt(profile), mapping=_opt(mapping), partitioned=bool(dask_address),
-        return_state=True)
+        look_back_days=look_back_days, share_with_group=share_with_group, return_state=True)
     if not state.is_completed():
-        raise _fail(state.message or "the nightly run failed; see the log above")
+        raise _fail(state.message or "the nightly run failed; see the log above", _exit_code(state))
     result = state.result()
     if result.run_dir is None:
         typer.echo(f"nothing audited: {result.reason}")
@@ -174,10 +187,41 @@ def _check_first(*args: Any, **kwargs: Any) -> None:
         raise _fail(problem.line()) from None
 
 
+def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
+    """`out` checked and marked as nmr-audit's before anything (Prefect's home) is created in
+    it: a file, or a user's non-empty folder, is refused here (exit 2) with one line. The folder's
+    lock is taken here, before any server starts, and held until the command ends: a folder
+    another run holds is refused at once (exit 75), and two commands never share Prefect's home."""
+    from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError, RunLock
+    from nmr_audit.runtime.marker import claim_output
+    from nmr_audit.runtime.permissions import access
+
+    folder = claim_output(out, kind, access(share_with_group).folder).resolve()  # type: ignore[arg-type]
+    lock = RunLock(folder)
+    try:
+        lock.__enter__()  # held until this process exits (the flow's own lock joins it)
+    except LockHeldError as held:
+        raise _fail(held.line(), EX_TEMPFAIL) from None
+    atexit.register(lock.__exit__, None, None, None)  # not run when killed: the next run then knows
+    return folder
+
+
+def _exit_code(state: Any) -> int:
+    """75 (EX_TEMPFAIL) when the run was cancelled because another run holds its folder, else 2."""
+    from nmr_audit.runtime.lock import EX_TEMPFAIL
+
+    return EX_TEMPFAIL if state.is_cancelled() else 2
+
+
 def _flow(prefect_home: Path, module: str, name: str) -> Any:
     """The flow `module.name`, imported once Prefect is configured (it reads its settings on
-    import) while its temporary server starts (`flows.prefect_server`), and that server up."""
+    import) while its temporary server starts (`flows.prefect_server`), and that server up.
+    Every process started from here on (the server, bucket workers, the workbook writer) ends
+    when this one ends, even by SIGKILL (`runtime.supervise`)."""
     from nmr_audit.prefect_env import configure_prefect
+    from nmr_audit.runtime.supervise import supervise
+
+    supervise()
 
     configure_prefect(prefect_home)
     from flows.prefect_server import start_server_early

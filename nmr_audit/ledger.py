@@ -27,7 +27,23 @@ def select_new(files: pd.DataFrame, ledger: pd.DataFrame, full: bool = False) ->
 
 def record(ledger: pd.DataFrame, audited: pd.DataFrame, run_id: str, as_of: str, recorded_at: str
            ) -> pd.DataFrame:
-    """The ledger with this run's files added (a file already there keeps its first entry)."""
+    """The ledger with one entry per file this run audited, appended (a `--full` run that audits
+    files again records them again under its own run id, so that the ledger names every run)."""
     entries = audited.assign(run_id=run_id, as_of=as_of, recorded_at=recorded_at)[list(LEDGER_COLUMNS)]
-    combined = pd.concat([ledger, entries[~entries["sha256"].isin(ledger["sha256"])]], ignore_index=True)
+    combined = pd.concat([ledger, entries], ignore_index=True) if len(ledger) else entries.reset_index(drop=True)
     return combined.astype(LEDGER_COLUMNS)
+
+
+def runs(ledger: pd.DataFrame) -> list[str]:
+    """The run ids the ledger names, in the order they were recorded."""
+    return list(dict.fromkeys(ledger["run_id"]))
+
+
+def head(ledger: pd.DataFrame) -> str | None:
+    """The last run the ledger names (the committed one: its state is current), None when empty."""
+    return str(ledger["run_id"].iloc[-1]) if len(ledger) else None
+
+
+def tables_seen(ledger: pd.DataFrame) -> set[str]:
+    """The tables (claim_lines, visit_notes) of which some run audited a file."""
+    return set(ledger["table"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from nmr_audit.errors import InputError
 from nmr_audit.io.readers import Skipped, recognise, supported, unsupported
 from nmr_audit.io.readers import estimate_rows as _estimate_rows
+from nmr_audit.runtime.marker import marked_ancestor
 
 
 def file_format(path: Path) -> str | None:
@@ -25,8 +26,10 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Skipped]
     """The files the patterns name that a reader takes, sorted, and the files seen in folders
     that none takes, with the reason.
 
-    A named file no reader takes, or a pattern matching nothing, is an input error: a nightly
-    job that silently audits nothing is worse than one that fails loudly.
+    A named file of an unsupported kind, or a pattern matching nothing, is an input error: a
+    nightly job that silently audits nothing is worse than one that fails loudly. Folders that
+    carry the nmr-audit marker (`runtime.marker`: a run's outputs) are skipped, so an output
+    folder inside an input folder is never read back as input.
     """
     files: list[Path] = []
     skipped: list[Skipped] = []
@@ -37,13 +40,16 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Skipped]
                              "check the path, or quote a glob so the shell does not expand it")
         for match in matches:
             if match.is_dir():
-                for path in sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match)):
+                for path in sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match)
+                                   and not marked_ancestor(p, match)):  # never a run's own outputs
                     found = recognise(path)
                     if found.reader is not None:
                         files.append(path)
                     else:
                         skipped.append(Skipped(str(path), found.reason))
                 continue
+            if glob.has_magic(pattern) and marked_ancestor(match, _static_prefix(pattern)):
+                continue  # a glob reaching into an nmr-audit output folder
             found = recognise(match)
             if found.reader is None:
                 raise unsupported(match, found.reason)
@@ -60,6 +66,13 @@ def _expand(pattern: str) -> list[Path]:
         return [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
     path = Path(pattern)
     return [path] if path.exists() else []
+
+
+def _static_prefix(pattern: str) -> Path:
+    """The folder a glob starts from: its leading parts without wildcards."""
+    parts = Path(pattern).parts
+    fixed = [p for p in (parts[: next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts))])]
+    return Path(*fixed) if fixed else Path(".")
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -31,19 +31,22 @@ def read_ledger(root: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False).astype(LEDGER_COLUMNS)
 
 
-def write_ledger(root: Path, ledger: pd.DataFrame) -> Path:
-    """Written aside and renamed, so a crash never leaves half a ledger."""
+def write_ledger(root: Path, ledger: pd.DataFrame, mode: int = 0o600) -> Path:
+    """Written aside and renamed (the nightly run's commit point: a run counts once the ledger
+    names it), so a crash never leaves half a ledger. The file gets `mode`."""
     root.mkdir(parents=True, exist_ok=True)
     staged = root / f".{LEDGER}.tmp"
     ledger.to_csv(staged, index=False, lineterminator="\n")
+    os.chmod(staged, mode)
     os.replace(staged, root / LEDGER)
     return root / LEDGER
 
 
-def point_latest(root: Path, run_dir: Path, details: dict[str, Any]) -> None:
+def point_latest(root: Path, run_dir: Path, details: dict[str, Any], mode: int = 0o600) -> None:
     """`latest.json` (and, where the system allows, a `latest` symlink) → the run's folder."""
     staged = root / f".{LATEST}.tmp"
     staged.write_text(json.dumps({"path": str(run_dir.resolve()), **details}, indent=2) + "\n", encoding="utf-8")
+    os.chmod(staged, mode)
     os.replace(staged, root / LATEST)
     link = root / ".latest.tmp"
     try:

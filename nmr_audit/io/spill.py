@@ -51,6 +51,11 @@ class Spill:
                 self._parts[table, number].append(path)
             start = end
 
+    @property
+    def tables(self) -> set[str]:
+        """The tables rows were added to (even zero rows: their columns are known)."""
+        return set(self._empty)
+
     def load(self, table: str, bucket: int) -> pd.DataFrame:
         """The bucket's rows of `table`, in the order they were added."""
         if table in self._released:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -16,19 +15,23 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from nmr_audit.runtime.commit import SUMMARY, commit
+from nmr_audit.runtime.permissions import PRIVATE, Access
 from nmr_audit.safe_text import defuse_frame
 
 
 class StagedOutputs:
-    """A staging folder beside `--out`; files move into `--out` only when the run succeeds.
-
-    `summary.json` is moved last, so a folder with a summary is a folder whose run finished.
+    """A staging folder inside `--out`; files move into `--out` only when the run succeeds, by
+    the crash-safe commit of `nmr_audit.runtime.commit` (`summary.json` removed first, moved in
+    last: a folder with a summary is a folder whose run finished, and only its files are there).
+    Committed files get `access`'s modes (owner only unless shared with the group).
     """
 
-    FINAL = "summary.json"
+    FINAL = SUMMARY
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, access: Access = PRIVATE) -> None:
         self.out = out
+        self.access = access
         self.stage = out / f".staging-{uuid.uuid4().hex[:12]}"
 
     def __enter__(self) -> StagedOutputs:
@@ -45,12 +48,7 @@ class StagedOutputs:
         return self.stage / name
 
     def commit(self) -> None:
-        staged = sorted(self.stage.iterdir(), key=lambda p: p.name == self.FINAL)
-        for item in staged:
-            target = self.out / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
+        commit(self.stage, self.out, self.access)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:

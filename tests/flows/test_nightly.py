@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from datetime import date
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -62,16 +65,47 @@ def test_a_renamed_copy_is_not_audited_again_and_full_re_audits(exports, tmp_pat
     assert night(exports, root, date(2026, 11, 22)).result().run_dir is None
     full = night(exports, root, date(2026, 11, 22), full=True).result()
     assert full.run_dir is not None and len(full.new_files) == 2  # the copy is the same content
+    ledger = pd.read_csv(root / "ledger.csv")
+    assert ledger["run_id"].iloc[-1] == full.run_id and (ledger["run_id"] == full.run_id).sum() == 2
+    assert json.loads((root / "latest.json").read_text())["run_id"] == full.run_id  # the ledger names it too
 
 
-def test_new_claims_without_new_notes_wait_for_the_notes(exports, tmp_path):
+def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
+    """Night 1 has every claim line but one visit's note; night 2 brings that note alone. Night 2
+    audits the note with the claim lines of its patient and day kept from night 1."""
+    exports = tmp_path / "exports"
+    for table in ("claims", "notes"):
+        (exports / table).mkdir(parents=True)
+    shutil.copy(SAMPLE / "canonical" / "claims" / "claims.csv", exports / "claims" / "night1.csv")
+    notes = pd.read_csv(SAMPLE / "canonical" / "notes" / "notes.csv", dtype=str)
+    late = notes["note_id"] == "NOTE000000000"  # PAT00000000 on 2026-03-25
+    notes[~late].to_csv(exports / "notes" / "night1.csv", index=False)
     root = tmp_path / "root"
-    night(exports, root, date(2026, 11, 21)).result()
-    ledger = (root / "ledger.csv").read_bytes()
-    shutil.copy(next((SAMPLE / "canonical_jsonl" / "claims").iterdir()), exports / "claims" / "night2.jsonl")
-    waiting = night(exports, root, date(2026, 11, 22)).result()
-    assert waiting.run_dir is None and "waiting for the matching notes" in waiting.reason
-    assert (root / "ledger.csv").read_bytes() == ledger
+    first = night(exports, root, date(2026, 4, 1), look_back_days=60).result()
+    found = pd.read_parquet(Path(first.run_dir) / "findings.parquet")
+    on_day = found[(found["patient_id"] == "PAT00000000") & (found["date_of_service"] == "2026-03-25")]
+    assert on_day["rule_id"].tolist() == ["NO_NOTE"]
+
+    notes[late].to_csv(exports / "notes" / "night2.csv", index=False)
+    second = night(exports, root, date(2026, 4, 2), look_back_days=60).result()
+    assert second.new_files == [str(exports / "notes" / "night2.csv")]
+    run = Path(second.run_dir)
+    assert pd.read_parquet(run / "findings.parquet").query("rule_id == 'NO_NOTE'").empty
+    visit = pd.read_parquet(run / "visits.parquet").set_index("patient_id").loc["PAT00000000"]
+    assert visit["note_id"] == "NOTE000000000" and visit["billed_units_97112"] == 2
+    seen = pd.read_parquet(run / "reexamined.parquet")
+    assert seen[["finding_id", "outcome"]].to_numpy().tolist() == [[on_day["finding_id"].iloc[0], "cleared"]]
+    assert second.reexamined == {"cleared": 1}
+    history = json.loads((run / "summary.json").read_text())["run"]["history"]
+    assert history == {"rows_audited_again": {"claim_lines": 3, "visit_notes": 0}, "patient_days_touched": 1,
+                       "since": "2026-02-01"}
+    state = json.loads((root / "state" / second.run_id / "state.json").read_text())
+    assert state["run_id"] == second.run_id and sorted(p.name for p in (root / "state").iterdir()) == [second.run_id]
+    kept = pd.read_parquet(root / "state" / second.run_id / "findings.parquet")
+    assert on_day["finding_id"].iloc[0] not in set(kept["finding_id"])  # cleared: no longer an open finding
+
+    third = night(exports, root, date(2026, 4, 3), look_back_days=0).result()  # nothing new, nothing re-audited
+    assert third.run_dir is None
 
 
 def test_a_failed_run_moves_neither_ledger_nor_latest(exports, tmp_path):
@@ -85,6 +119,13 @@ def test_a_failed_run_moves_neither_ledger_nor_latest(exports, tmp_path):
     assert (root / "ledger.csv").read_bytes() == ledger and (root / "latest.json").read_bytes() == latest
     complete = [run for run in (root / "runs").iterdir() if (run / "summary.json").exists()]
     assert len(complete) == 1  # the failed run's folder, if any, has no summary
+    (exports / "claims" / "broken.xlsx").unlink()
+    shutil.copy(next((SAMPLE / "canonical_jsonl" / "claims").iterdir()), exports / "claims" / "night2.jsonl")
+    retried = night(exports, root, date(2026, 11, 22)).result()
+    abandoned = [run for run in (root / "runs").iterdir() if (run / "abandoned.json").exists()]
+    assert [run.name for run in abandoned] == [name for name in state.message.split() if name.startswith("2026-")]
+    assert sorted(p.name for p in abandoned[0].iterdir()) == [".nmr-audit", "abandoned.json"]  # no patient data left
+    assert sorted(Path(f).name for f in retried.new_files) == ["night2.jsonl", "night2.jsonl"]
 
 
 def test_deployment_schedule_is_the_one_the_readme_gives():
@@ -107,3 +148,63 @@ def test_deployment_schedule_is_the_one_the_readme_gives():
     assert set(built.parameters) == {"claims", "notes", "output_root"}
     document = yaml.safe_load((REPO / "prefect.yaml").read_text())
     assert document["deployments"][0]["work_pool"]["name"] == "nmr-audit"
+
+
+def test_a_run_started_while_another_holds_the_root_ends_cancelled_and_audits_nothing(exports, tmp_path):
+    from tests.runtime.test_lock import holder_process
+
+    root = tmp_path / "root"
+    night(exports, root, date(2026, 11, 21)).result()
+    ledger = (root / "ledger.csv").read_bytes()
+    shutil.copy(next((SAMPLE / "canonical_jsonl" / "claims").iterdir()), exports / "claims" / "night2.jsonl")
+    holder = holder_process(root)  # another run's process, holding the root
+    try:
+        state = night(exports, root, date(2026, 11, 22))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert state.is_cancelled() and "another nmr-audit run holds this output folder" in state.message
+    assert "flow run flow-run-1" in state.message and f"pid {holder.pid}" in state.message
+    assert (root / "ledger.csv").read_bytes() == ledger and len(list((root / "runs").iterdir())) == 1
+
+
+def test_nightly_outputs_are_private_and_the_flow_run_carries_the_artifacts(exports, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    root = tmp_path / "root"
+    state = night(exports, root, date(2026, 11, 21))
+    result = state.result()
+    for path in [root / "ledger.csv", root / "latest.json", *Path(result.run_dir).iterdir(),
+                 *(root / "state" / result.run_id).iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    assert stat.S_IMODE(Path(result.run_dir).stat().st_mode) == 0o700
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    keys = {a.key for a in found}
+    assert {"nmr-audit-summary", "nmr-audit-top-findings", "nmr-audit-nightly", "nmr-audit-summary-json"} <= keys
+
+
+def test_the_nightly_cron_at_dst_changes_as_the_prefect_server_computes_it():
+    """docs/operations.md: on the spring-forward night 02:30 does not exist in New York; Prefect
+    3.8's scheduler then runs that night's audit once, at 01:30 EST (06:30 UTC). The fall-back
+    night runs once, at 02:30 EST. Every other night: 02:30 local time."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    from flows.serve import nightly_schedule
+
+    entry = nightly_schedule()["schedules"][0]
+    schedule = CronSchedule(cron=entry["cron"], timezone=entry["timezone"])
+    new_york = ZoneInfo("America/New_York")
+
+    def nights(start: datetime, n: int) -> list[str]:
+        return [d.astimezone(new_york).strftime("%m-%d %H:%M %Z") for d in asyncio.run(schedule.get_dates(n, start=start))]
+
+    assert nights(datetime(2027, 3, 12, 12, tzinfo=new_york), 4) == [
+        "03-13 02:30 EST", "03-14 01:30 EST", "03-15 02:30 EDT", "03-16 02:30 EDT"]
+    assert nights(datetime(2027, 11, 6, 12, tzinfo=new_york), 2) == ["11-07 02:30 EST", "11-08 02:30 EST"]

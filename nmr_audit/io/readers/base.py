@@ -149,7 +149,10 @@ def unreadable(path: Path, kind: str, exc: Exception) -> InputError:
 
 
 def first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    """The error's first line, cut to 200 characters, anything unprintable (raw bytes of a
+    binary file) shown as `?`."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in line)
 
 
 def file_sha256(path: Path) -> str:

@@ -83,6 +83,7 @@ def read_header(path: Path, delimiter: str | None) -> tuple[list[str], str, bool
         if not head.strip():
             raise InputError(path, "the file is empty", "export it again with a header row")
         start = len(BOM) if head.startswith(BOM) else 0
+        check_text(path, head[start:], whole=len(head) < HEAD_BYTES)
         while _line_end(head, start) < 0:
             more = handle.read(1 << 20)
             if not more:
@@ -108,6 +109,22 @@ def read_header(path: Path, delimiter: str | None) -> tuple[list[str], str, bool
     names = [n.strip() for n in next(csv.reader(io.StringIO(first_line), delimiter=delimiter))]
     check_names(path, names)
     return names, delimiter, bool(after.strip())
+
+
+def check_text(path: Path, head: bytes, whole: bool) -> None:
+    """Raise `InputError` unless the first bytes of a CSV file are UTF-8 text: binary data (a NUL
+    byte, or many control bytes) or text in another encoding, said without showing the bytes (a
+    character cut at the end of a partial read is not an error)."""
+    controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+    if b"\x00" in head or controls > len(head) // 10:
+        raise InputError(path, "is not a text file (it holds binary data, not CSV)",
+                         "export the table as CSV, or give the file the extension of its real type")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        if whole or problem.start < len(head) - 3:
+            raise InputError(path, f"cannot be read as a csv table: not UTF-8 text (byte 0x{head[problem.start]:02X} "
+                             f"at offset {problem.start})", "save the export as UTF-8 CSV") from None
 
 
 def _line_end(head: bytes, start: int) -> int:

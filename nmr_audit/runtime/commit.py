@@ -1,0 +1,112 @@
+"""The crash-safe commit of a run's outputs into its output folder, and the sweep of what a
+killed run left behind.
+
+A run writes everything into a staging folder inside the output folder, then commits:
+
+1. `unpublish`: the previous run's `summary.json` is removed — from here on the folder is
+   *incomplete* (a folder without `summary.json`), never a summary beside another run's files;
+2. `stale`: every output of the previous run that this run does not write is removed (e.g.
+   `data_docs/` under `--no-data-docs`);
+3. `move:<name>`: each staged output is renamed into place (same filesystem: one `rename(2)`
+   each), `summary.json` excepted;
+4. `summary`: `summary.json` is renamed in last.
+
+A kill at any point therefore leaves the complete previous run (before 1), a folder without
+`summary.json` (1–3), or the complete new run (after 4); the next run recognises the incomplete
+folder (`state_of`) and replaces it whole. Entries whose names start with a dot (the marker,
+the lock, Prefect's home, work folders) are not outputs and are never touched by the commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from nmr_audit.runtime.faults import checkpoint
+from nmr_audit.runtime.permissions import Access, restrict
+
+SUMMARY = "summary.json"
+WORK_PREFIXES = (".spill-", ".staging-", ".canonical-", ".work-")  # folders a run works in, inside its output
+STEPS = ("unpublish", "stale", "move", "summary")
+
+
+def commit(stage: Path, out: Path, given: Access) -> list[str]:
+    """Move every entry of `stage` into `out` as the module says; returns the names committed.
+
+    `stage` and `out` must be on one filesystem (`stage` inside `out`). Every committed entry
+    gets `given`'s modes first. Raises `OSError` when a rename fails (the folder is then
+    incomplete: no `summary.json`)."""
+    names = sorted(entry.name for entry in stage.iterdir())
+    for name in names:
+        restrict(stage / name, given)
+    checkpoint("commit:start")
+    (out / SUMMARY).unlink(missing_ok=True)
+    _sync(out)
+    checkpoint("commit:unpublish")
+    for stale in outputs_in(out):
+        if stale.name not in names:
+            _remove(stale)
+    checkpoint("commit:stale")
+    for name in names:
+        if name == SUMMARY:
+            continue
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(stage / name, target)
+        checkpoint(f"commit:move:{name}")
+    if SUMMARY in names:
+        os.replace(stage / SUMMARY, out / SUMMARY)
+        _sync(out)
+    checkpoint("commit:summary")
+    shutil.rmtree(stage, ignore_errors=True)
+    return names
+
+
+def outputs_in(folder: Path) -> list[Path]:
+    """The entries of `folder` that are outputs (not hidden: not the marker, lock or work folders)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def state_of(folder: Path) -> Literal["empty", "complete", "incomplete"]:
+    """What a marked output folder holds: no outputs, a complete run (`summary.json`), or the
+    remains of a run killed before its commit ended (outputs without `summary.json`)."""
+    if not folder.is_dir() or not outputs_in(folder):
+        return "empty"
+    return "complete" if (folder / SUMMARY).is_file() else "incomplete"
+
+
+def sweep(folder: Path) -> list[str]:
+    """Remove the work folders (`.spill-*`, `.staging-*`, `.canonical-*`, `.work-*`) and partial
+    files (`.*.tmp`) that runs left in `folder`. Call it only while holding the folder's lock:
+    no other run is writing there then, so whatever is found belongs to a run that is gone.
+    Returns the names removed."""
+    removed = []
+    for entry in folder.iterdir():
+        if entry.name.startswith(WORK_PREFIXES) or (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            _remove(entry)
+            removed.append(entry.name)
+    return sorted(removed)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _sync(folder: Path) -> None:
+    """Flush the folder's entries (the renames) to disk, where the system allows it."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
