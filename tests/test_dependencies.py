@@ -35,6 +35,8 @@ EXERCISED_BY = {
     "xlsxwriter": ("tests/io/test_report_xlsx.py", "report.xlsx"),
     "filelock": ("tests/runtime/test_lock.py", "one run per output folder"),
     "psutil": ("tests/runtime/test_supervise.py", "children end with a killed run"),
+    "scipy": ("tests/consult/test_extrapolate.py", "Student's t for the extrapolated overpayment"),
+    "platformdirs": ("tests/io/test_reference_home.py", "the reference home: the platform's user data folder"),
 }
 
 

@@ -28,7 +28,7 @@ def test_out_naming_a_file_or_a_users_folder_is_refused_in_one_line_and_nothing_
     refused = command("audit", "--claims", SAMPLE / "claims", "--notes", SAMPLE / "notes", "--out",
                       tmp_path / "notes.txt", tmp_path=tmp_path)
     assert refused.returncode == 2 and refused.stdout == ""
-    assert refused.stderr.count("\n") == 1 and "names an existing file" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "is a file, not a folder" in refused.stderr
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "budget.xlsx").write_text("mine")
     refused = command("nightly", "--claims", SAMPLE / "claims", "--notes", SAMPLE / "notes", "--output-root",
