@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from nmr_audit.errors import InputError
+from nmr_audit.profile import payer_row_problems
 from nmr_audit.reference import ReferenceData
+from nmr_audit.rules import weight_problems
 
 REQUIRED = {
     "cpt_codes": ("cpt_code", "timed", "source"),
@@ -21,6 +23,7 @@ REQUIRED = {
     "payment_policy": ("policy", "value", "effective_from", "verified", "source"),
     "modifiers": ("modifier", "kind", "source"),
     "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
+    "payers": ("payer_id", "payer_type", "rule_basis", "medicare_rules", "verified", "source"),
 }
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
@@ -34,10 +37,24 @@ def default_reference_dir() -> Path:
 
 
 def load_reference(folder: Path | None = None) -> ReferenceData:
+    """Every table of `data/reference/` (or `folder`), typed, and held to the rule registry.
+
+    Raises InputError naming the file: a table or column missing, a bad number, a denial weight
+    missing for a registered rule (it would otherwise weigh 0) or given for an unknown one, a
+    payer row whose type or rule basis is unknown.
+    """
     folder = folder or default_reference_dir()
     frames = {name: _typed(_read(folder / f"{name}.csv", columns), folder / f"{name}.csv")
               for name, columns in REQUIRED.items()}
-    return ReferenceData(**frames)
+    problems = weight_problems(frames["denial_weights"])
+    if problems:
+        raise InputError(folder / "denial_weights.csv", "; ".join(problems),
+                         "every rule of the registry (nmr_audit/contract.py RULES) needs one weight")
+    reference = ReferenceData(**frames)
+    bad = payer_row_problems(reference.payers, reference)
+    if bad:
+        raise InputError(folder / "payers.csv", "; ".join(bad))
+    return reference
 
 
 def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
