@@ -62,6 +62,7 @@ def discipline_day_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, n
     """
     days = visits.loc[visits["lines_97112"].to_numpy() > 0, DAY].drop_duplicates()
     lines = claim_lines[keys_in(claim_lines, days, DAY) & claim_lines["cpt_code"].isin(reference.timed_codes).to_numpy()]
+    lines = in_order(lines, [*KEY, *LINE_ID])  # the day's first line, whatever the input order
     notes = visit_notes[keys_in(visit_notes, days, DAY)]
     if lines.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in DISCIPLINE_DAY_COLUMNS})
