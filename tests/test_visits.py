@@ -268,14 +268,15 @@ def test_an_unreadable_optional_value_no_unit_check_reads_leaves_the_visit_check
     assert not row["unit_inputs_unreadable"]
 
 
+AMA_STYLE = {"payer_type": "commercial", "billed": {"97112": 2, "97110": 2}, "minutes": {"97112": 24, "97110": 23}}
+
+
 class TestPayers:
     """Rule basis per payer (payers.csv, profiles), not only per payer type."""
 
-    AMA_STYLE = {"payer_type": "commercial", "billed": {"97112": 2, "97110": 2}, "minutes": {"97112": 24, "97110": 23}}
-
     def test_a_commercial_plan_listed_as_counting_the_cms_way_does_while_the_others_stay_ama(self, reference):
-        result = reconcile(reference, visit(patient_id="A", **self.AMA_STYLE),
-                           visit(patient_id="B", payer_id="SYNTH-CMSWAY-PPO", **self.AMA_STYLE))
+        result = reconcile(reference, visit(patient_id="A", **AMA_STYLE),
+                           visit(patient_id="B", payer_id="SYNTH-CMSWAY-PPO", **AMA_STYLE))
         by_patient = result.set_index("patient_id")
         assert by_patient.loc["A", ["rule_basis", "supported_timed_units"]].tolist() == ["ama", 4]
         assert by_patient.loc["B", ["rule_basis", "supported_timed_units", "payer_id"]].tolist() == [
@@ -286,7 +287,7 @@ class TestPayers:
 
         changed = apply_payers(reference, [{"payer_id": "HIGHMARK-PPO", "payer_type": "commercial",
                                             "rule_basis": "cms", "source": "payer policy (2024)"}], "client.yaml")
-        row = reconcile_visits(*tables(visit(payer_id="HIGHMARK-PPO", **self.AMA_STYLE)), changed).iloc[0]
+        row = reconcile_visits(*tables(visit(payer_id="HIGHMARK-PPO", **AMA_STYLE)), changed).iloc[0]
         assert (row["rule_basis"], row["medicare_rules"]) == ("cms", False)
         assert changed.payers.set_index("payer_id").loc["HIGHMARK-PPO", "source"].startswith("audit profile client.yaml")
 
@@ -301,7 +302,7 @@ class TestPayers:
                            visit(date_of_service="2026-03-02", payer_id="SYNTH-CMSWAY-PPO", payer_type="commercial",
                                  billed={"97110": 1}, minutes={"97110": 10}),
                            visit(date_of_service="2026-03-03", billed={}, minutes={"97112": 10, "97110": 10}))
-        assert result[["payer_id", "rule_basis"]].values.tolist() == [["SYNTH-CMSWAY-PPO", "cms"]]
+        assert result[["payer_id", "rule_basis"]].to_numpy().tolist() == [["SYNTH-CMSWAY-PPO", "cms"]]
 
 
 @pytest.mark.parametrize(("rows", "said"), [
@@ -317,6 +318,6 @@ def test_a_profile_payer_row_that_cannot_be_used_is_refused_naming_it(reference,
 
     path = tmp_path / "client.yaml"
     path.write_text(yaml.safe_dump({"name": "client", "payers": rows}))
-    with pytest.raises(InputError, match="client.yaml") as raised:
+    with pytest.raises(InputError, match=r"client\.yaml") as raised:
         load_profile(path, reference)
     assert said in str(raised.value)
