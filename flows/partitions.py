@@ -87,7 +87,7 @@ def rule_engine(expectations: str | None) -> RuleEngine:
 @task(name="merge partitions", cache_policy=NO_CACHE)
 def merge_partitions(folders: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All partitions' visits and findings, in the order a single-process run writes them."""
-    visits = pd.concat([pd.read_parquet(Path(f) / "visits.parquet") for f in folders], ignore_index=True)
+    visits = pd.concat([read_canonical(Path(f) / "visits.parquet") for f in folders], ignore_index=True)  # note_ids: a list
     findings = pd.concat([pd.read_parquet(Path(f) / "findings.parquet") for f in folders], ignore_index=True)
     return in_visit_order(visits.astype({"date_of_service": "datetime64[s]"})), ordered(findings)
 

@@ -168,6 +168,7 @@ def conform_visit_notes(mapped: pd.DataFrame, reference: ReferenceData) -> Confo
         "rendering_npi": _npi(get("rendering_npi"), checks),
         "clinic_id": get("clinic_id"),
         "provider_credential": credential,
+        "supervising_npi": get("supervising_npi"),  # bridge until the intake half validates it (issue 17)
         "diagnosis_codes": diagnoses,
         "plan_of_care_signed_date": _date(
             get("plan_of_care_signed_date"), "plan_of_care_signed_date", checks, False

@@ -41,6 +41,7 @@ NOTE_OPTIONAL = (
     "plan_of_care_signed_date",
     "one_on_one",
     "signed",
+    "supervising_npi",  # v1.1; the intake half (issue 17) owns this tuple: take its version on merge
 )
 NOTE_COLUMNS = NOTE_REQUIRED + NOTE_OPTIONAL
 
