@@ -2,6 +2,8 @@
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nmr_audit.units import ama_ceiling, cms_allotment, cms_most_units, fewest_minutes, units_for_minutes
 
@@ -120,3 +122,17 @@ def test_fewer_units_than_full_units_take_the_therapists_first():
 
     got = assistant_units(pd.Series([1, 2, 3]), pd.Series([15, 15, 15]), pd.Series([30, 30, 30]))
     assert got.tolist() == [0, 0, 1]
+
+
+@given(st.lists(st.tuples(st.integers(0, 90), st.integers(0, 90)), min_size=1, max_size=30))
+def test_cq_units_stay_within_the_units_and_follow_who_furnished_the_whole(minutes):
+    from nmr_audit.units import assistant_units
+
+    a = pd.Series([m[0] for m in minutes])
+    t = pd.Series([m[1] for m in minutes])
+    units = units_for_minutes(a + t)
+    cq = assistant_units(units, a, t)
+    assert ((cq >= 0) & (cq <= units)).all()
+    assert (cq[a == 0] == 0).all()  # the therapist alone: never CQ/CO
+    assert (cq[t == 0] == units[t == 0]).all()  # the assistant alone: every unit
+    assert (cq >= a // 15).where(a // 15 <= units - t // 15, True).all()  # each full unit of the assistant's
