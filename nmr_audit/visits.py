@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
-from nmr_audit.keys import first_positions, group_numbers, in_order, keys_in, positions
+from nmr_audit.keys import first_positions, group_numbers, in_order, positions
 from nmr_audit.reference import ReferenceData
 from nmr_audit.rules import rules_reading
 from nmr_audit.units import ama_ceiling, assistant_units, cms_most_units, fewest_minutes, units_for_minutes
@@ -90,10 +90,17 @@ def match_notes(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> pd.Data
     if not candidate.any():
         return notes
     own = notes.loc[candidate, KEY]
-    as_supervised = own.assign(rendering_npi=supervising[candidate].to_numpy())
-    billed_own = keys_in(own, claim_lines[KEY], KEY)
-    known = pd.concat([claim_lines[KEY], notes[KEY]], ignore_index=True)
-    supervised = keys_in(as_supervised, known, KEY)
+    # one numbering of every key involved: lines, notes, and the candidates' supervised keys
+    keys = pd.concat([claim_lines[KEY], notes[KEY], own.assign(rendering_npi=supervising[candidate].to_numpy())],
+                     ignore_index=True)
+    number = group_numbers(keys, KEY)
+    lines_end, notes_end = len(claim_lines), len(claim_lines) + len(notes)
+    billed = np.zeros(int(number.max()) + 1, dtype=bool)
+    billed[number[:lines_end]] = True
+    known = billed.copy()
+    known[number[lines_end:notes_end]] = True
+    billed_own = billed[number[lines_end:notes_end][candidate]]
+    supervised = known[number[notes_end:]]
     move = np.zeros(len(notes), dtype=bool)
     move[np.flatnonzero(candidate)[~billed_own & supervised]] = True
     return notes.assign(rendering_npi=notes["rendering_npi"].mask(move, supervising))

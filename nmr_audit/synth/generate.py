@@ -224,7 +224,8 @@ def _notes(rng: np.random.Generator, visits: pd.DataFrame, services: pd.DataFram
                               "total_timed_minutes": helper["timed"].to_numpy()})
     has_helper = helper["minutes"].notna().to_numpy()
     notes = pd.concat([therapist[(lead["minutes"] > 0).to_numpy() | ~has_helper], assistant[has_helper]])
-    notes = notes.astype({"total_treatment_minutes": "int64", "total_timed_minutes": "int64"})
+    notes = notes.astype({"total_treatment_minutes": "int64", "total_timed_minutes": "int64",
+                          "rendering_npi": "str", "supervising_npi": "str", "provider_credential": "str"})
     return notes.sort_values(["visit", "by"], kind="stable").reset_index(drop=True)
 
 
