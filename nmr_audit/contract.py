@@ -193,7 +193,7 @@ RULES: tuple[Rule, ...] = (
          "Bill the assistant's units on a line with GP,CQ (GO,CO) and the therapist's on a line without.",
          "BBA 2018 §53107; CY 2020 PFS final rule (84 FR 62702); CY 2022 PFS final rule (86 FR 64996); CMS "
          "'Billing Examples Using CQ/CO Modifiers for Services Furnished In Whole or In Part by PTAs and OTAs'",
-         "15% of the units that should carry CQ/CO × fee", True,
+         "15% of the units that should carry CQ/CO × fee", False,
          ("modifiers", "provider_credential", "minutes_*", "services", "supervising_npi"), "v1.1"),
     Rule("MISSING_NECESSITY_FIELD", ("medium",), "note", "notes", 0.30,
          "A note of a 97112 visit lacks one of diagnosis_codes, functional_deficit, treatment_goals, "

@@ -18,16 +18,12 @@ RULE_BY_ID: dict[str, Rule] = {rule.rule_id: rule for rule in RULES}
 
 
 def rule(rule_id: str) -> Rule:
-    """The registry's entry for `rule_id`; KeyError naming the registry when there is none."""
+    """The registry's entry for `rule_id` (what a report shows: meaning, fix, source); KeyError
+    naming the registry when there is none."""
     try:
         return RULE_BY_ID[rule_id]
     except KeyError:
         raise KeyError(f"{rule_id} is not in the rule registry (nmr_audit/contract.py RULES)") from None
-
-
-def rules_of_grain(grain: str) -> list[str]:
-    """Rule ids whose findings are about one `grain` (claim_line, visit, note, …)."""
-    return [r.rule_id for r in RULES if r.grain == grain]
 
 
 def suite_problems(expectations: Mapping[str, Iterable[tuple[str, str]]]) -> list[str]:

@@ -144,6 +144,9 @@ SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, 
     "day-two-disciplines": ([{"billed": {"97112": 1}, "minutes": {"97112": 10}},
                              {"billed": {"97112": 1}, "minutes": {"97112": 10}, "rendering_npi": OTHER_PT_NPI,
                               "modifiers": {"97112": "GO"}, "note_fields": {"provider_credential": "OT"}}], {}),
+    "pt-and-ot-notes": ({**CLEAN, "modifiers": {"97112": "GO", "97110": "GO"},
+                         "notes": [{"provider_credential": "OT", "minutes": {}}]},
+                        {}),  # GO matches one of the visit's notes (not only the lowest id's)
     # k: payers as payers
     "payer-counts-cms-way": ({"payer_type": "commercial", "payer_id": "SYNTH-CMSWAY-PPO",
                               "billed": {"97112": 2, "97110": 2}, "minutes": {"97112": 24, "97110": 23}},
@@ -311,6 +314,8 @@ def test_unreadable_minutes_block_a_unit_check_and_say_so_at_medium(findings):
     medium = of(findings, "unreadable-minutes", "FIELD_UNREADABLE")
     assert (medium["severity"], medium["field"]) == ("medium", "minutes_97112")
     assert "NO_97112_TIME" in medium["message"] and "UNITS_EXCEED_TIME" in medium["message"]
+    modifiers = of(findings, "unreadable-modifiers", "FIELD_UNREADABLE")  # modifier checks are not unit checks
+    assert modifiers["severity"] == "low" and "MISSING_THERAPY_MODIFIER" in modifiers["message"]
     line = of(findings, "unreadable-charge", "FIELD_UNREADABLE")
     assert (line["severity"], line["field"], line["line_number"]) == ("low", "charge_amount", 2)
     assert line["message"].endswith("these checks did not run on it: none")

@@ -73,6 +73,14 @@ def test_suites_that_disagree_with_the_registry_stop_the_run_naming_the_rule(tmp
     assert said in str(raised.value) and str(tmp_path) in str(raised.value)
 
 
+def test_a_rule_not_in_the_registry_is_named_when_asked_for():
+    from nmr_audit.rules import rule
+
+    assert rule("NO_NOTE").severity == "high" and rule("FIELD_UNREADABLE").severities == ("low", "medium")
+    with pytest.raises(KeyError, match="KX_MISSING is not in the rule registry"):
+        rule("KX_MISSING")
+
+
 def test_the_rule_table_in_the_docs_is_the_registry():
     assert rule_table_markdown() in (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
 
