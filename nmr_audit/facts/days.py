@@ -60,10 +60,9 @@ def discipline_day_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, n
     input, or a note of the day was quarantined (`note_held`: aligned with `visits`). cms basis
     only (the first line's payer terms). `visit_notes` are matched to their visits.
     """
-    days = visits.loc[visits["lines_97112"].to_numpy() > 0, DAY].drop_duplicates()
-    lines = claim_lines[keys_in(claim_lines, days, DAY) & claim_lines["cpt_code"].isin(reference.timed_codes).to_numpy()]
-    lines = in_order(lines, [*KEY, *LINE_ID])  # the day's first line, whatever the input order
-    notes = visit_notes[keys_in(visit_notes, days, DAY)]
+    line_day, note_day = _shared_days(claim_lines, visit_notes, reference)
+    lines = in_order(claim_lines[line_day], [*KEY, *LINE_ID])  # the day's first line, whatever the input order
+    notes = visit_notes[note_day]
     if lines.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in DISCIPLINE_DAY_COLUMNS})
     modifier_of = reference.therapy_disciplines.set_index("provider_credential")["therapy_modifier"]
@@ -114,6 +113,35 @@ def discipline_day_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, n
     facts = facts.assign(checkable=checkable, fee_97112=fee, day_excess_dollars=facts["day_excess_units"] * fee)
     facts = in_order(facts, [*DAY, "clinic_id", "discipline"])
     return facts.assign(row_id=np.arange(len(facts)))[list(DISCIPLINE_DAY_COLUMNS)]
+
+
+def _shared_days(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, reference: ReferenceData
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Which timed lines and which notes lie on a patient-day that has a 97112 visit and timed
+    lines under two or more rendering NPIs (few days: everything after works on those alone).
+
+    The lines' days numbered once and NPIs counted per day from integer codes; the notes are
+    found only for the (few) days that qualify."""
+    timed = claim_lines["cpt_code"].isin(reference.timed_codes).to_numpy()
+    none = np.zeros(len(claim_lines), dtype=bool), np.zeros(len(visit_notes), dtype=bool)
+    if not timed.any():
+        return none
+    line_day = group_numbers(claim_lines[DAY], DAY)
+    npi, _ = pd.factorize(claim_lines["rendering_npi"])
+    spread = pd.Series(npi[timed]).groupby(line_day[timed]).agg(["min", "max"])  # two NPIs: min ≠ max
+    several = np.zeros(int(line_day.max()) + 1, dtype=bool)
+    several[spread.index[spread["min"] != spread["max"]]] = True
+    with_97112 = np.zeros(len(several), dtype=bool)
+    with_97112[line_day[(claim_lines["cpt_code"] == NMR_CODE).to_numpy()]] = True
+    days = several & with_97112
+    lines = days[line_day] & timed
+    if not lines.any():
+        return none
+    wanted = claim_lines.loc[lines, DAY].drop_duplicates()
+    near = visit_notes["patient_id"].isin(wanted["patient_id"].unique()).to_numpy()  # a cheap cut before the join
+    notes = np.zeros(len(visit_notes), dtype=bool)
+    notes[np.flatnonzero(near)] = keys_in(visit_notes.loc[near, DAY], wanted, DAY)
+    return lines, notes
 
 
 def _line_discipline(lines: pd.DataFrame, notes: pd.DataFrame, note_discipline: pd.Series,

@@ -26,8 +26,8 @@ def field_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, visits: pd
     """
     parts = [_cells(claim_lines, CLAIM_LINES), _cells(visit_notes, VISIT_NOTES)]
     facts = pd.concat(parts, ignore_index=True)
-    if len(visits) and facts["payer_type"].isna().any():
-        payer = facts[KEY].merge(visits[[*KEY, "payer_type"]].drop_duplicates(KEY), on=KEY, how="left")["payer_type"]
+    if len(visits) and len(facts) and facts["payer_type"].isna().any():  # visits are unique by key
+        payer = facts[KEY].merge(visits[[*KEY, "payer_type"]], on=KEY, how="left")["payer_type"]
         facts = facts.assign(payer_type=facts["payer_type"].fillna(payer.astype("str")))
     facts = pd.concat([facts, blocked_checks(facts["field"])], axis=1)
     return facts.assign(row_id=np.arange(len(facts)), readable=False)[list(FIELD_COLUMNS)]

@@ -42,9 +42,11 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
     assistant = any_of(modifiers, reference.modifiers_of("assistant"), len(facts))
     fee = fee_per_unit(facts["payer_type"], facts["date_of_service"], NMR_CODE, reference.fee_schedule)
     units = facts["units"].astype("int64")
-    first = facts.groupby(KEY, sort=False)[LINE_ID].transform("first")
+    visit = _runs(facts)  # facts are sorted by visit: a visit's lines are one run
+    start = np.flatnonzero(np.r_[True, visit[1:] != visit[:-1]]) if len(visit) else np.zeros(0, "int64")
+    rank = np.arange(len(facts)) - start[visit] + 1 if len(visit) else np.zeros(0, "int64")
     expected = credential.map(discipline["therapy_modifier"]).astype("str")
-    documented = _documented_disciplines(facts, therapy, visit_notes, discipline["therapy_modifier"])
+    documented = _documented_disciplines(facts, therapy, expected, visit_notes, discipline["therapy_modifier"])
     held_note = facts["note_quarantined"].fillna(False).astype("bool") if "note_quarantined" in facts else False
     facts = facts.assign(
         row_id=np.arange(len(facts)),
@@ -56,17 +58,31 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
         expected_therapy_modifier=expected.mask(documented, therapy),
         has_assistant_modifier=assistant,
         has_ncci_bypass_modifier=bypass,
-        line_rank_97112=facts.groupby(KEY, sort=False).cumcount() + 1,
-        first_claim_id=first["claim_id"],
-        first_line_number=first["line_number"],
+        line_rank_97112=rank,
+        first_claim_id=facts["claim_id"].take(start[visit]).set_axis(facts.index) if len(visit) else facts["claim_id"],
+        first_line_number=facts["line_number"].take(start[visit]).set_axis(facts.index) if len(visit)
+        else facts["line_number"],
         fee_97112=fee,
         value_dollars=units * fee,
     )
-    facts = facts.assign(is_duplicate_line=duplicate_lines(facts, modifiers, reference))
+    facts = facts.assign(is_duplicate_line=duplicate_lines(facts, modifiers, reference, visit))
     return facts.assign(**_ncci_partner(facts, claim_lines, reference))
 
 
-def duplicate_lines(facts: pd.DataFrame, modifiers: pd.Series, reference: ReferenceData) -> pd.Series:
+def _runs(facts: pd.DataFrame) -> np.ndarray:
+    """0, 1, … per visit of `facts` sorted by the visit key: a new number where the key changes."""
+    if facts.empty:
+        return np.zeros(0, dtype="int64")
+    changed = np.zeros(len(facts), dtype=bool)
+    changed[0] = True
+    for column in KEY:
+        values = facts[column].to_numpy()
+        changed[1:] |= values[1:] != values[:-1]
+    return np.cumsum(changed) - 1
+
+
+def duplicate_lines(facts: pd.DataFrame, modifiers: pd.Series, reference: ReferenceData,
+                    visit: np.ndarray | None = None) -> pd.Series:
     """Whether each 97112 line (sorted by visit and line) repeats an earlier one of its visit.
 
     Medicare wants a timed code on one line per date; the one exception is a split into a line
@@ -74,29 +90,48 @@ def duplicate_lines(facts: pd.DataFrame, modifiers: pd.Series, reference: Refere
     earlier line of the visit has the same CQ/CO status, or when its other modifiers differ from
     the first line's. A visit with a line whose modifiers were unreadable is not judged.
     """
-    if facts.empty:
+    visit = _runs(facts) if visit is None else visit
+    several = np.bincount(visit, minlength=int(visit.max()) + 1)[visit] > 1 if len(visit) else np.zeros(0, bool)
+    if not several.any():  # most visits have one 97112 line: nothing to compare
         return pd.Series(False, index=facts.index, dtype="bool")
+    lines = np.flatnonzero(several)
+    judged = duplicate_lines_of(facts.iloc[lines].reset_index(drop=True),
+                                modifiers[np.isin(modifiers.index.to_numpy(), lines)], reference, lines, visit[lines])
+    result = np.zeros(len(facts), dtype=bool)
+    result[lines] = judged
+    return pd.Series(result, index=facts.index, dtype="bool")
+
+
+def duplicate_lines_of(facts: pd.DataFrame, modifiers: pd.Series, reference: ReferenceData, at: np.ndarray,
+                       visit: np.ndarray) -> np.ndarray:
+    """`duplicate_lines` over the lines of visits with several 97112 lines (`at`: their positions
+    in the full frame, which index `modifiers`)."""
+    modifiers = modifiers.set_axis(np.searchsorted(at, modifiers.index.to_numpy()))
     others = modifiers[~modifiers.isin(reference.modifiers_of("assistant"))]
     code, distinct = pd.factorize(others)  # a set of modifiers as a sum of their hashes: order-free, no join
     hashes = pd.util.hash_pandas_object(pd.Series(distinct, dtype="str"), index=False).to_numpy()
     signature = pd.Series(hashes[code], index=others.index).groupby(level=0).sum().reindex(facts.index, fill_value=0)
-    visit = facts.groupby(KEY, sort=False).ngroup()
+    visit = pd.Series(visit, index=facts.index)
     repeat = facts.groupby([visit, facts["has_assistant_modifier"]], sort=False).cumcount() > 0
     differs = (facts["line_rank_97112"] > 1) & (signature != signature.groupby(visit).transform("first"))
     unreadable = ~facts["modifiers_readable"].groupby(visit).transform("all")
-    return ((repeat | differs) & ~unreadable).astype("bool")
+    return ((repeat | differs) & ~unreadable).to_numpy(dtype=bool)
 
 
-def _documented_disciplines(facts: pd.DataFrame, therapy: pd.Series, visit_notes: pd.DataFrame,
-                            modifier_of: pd.Series) -> pd.Series:
+def _documented_disciplines(facts: pd.DataFrame, therapy: pd.Series, expected: pd.Series,
+                            visit_notes: pd.DataFrame, modifier_of: pd.Series) -> pd.Series:
     """Whether a note of the line's visit is of the discipline its GP/GO/GN names (a visit with a
-    PT's and an OT's note bills under either)."""
-    if visit_notes.empty or facts.empty:
-        return pd.Series(False, index=facts.index)
-    notes = visit_notes[KEY].assign(therapy_modifier=visit_notes["provider_credential"].map(modifier_of).astype("str"))
-    notes = notes[notes["therapy_modifier"].notna()]
-    lines = facts[KEY].assign(therapy_modifier=therapy)
-    found = keys_in(lines, notes, [*KEY, "therapy_modifier"]) & therapy.notna().to_numpy()
+    PT's and an OT's note bills under either). Only lines whose modifier is not the lowest note's
+    discipline (`expected`) are looked up: the rest match already."""
+    found = (therapy == expected).fillna(False).to_numpy(dtype=bool).copy()
+    ask = therapy.notna().to_numpy() & expected.notna().to_numpy() & ~found
+    if visit_notes.empty or not ask.any():
+        return pd.Series(found, index=facts.index)
+    lines = facts.loc[ask, KEY].assign(therapy_modifier=therapy[ask])
+    notes = visit_notes.loc[visit_notes["patient_id"].isin(lines["patient_id"].unique()).to_numpy(), KEY]
+    notes = notes.assign(therapy_modifier=visit_notes.loc[notes.index, "provider_credential"].map(modifier_of)
+                         .astype("str"))
+    found[np.flatnonzero(ask)] = keys_in(lines, notes[notes["therapy_modifier"].notna()], [*KEY, "therapy_modifier"])
     return pd.Series(found, index=facts.index)
 
 
