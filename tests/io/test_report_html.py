@@ -12,14 +12,14 @@ from nmr_audit.report_data import build_report_data
 from nmr_audit.visits import reconcile_visits
 from tests.browser import needs_chromium, render
 from tests.builders import tables, visit
-from tests.test_rules import SCENARIOS, audit
+from tests.test_rules import all_visits, audit
 
 FORMULA_PATIENT = "=HYPERLINK(\"http://evil.example\",\"x\")"
 
 
 @pytest.fixture(scope="module")
 def report(reference, tmp_path_factory):
-    cases = [visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()]
+    cases = all_visits()
     cases.append(visit(patient_id=FORMULA_PATIENT, billed={"97112": 3}, note=False))
     cases.append(visit(patient_id="<script>alert(1)</script>", billed={"97112": 1}, note=False))
     findings = audit(reference, *cases)
