@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
-from nmr_audit.keys import first_positions, group_numbers, in_order, positions
+from nmr_audit.keys import first_positions, group_numbers, in_order, key_codes, positions
 from nmr_audit.reference import ReferenceData
 from nmr_audit.rules import rules_reading
 from nmr_audit.units import ama_ceiling, assistant_units, cms_most_units, fewest_minutes, units_for_minutes
@@ -90,17 +90,12 @@ def match_notes(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> pd.Data
     if not candidate.any():
         return notes
     own = notes.loc[candidate, KEY]
-    # one numbering of every key involved: lines, notes, and the candidates' supervised keys
     keys = pd.concat([claim_lines[KEY], notes[KEY], own.assign(rendering_npi=supervising[candidate].to_numpy())],
                      ignore_index=True)
-    number = group_numbers(keys, KEY)
+    code = pd.Series(key_codes(keys, KEY))  # membership only: integer codes, no dense renumbering
     lines_end, notes_end = len(claim_lines), len(claim_lines) + len(notes)
-    billed = np.zeros(int(number.max()) + 1, dtype=bool)
-    billed[number[:lines_end]] = True
-    known = billed.copy()
-    known[number[lines_end:notes_end]] = True
-    billed_own = billed[number[lines_end:notes_end][candidate]]
-    supervised = known[number[notes_end:]]
+    billed_own = code.iloc[lines_end:notes_end][candidate].isin(code.iloc[:lines_end]).to_numpy()
+    supervised = code.iloc[notes_end:].isin(code.iloc[:notes_end]).to_numpy()
     move = np.zeros(len(notes), dtype=bool)
     move[np.flatnonzero(candidate)[~billed_own & supervised]] = True
     return notes.assign(rendering_npi=notes["rendering_npi"].mask(move, supervising))
@@ -110,8 +105,10 @@ def assistant_notes(visit_notes: pd.DataFrame, reference: ReferenceData) -> np.n
     """Whether each note is an assistant's whose Medicare services carry CQ/CO (PTA, OTA: the
     credential's `assistant_modifier` in therapy_disciplines.csv; not SLPA, which has none)."""
     table = reference.therapy_disciplines.set_index("provider_credential")["assistant_modifier"]
-    modifier = visit_notes["provider_credential"].map(table)
-    return (modifier.notna() & (modifier.astype("str") != "")).to_numpy()
+    code, distinct = pd.factorize(visit_notes["provider_credential"])  # a few credentials, a million notes
+    modifier = pd.Index(distinct).map(table)
+    flagged = np.asarray(modifier.notna() & (modifier.astype("str") != ""), dtype=bool)
+    return flagged[code] & (code >= 0) if len(flagged) else np.zeros(len(visit_notes), dtype=bool)
 
 
 def note_id_lists(visit_notes: pd.DataFrame, note_visit: np.ndarray, count: int) -> pd.Series:
