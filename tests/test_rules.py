@@ -354,3 +354,14 @@ def test_the_day_across_providers_names_the_pool_and_the_excess(findings):
 def test_a_visit_level_rule_on_two_notes_is_raised_once_on_the_lowest_note(findings):
     row = of(findings, "two-notes-poc-expired", "PLAN_OF_CARE_EXPIRED")
     assert row["note_id"].startswith("N") and not row["note_id"].endswith("b")  # N<k>, not the PTA's N<k>b
+
+
+def test_the_audit_does_not_change_its_input_frames(reference):
+    frames = tables(*all_visits())
+    copies = [f.copy() for f in frames]
+    quarantine = quarantine_rows()
+    kept = quarantine.copy()
+    visit_table = reconcile_visits(*frames, reference)
+    build_facts(*frames, visit_table, reference, quarantine)
+    for frame, copy in zip([*frames, quarantine], [*copies, kept], strict=True):
+        pd.testing.assert_frame_equal(frame, copy)

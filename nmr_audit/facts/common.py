@@ -32,6 +32,3 @@ def any_of(modifiers: pd.Series, wanted: list[str], count: int) -> pd.Series:
     hit = modifiers.isin(wanted)
     return hit.groupby(level=0).any().reindex(range(count), fill_value=False).astype("bool")
 
-
-def blank_text(index: pd.Index) -> pd.Series:
-    return pd.Series(pd.NA, index=index, dtype="str")
