@@ -44,6 +44,7 @@ from nmr_audit.contract import (
 )
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
+from nmr_audit.facts import held_notes
 from nmr_audit.findings import ordered
 from nmr_audit.gx_engine import RuleEngineError
 from nmr_audit.intake import (
@@ -211,11 +212,11 @@ class Audit:
 
 @task(name="audit bucket", cache_policy=NO_CACHE)
 def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
-                 runner: BucketRunner) -> BucketAudit:
+                 runner: BucketRunner, quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
     """Reconcile and apply the rules to one bucket of patients (in this process's threads or in
-    a worker process: `flows.buckets`)."""
+    a worker process: `flows.buckets`); `quarantined_notes` (the run's) raise NOTE_QUARANTINED."""
     checkpoint("bucket")
-    done = runner.audit(bucket, spill, copies, reference)
+    done = runner.audit(bucket, spill, copies, reference, quarantined_notes)
     visits, findings = done.audited.visits, done.audited.findings
     get_run_logger().info("bucket %d/%d: %d claim line(s), %d visit(s) with 97112 (%d bill more units than "
                           "documented), %d finding(s)", bucket + 1, spill.buckets, done.claim_lines, len(visits),
@@ -247,8 +248,10 @@ def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: S
     """Every bucket through `runner`."""
     started = time.perf_counter()
     copies = LaterCopies(claims.duplicates, notes.duplicates)
+    held = held_notes(notes.quarantine)  # small: the visit keys of the notes set aside at intake
     try:
-        futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner) for b in range(spill.buckets)]
+        futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner, held)
+                   for b in range(spill.buckets)]
         return Buckets([future.result() for future in futures], started, runner.workers)
     except (RuleEngineError, BucketWorkerError) as problem:
         return problem
@@ -525,7 +528,7 @@ def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, refere
     work = Path(out) / f".work-{uuid.uuid4().hex[:12]}"
     lines, visit_notes, services, held = bucket_tables(spill, 0, LaterCopies(claims.duplicates, notes.duplicates))
     try:
-        folders = split_partitions(lines, visit_notes, services, str(work))
+        folders = split_partitions(lines, visit_notes, services, str(work), held_notes(notes.quarantine))
         done = audit_partition.map(folders, reference=unmapped(reference),
                                    expectations=unmapped(expectations)).result()
         visits, findings = merge_partitions(done)

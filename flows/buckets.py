@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from nmr_audit.buckets import patient_buckets
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.gx_engine import RuleEngine
 from nmr_audit.intake import drop_duplicates, keep_lineage
@@ -69,11 +70,15 @@ def bucket_tables(spill: Spill, bucket: int, copies: LaterCopies
     return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
 
 
-def audit_one(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData, rules: RuleEngine) -> BucketAudit:
+def audit_one(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData, rules: RuleEngine,
+              quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
     """Load, audit and let go of one bucket in one call, so that nothing of it outlives the call
-    in whichever process ran it."""
+    in whichever process ran it. `quarantined_notes` (`facts.held_notes` of the run's quarantine)
+    are cut to the bucket's patients."""
     lines, visit_notes, services, held = bucket_tables(spill, bucket, copies)
-    audited = audit_tables(lines, visit_notes, services, reference, rules)
+    if quarantined_notes is not None and len(quarantined_notes):
+        quarantined_notes = quarantined_notes[patient_buckets(quarantined_notes["patient_id"], spill.buckets) == bucket]
+    audited = audit_tables(lines, visit_notes, services, reference, rules, quarantine=quarantined_notes)
     count = len(lines)
     del lines, visit_notes, services
     give_back_memory()
@@ -102,14 +107,16 @@ class BucketRunner:
                 self._pool.submit(_ready)
                 self._slots.put(None)
 
-    def audit(self, bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData) -> BucketAudit:
+    def audit(self, bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
+              quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
         slot = self._slots.get()
         try:
             if slot is not None:
-                return audit_one(bucket, spill, copies, reference, slot)
+                return audit_one(bucket, spill, copies, reference, slot, quarantined_notes)
             assert self._pool is not None
             try:
-                return self._pool.submit(_audit_in_worker, bucket, spill, copies, reference).result()
+                return self._pool.submit(_audit_in_worker, bucket, spill, copies, reference,
+                                         quarantined_notes).result()
             except BrokenProcessPool as exc:
                 raise BucketWorkerError(
                     f"the worker process auditing bucket {bucket + 1} of {spill.buckets} stopped (out of memory?): "
@@ -134,5 +141,6 @@ def _ready() -> None:
     """Submitted once per worker so that every worker starts before the first bucket is due."""
 
 
-def _audit_in_worker(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData) -> BucketAudit:
-    return audit_one(bucket, spill, copies, reference, _ENGINE[0])
+def _audit_in_worker(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
+                     quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
+    return audit_one(bucket, spill, copies, reference, _ENGINE[0], quarantined_notes)

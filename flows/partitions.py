@@ -31,8 +31,9 @@ _ENGINES = threading.local()  # a GX context is never shared between threads
 
 @task(name="split into partitions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def split_partitions(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_services: pd.DataFrame,
-                     work: str) -> list[str]:
-    """One folder per clinic and month with that partition's canonical tables."""
+                     work: str, quarantined_notes: pd.DataFrame | None = None) -> list[str]:
+    """One folder per clinic and month with that partition's canonical tables, and the
+    quarantined notes (`facts.held_notes`) of its patients."""
     line_label, note_label = partition_labels(claim_lines, visit_notes)
     service_label = note_services["note_id"].map(pd.Series(note_label.to_numpy(), index=visit_notes["note_id"]))
     history = payer_history(claim_lines)
@@ -47,6 +48,8 @@ def split_partitions(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_
         write_parquet(note_services[service_label == label], folder / "note_services.parquet")
         patients = pd.concat([lines["patient_id"], notes["patient_id"]]).unique()
         write_parquet(history[history["patient_id"].isin(patients)], folder / "history.parquet")
+        if quarantined_notes is not None and len(quarantined_notes):
+            write_parquet(quarantined_notes[quarantined_notes["patient_id"].isin(patients)], folder / "held.parquet")
         (folder / "label.txt").write_text(label, encoding="utf-8")
         folders.append(str(folder))
     get_run_logger().info("split into %d partition(s) by clinic and month", len(folders))
@@ -58,8 +61,9 @@ def audit_partition(folder: str, reference: ReferenceData, expectations: str | N
     """Reconcile and apply the rules to one partition; write its visits and findings beside it."""
     path = Path(folder)
     tables = {name: read_canonical(path / f"{name}.parquet") for name in INPUTS}
+    held = read_canonical(path / "held.parquet") if (path / "held.parquet").exists() else None
     audited = audit_tables(tables["claim_lines"], tables["visit_notes"], tables["note_services"], reference,
-                           rule_engine(expectations), history=tables["history"])
+                           rule_engine(expectations), history=tables["history"], quarantine=held)
     write_parquet(audited.visits, path / "visits.parquet")
     write_parquet(audited.findings, path / "findings.parquet")
     get_run_logger().info("partition %s: %d visit(s), %d finding(s)",
@@ -83,7 +87,7 @@ def rule_engine(expectations: str | None) -> RuleEngine:
 @task(name="merge partitions", cache_policy=NO_CACHE)
 def merge_partitions(folders: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All partitions' visits and findings, in the order a single-process run writes them."""
-    visits = pd.concat([pd.read_parquet(Path(f) / "visits.parquet") for f in folders], ignore_index=True)
+    visits = pd.concat([read_canonical(Path(f) / "visits.parquet") for f in folders], ignore_index=True)  # note_ids: a list
     findings = pd.concat([pd.read_parquet(Path(f) / "findings.parquet") for f in folders], ignore_index=True)
     return in_visit_order(visits.astype({"date_of_service": "datetime64[s]"})), ordered(findings)
 

@@ -36,6 +36,8 @@ def _reason_text(rule_ids: pd.Series, weights: pd.Series) -> pd.Series:
 def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
     """One row per claim with a finding: its denial risk (0–1), the reasons and the money.
 
+    Raises ValueError naming the rules that have no weight in `weights` (rule_id, weight).
+
     Claims are numbered once in claim_id order and every step groups and sorts those numbers:
     grouping and sorting text ids took 7 s for 750,000 findings."""
     on_claims = findings[findings["claim_id"].notna()]
@@ -43,7 +45,11 @@ def claim_risk(findings: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=CLAIM_RISK_COLUMNS)
     claim, claim_ids = pd.factorize(on_claims["claim_id"], sort=True)
     rule, _ = pd.factorize(on_claims["rule_id"], sort=True)
-    weight = on_claims["rule_id"].map(weights.set_index("rule_id")["weight"]).fillna(0.0).to_numpy("float64")
+    unweighted = sorted(set(on_claims["rule_id"]) - set(weights["rule_id"]))
+    if unweighted:  # a rule without a weight must not read as a risk of 0
+        raise ValueError(f"denial_weights.csv has no weight for {', '.join(unweighted)}; "
+                         "every rule of the registry (nmr_audit/contract.py RULES) needs one")
+    weight = on_claims["rule_id"].map(weights.set_index("rule_id")["weight"]).to_numpy("float64")
     _, first = np.unique(claim.astype("int64") * (int(rule.max()) + 1) + rule, return_index=True)
     first = first[np.lexsort((rule[first], -weight[first], claim[first]))]  # per claim: heaviest rule first
     rules = on_claims.iloc[first].assign(claim=claim[first], weight=weight[first])

@@ -2,8 +2,11 @@
 
 One finding per (rule, claim line or note, field). Its message is the expectation's template
 filled from the fact row; its excess units and dollars at risk come from the fact columns the
-expectation names. `finding_id` is a hash of what the finding is about, so the same input gives
-the same ids on every run.
+expectation names; its `field` is the expectation's `field`, or the fact column `field_column`
+names (FIELD_UNREADABLE: the unreadable column). A rule the registry files about a visit but
+evaluates per note (the plan of care, one-on-one time, canalith) is raised once per visit, on its
+lowest note. `finding_id` is a hash of what the finding is about, so the same input gives the
+same ids on every run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import string
 import numpy as np
 import pandas as pd
 
-from nmr_audit.contract import SEVERITIES
+from nmr_audit.contract import RULES, SEVERITIES, VISIT_KEY
 from nmr_audit.keys import in_order
 
 FINDING_COLUMNS = {
@@ -36,6 +39,7 @@ FINDING_COLUMNS = {
 IDENTITY = ["rule_id", "claim_id", "line_number", "note_id", "field", "patient_id", "date_of_service",
             "rendering_npi"]
 MISSING_TEXT = "—"
+ONCE_PER_VISIT = frozenset(r.rule_id for r in RULES if r.grain == "visit" and r.suite == "notes")
 
 
 def empty_findings() -> pd.DataFrame:
@@ -50,7 +54,7 @@ def build_findings(unexpected: pd.DataFrame, facts: dict[str, pd.DataFrame]) -> 
         return empty_findings()
     found = pd.concat(parts, ignore_index=True).astype(
         {c: t for c, t in FINDING_COLUMNS.items() if c != "finding_id"})
-    found = _one_per_subject(found)
+    found = _once_per_visit(_one_per_subject(found))
     return ordered(found.assign(finding_id=finding_ids(found)))
 
 
@@ -78,7 +82,8 @@ def _from_expectation(hits: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
         "rendering_npi": rows.get("rendering_npi", blank),
         "clinic_id": rows.get("clinic_id", blank),
         "payer_type": rows.get("payer_type", blank),
-        "field": meta["field"] if isinstance(meta["field"], str) else pd.NA,
+        "field": rows[meta["field_column"]].astype("str") if isinstance(meta.get("field_column"), str)
+        else (meta["field"] if isinstance(meta["field"], str) else pd.NA),
         "message": render(meta["message"], rows),
         "excess_units": rows[meta["excess_units"]] if isinstance(meta["excess_units"], str) else blank,
         "dollars_at_risk": rows[meta["dollars"]].astype("float64").round(2)
@@ -97,6 +102,16 @@ def _one_per_subject(found: pd.DataFrame) -> pd.DataFrame:
         message=("message", "; ".join), excess_units=("excess_units", "max"),
         dollars_at_risk=("dollars_at_risk", "max")).reset_index()
     return pd.concat([found[~repeated], merged], ignore_index=True)[list(found.columns)]
+
+
+def _once_per_visit(found: pd.DataFrame) -> pd.DataFrame:
+    """Visit-level rules found on several notes of one visit: the finding of the lowest note."""
+    visit_level = found["rule_id"].isin(list(ONCE_PER_VISIT)).to_numpy()
+    if not visit_level.any():
+        return found
+    subject = ["rule_id", *VISIT_KEY, "field"]
+    first = in_order(found[visit_level], [*subject, "note_id"]).drop_duplicates(subject)
+    return pd.concat([found[~visit_level], first], ignore_index=True)
 
 
 def dollars_per_line(findings: pd.DataFrame, claim: np.ndarray | None = None) -> pd.Series:

@@ -22,7 +22,7 @@ from great_expectations.validator.v1_validator import Validator
 
 from nmr_audit.contract import SEVERITIES
 
-UNEXPECTED_COLUMNS = ("grain", "expectation", "rule_id", "severity", "field", "message",
+UNEXPECTED_COLUMNS = ("grain", "expectation", "rule_id", "severity", "field", "field_column", "message",
                       "excess_units", "dollars", "row_id")
 META_KEYS = ("rule_id", "severity", "message")
 RESULT_FORMAT = {"result_format": "COMPLETE"}  # unexpected_index_list: the batch index, i.e. row_id
@@ -176,7 +176,8 @@ def _unexpected(grain: str, number: int, result: Any) -> list[dict[str, Any]]:
         return []
     ids = result.result.get("unexpected_index_list") or []
     return [{"grain": grain, "expectation": number, "rule_id": meta["rule_id"], "severity": meta["severity"],
-             "field": meta.get("field"), "message": meta["message"], "excess_units": meta.get("excess_units"),
+             "field": meta.get("field"), "field_column": meta.get("field_column"), "message": meta["message"],
+             "excess_units": meta.get("excess_units"),
              "dollars": meta.get("dollars"), "row_id": int(item)} for item in ids]
 
 

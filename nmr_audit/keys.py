@@ -24,6 +24,15 @@ def group_numbers(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return dense_numbers(np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes]))
 
 
+def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One int64 per row, equal for rows with equal `columns` (missing values included), not
+    dense: enough to test membership (`Series.isin`) without `group_numbers`' stable sort."""
+    codes = [pd.factorize(frame[column], use_na_sentinel=False)[0] for column in columns]
+    if len(codes) == 1:
+        return codes[0].astype("int64")
+    return np.ravel_multi_index(codes, [int(c.max()) + 1 for c in codes]).astype("int64")
+
+
 def dense_numbers(values: np.ndarray) -> np.ndarray:
     """0, 1, … per distinct value, in order of first appearance, by a stable sort: pandas'
     hash-based `factorize` took 3.5 s for 10M distinct combined keys, this 0.9 s (rows of one

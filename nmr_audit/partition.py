@@ -30,6 +30,7 @@ def partition_labels(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> tu
 
 
 def payer_history(claim_lines: pd.DataFrame) -> pd.DataFrame:
-    """(patient_id, date_of_service, payer_type) of every claim day: how a visit documented but
-    never billed finds its payer in another partition."""
-    return claim_lines[[*DAY, "payer_type"]].drop_duplicates(DAY).reset_index(drop=True)
+    """(patient_id, date_of_service, payer_type[, payer_id]) of every claim day: how a visit
+    documented but never billed finds its payer (and the payer table's terms) in another partition."""
+    payer = ["payer_type", "payer_id"] if "payer_id" in claim_lines.columns else ["payer_type"]
+    return claim_lines[[*DAY, *payer]].drop_duplicates(DAY).reset_index(drop=True)

@@ -14,7 +14,7 @@ from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
 from nmr_audit.gx_engine import RuleEngine
 from nmr_audit.reference import ReferenceData
-from nmr_audit.visits import reconcile_visits
+from nmr_audit.visits import match_notes, reconcile_visits
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,16 @@ class Audited:
 
 
 def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_services: pd.DataFrame,
-                 reference: ReferenceData, rules: RuleEngine, history: pd.DataFrame | None = None) -> Audited:
+                 reference: ReferenceData, rules: RuleEngine, history: pd.DataFrame | None = None,
+                 quarantine: pd.DataFrame | None = None) -> Audited:
+    """Visits and findings of canonical tables. `history`: where an unbilled visit finds its
+    payer (default: these claim lines); `quarantine`: the quarantined rows of the same patients
+    (their notes' visit keys make NOTE_QUARANTINED instead of NO_NOTE)."""
     started = time.perf_counter()
+    visit_notes = match_notes(claim_lines, visit_notes)  # once, for the reconciliation and the facts
     visits = reconcile_visits(claim_lines, visit_notes, note_services, reference, history)
     reconciled = time.perf_counter()
-    facts = build_facts(claim_lines, visit_notes, note_services, visits, reference).by_grain()
+    facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine).by_grain()
     findings = build_findings(rules.validate(facts), facts)
     return Audited(visits, findings, {"reconcile_units": reconciled - started,
                                       "apply_rules": time.perf_counter() - reconciled})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import UNKNOWN_PAYER
@@ -26,6 +27,7 @@ class ReferenceData:
     payment_policy: pd.DataFrame
     modifiers: pd.DataFrame
     denial_weights: pd.DataFrame
+    payers: pd.DataFrame  # payer_id → payer_type, rule_basis, medicare_rules (overrides the payer type's)
     # Optional names for the reports (`providers.csv`, `clinics.csv`): None where absent.
     providers: pd.DataFrame | None = None
     clinics: pd.DataFrame | None = None
@@ -60,9 +62,33 @@ class ReferenceData:
             raise KeyError(f"payment_policy.csv has no row for {name!r}")
         return float(rows.sort_values("effective_from")["value"].iloc[-1])
 
-    def rule_basis(self, payer_types: pd.Series) -> pd.Series:
-        """The unit-counting basis (`cms` or `ama`) for each payer type."""
-        lookup = self.payer_rule_basis.set_index("payer_type")["rule_basis"]
-        positions, distinct = pd.factorize(payer_types)  # a few payer types, millions of rows
-        basis = pd.Index(distinct).map(lookup).to_numpy(dtype=object)
-        return pd.Series(basis[positions], index=payer_types.index).where(positions >= 0)
+    def rule_basis(self, payer_types: pd.Series, payer_ids: pd.Series | None = None) -> pd.Series:
+        """The unit-counting basis (`cms` or `ama`) for each payer (see `payer_terms`)."""
+        return self.payer_terms(payer_types, payer_ids)["rule_basis"]
+
+    def payer_terms(self, payer_types: pd.Series, payer_ids: pd.Series | None = None) -> pd.DataFrame:
+        """How each payer counts units and whether it follows Medicare's own rules.
+
+        Returns `rule_basis` (str: cms, ama) and `medicare_rules` (bool: assistant modifiers, plan
+        of care), aligned with `payer_types`. A `payer_id` listed in `payers.csv` (or added by
+        an audit profile) takes its row's terms; any other payer takes its payer type's row of
+        `payer_rule_basis.csv`; an unknown payer type has no basis (missing) and no Medicare
+        rules. Lookups go through the few distinct values, not the millions of rows.
+        """
+        by_type = self.payer_rule_basis.set_index("payer_type")
+        basis = _lookup(payer_types, by_type["rule_basis"])
+        medicare = _lookup(payer_types, by_type["medicare_rules"])
+        if payer_ids is not None and len(self.payers):
+            by_id = self.payers.drop_duplicates("payer_id", keep="last").set_index("payer_id")
+            basis = _lookup(payer_ids, by_id["rule_basis"]).fillna(basis)
+            medicare = _lookup(payer_ids, by_id["medicare_rules"]).fillna(medicare)
+        return pd.DataFrame({"rule_basis": basis.astype("str"),
+                             "medicare_rules": medicare.fillna(False).astype("bool")}, index=payer_types.index)
+
+
+def _lookup(values: pd.Series, table: pd.Series) -> pd.Series:
+    """`table[value]` for each value (missing where absent), through the distinct values."""
+    positions, distinct = pd.factorize(values)
+    found = pd.Index(distinct).map(table).to_numpy(dtype=object)
+    return pd.Series(found[positions] if len(found) else np.full(len(values), None, dtype=object),
+                     index=values.index).where(positions >= 0)

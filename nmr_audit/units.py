@@ -76,3 +76,40 @@ def _units_left(minutes: pd.Series, by_visit: pd.Series) -> pd.Series:
     """Per visit, the pooled units that full 15-minute units leave to allot by remainder."""
     pooled = units_for_minutes(minutes.groupby(by_visit).sum())
     return pooled - (minutes // 15).groupby(by_visit).sum()
+
+
+DE_MINIMIS_SHARE = 0.10  # CQ/CO when the assistant furnished more than 10% of a unit (CY 2020 PFS final rule)
+THERAPIST_ALONE_MINUTES = 8  # a therapist's own minutes that bill the final unit without CQ/CO (CY 2022)
+
+
+def assistant_units(units: pd.Series, assistant_minutes: pd.Series, therapist_minutes: pd.Series
+                    ) -> pd.Series:
+    """How many of a timed code's `units` carry CQ/CO, unit by unit, as CMS assigns them.
+
+    The method of CMS's page "Billing Examples Using CQ/CO Modifiers for Services Furnished In
+    Whole or In Part by PTAs and OTAs" (Claims Processing Manual ch. 5 §20.1; CY 2020 PFS final
+    rule, 84 FR 62702; CY 2022 PFS final rule, 86 FR 64996): the code's units are counted from
+    the pooled minutes of both clinicians first (`units`); then each clinician's full 15-minute
+    units are theirs — the assistant's with CQ/CO, the therapist's without; the final unit(s)
+    left are shared: one goes without CQ/CO when the therapist's remaining minutes alone reach 8
+    (the therapist meets the billing requirement for it without the assistant's minutes, CY 2022
+    revision), and a unit left after that carries CQ/CO when the assistant's remaining minutes
+    exceed 10% of the remaining minutes (the de minimis standard). So two units left where each
+    clinician furnished 9–14 minutes are one with CQ/CO and one without. Where fewer units than
+    the full units are given, the therapist's full units come first (the reading that asks for
+    the fewest CQ/CO units). Minutes are those each clinician furnished on their own note (the
+    contract cannot mark time furnished together, which CMS counts as the therapist's).
+
+    Aligned Series of ints (minutes ≥ 0); returns int64 CQ/CO units, 0 … units.
+    """
+    n = units.astype("int64").to_numpy()
+    a = assistant_minutes.fillna(0).astype("int64").to_numpy()
+    t = therapist_minutes.fillna(0).astype("int64").to_numpy()
+    full_a, full_t = a // 15, t // 15
+    rest_a, rest_t = a % 15, t % 15
+    left = np.maximum(n - full_a - full_t, 0)
+    therapist_final = np.minimum(left, (rest_t >= THERAPIST_ALONE_MINUTES).astype("int64"))
+    assistant_share = rest_a > DE_MINIMIS_SHARE * (rest_a + rest_t)
+    final = (left - therapist_final) * assistant_share
+    shared = np.minimum(full_a, np.maximum(n - full_t, 0)) + final
+    return pd.Series(np.clip(shared, 0, n), index=units.index, dtype="int64")

@@ -2,7 +2,10 @@
 
 A visit is written as billed units per code and documented minutes per code, e.g.
 `visit(billed={"97112": 2, "97110": 1}, minutes={"97112": 24, "97110": 23})`; everything
-else defaults to a fully documented, correctly billed PT visit that no rule flags.
+else defaults to a fully documented, correctly billed PT visit that no rule flags. More notes of
+the same visit (a PTA's, under its own NPI with `supervising_npi`) go in `notes=[{...}]`;
+unreadable optional values, as intake records them, in `unreadable=[(column, value, expected)]`
+(the note) and `line_unreadable={code: [...]}` (its line). Both tables carry `unreadable_fields`.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 from nmr_audit.parse import parse_modifiers
+from nmr_audit.unreadable import UNREADABLE, UNREADABLE_TYPE
 
 NPI = "1234567893"
+PTA_NPI = "1245319599"  # a second valid NPI (check digit per the 80840 Luhn rule)
+OTHER_PT_NPI = "1346798527"
 DOCUMENTED = {
     "provider_credential": "PT",
     "diagnosis_codes": "R26.81;I69.351",
@@ -36,11 +43,16 @@ class Visit:
     total_timed_minutes: int | None = None
     note: bool = True
     claims: int = 1  # bill the lines over this many claims
+    payer_id: str | None = None
     rendering_npi: str = NPI
     modifiers: dict[str, str] = field(default_factory=dict)  # code -> modifiers (default GP)
     extra_lines: list[tuple[str, int, str]] = field(default_factory=list)  # (code, units, modifiers)
     note_fields: dict[str, object] = field(default_factory=dict)  # overrides of DOCUMENTED etc.
     plan_of_care_days_before: int | None = 10  # None: no certified plan of care
+    # more notes of the same day: each a dict of note fields plus "minutes" (code -> minutes)
+    notes: list[dict[str, object]] = field(default_factory=list)
+    unreadable: list[tuple[str, str, str]] = field(default_factory=list)  # the note's (column, value, expected)
+    line_unreadable: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)  # code -> cells
 
 
 def visit(**kwargs: object) -> Visit:
@@ -56,18 +68,32 @@ def tables(*visits: Visit) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         billed = [(c, u, v.modifiers.get(c, "GP")) for c, u in v.billed.items()] + v.extra_lines
         for i, (code, units, modifiers) in enumerate(billed):
             lines.append({"claim_id": f"C{number}-{i % v.claims}", "line_number": i + 1, **key,
-                          "payer_type": v.payer_type, "cpt_code": code, "modifiers": modifiers,
-                          "units": units, "charge_amount": 60.0 * units})
+                          "payer_type": v.payer_type, "payer_id": v.payer_id, "cpt_code": code,
+                          "modifiers": modifiers, "units": units, "charge_amount": 60.0 * units,
+                          UNREADABLE: _cells(v.line_unreadable.get(code, []))})
         if not v.note:
             continue
         note_id = f"N{number}"
         itemized = v.minutes is not None and len(v.minutes) > 0
-        notes.append({"note_id": note_id, **key, **_documentation(v), "itemizes_minutes": itemized})
+        notes.append({"note_id": note_id, **key, **_documentation(v), "itemizes_minutes": itemized,
+                      UNREADABLE: _cells(v.unreadable)})
         services += [{"note_id": note_id, "cpt_code": c, "minutes": m} for c, m in (v.minutes or {}).items()]
+        for extra, more in enumerate(v.notes):
+            fields = {k: w for k, w in more.items() if k not in ("minutes", "unreadable")}
+            minutes = more.get("minutes") or {}
+            one = Visit(**{**v.__dict__, "minutes": minutes, "note_fields": {**v.note_fields, **fields}})
+            notes.append({"note_id": f"N{number}{chr(98 + extra)}", **key, **_documentation(one),
+                          "itemizes_minutes": bool(minutes), UNREADABLE: _cells(more.get("unreadable", []))})
+            services += [{"note_id": f"N{number}{chr(98 + extra)}", "cpt_code": c, "minutes": m}
+                         for c, m in minutes.items()]
     claim_lines = _frame(lines, CLAIM_TYPES)
     claim_lines = claim_lines.assign(modifiers=parse_modifiers(claim_lines["modifiers"])[0])
     return (claim_lines, _frame(notes, NOTE_TYPES),
             _frame(services, {"note_id": "str", "cpt_code": "str", "minutes": "Int64"}))
+
+
+def _cells(cells: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    return [{"column": c, "value": value, "expected": expected} for c, value, expected in cells]
 
 
 def _documentation(v: Visit) -> dict[str, object]:
@@ -84,16 +110,20 @@ def _documentation(v: Visit) -> dict[str, object]:
 
 CLAIM_TYPES = {"claim_id": "str", "line_number": "Int64", "patient_id": "str",
                "date_of_service": "datetime64[s]", "rendering_npi": "str", "clinic_id": "str",
-               "payer_type": "str", "cpt_code": "str", "modifiers": "str", "units": "Int64",
-               "charge_amount": "Float64"}
+               "payer_type": "str", "payer_id": "str", "cpt_code": "str", "modifiers": "str", "units": "Int64",
+               "charge_amount": "Float64", UNREADABLE: UNREADABLE_TYPE}
 NOTE_TYPES = {"note_id": "str", "patient_id": "str", "date_of_service": "datetime64[s]",
               "rendering_npi": "str", "clinic_id": "str", "provider_credential": "str",
               "diagnosis_codes": "str", "plan_of_care_signed_date": "datetime64[s]", "time_in": "str",
               "time_out": "str", "total_treatment_minutes": "Int64", "total_timed_minutes": "Int64",
               "functional_deficit": "str", "treatment_goals": "str", "techniques": "str",
               "patient_response": "str", "one_on_one": "boolean", "signed": "boolean",
-              "itemizes_minutes": "bool"}
+              "supervising_npi": "str", "itemizes_minutes": "bool", UNREADABLE: UNREADABLE_TYPE}
 
 
-def _frame(rows: list[dict], dtypes: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
+def _frame(rows: list[dict], dtypes: dict[str, object]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(dtypes))
+    if UNREADABLE in dtypes:  # a list column: through Arrow, empty lists where a row names none
+        frame[UNREADABLE] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(
+            [c if isinstance(c, list) else [] for c in frame[UNREADABLE]], type=UNREADABLE_TYPE.pyarrow_dtype)))
+    return frame.astype({c: t for c, t in dtypes.items() if c != UNREADABLE})

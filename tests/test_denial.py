@@ -33,8 +33,33 @@ def test_findings_without_a_claim_are_not_scored():
     assert claim_risk(frame, WEIGHTS).empty
 
 
-def test_shipped_weights_cover_every_contract_rule(reference):
-    from tests.test_suites import CONTRACT_RULES
+def test_shipped_weights_are_the_registry_defaults_for_every_rule(reference):
+    from nmr_audit.contract import RULES
 
     weights = reference.denial_weights.set_index("rule_id")["weight"]
-    assert set(weights.index) == set(CONTRACT_RULES) and weights.between(0, 1).all()
+    assert weights.to_dict() == pytest.approx({r.rule_id: r.weight for r in RULES})
+
+
+def test_a_rule_without_a_weight_fails_loudly_rather_than_weighing_nothing():
+    with pytest.raises(ValueError, match="no weight for D"):
+        claim_risk(findings(("c1", 1, "A", 1.0), ("c1", 1, "D", 1.0)), WEIGHTS)
+
+
+@pytest.mark.parametrize(("edit", "said"), [
+    (lambda t: t[~t.str.startswith("NOTE_UNSIGNED")], "no weight for NOTE_UNSIGNED"),
+    (lambda t: pd.concat([t, pd.Series(['KX_MISSING,0.9,"x",2026-01-01,false,"y"'])]),
+     "KX_MISSING is not in the rule registry"),
+])
+def test_a_weights_table_that_misses_or_adds_a_rule_stops_the_run_naming_the_file(tmp_path, edit, said):
+    import shutil
+
+    from nmr_audit.errors import InputError
+    from nmr_audit.io.reference import default_reference_dir, load_reference
+
+    shutil.copytree(default_reference_dir(), tmp_path / "ref")
+    path = tmp_path / "ref" / "denial_weights.csv"
+    lines = pd.Series(path.read_text(encoding="utf-8").splitlines())
+    path.write_text("\n".join([lines.iloc[0], *edit(lines.iloc[1:])]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"denial_weights\.csv") as raised:
+        load_reference(tmp_path / "ref")
+    assert said in str(raised.value)

@@ -1,8 +1,10 @@
-"""Every rule of the contract: a case that fires and a close case that must not.
+"""Every rule of the registry: a case that fires and a close case that must not.
 
-All scenarios are audited together once (each is its own patient), through the real path:
-reconcile → facts → the GX suites from `expectations/` → findings. Each test then reads the
-findings of its own patient, so a rule that fires on a neighbour's row would show up too.
+All scenarios are audited together once (each is its own patient, of one visit or several),
+through the real path: reconcile → facts → the GX suites from `expectations/` → findings. Each
+test then reads the findings of its own patient, so a rule that fires on a neighbour's row would
+show up too. The issue-17 cases (who treated whom, unreadable optional values, quarantined notes,
+the day across providers, payers) are written from the issue's examples and CMS's published ones.
 """
 
 import pandas as pd
@@ -13,10 +15,16 @@ from nmr_audit.findings import FINDING_COLUMNS, build_findings
 from nmr_audit.gx_engine import validate
 from nmr_audit.io.suites import load_suites
 from nmr_audit.visits import reconcile_visits
-from tests.builders import tables, visit
+from tests.builders import NPI, OTHER_PT_NPI, PTA_NPI, tables, visit
 
 CLEAN = {"billed": {"97112": 2, "97110": 1}, "minutes": {"97112": 24, "97110": 23}}
 PTA = {"provider_credential": "PTA"}
+SUPERVISED_PTA = {"rendering_npi": PTA_NPI, "supervising_npi": NPI, "provider_credential": "PTA"}
+TIME = "a time such as 09:00 or 9:00 AM"
+# The issue's example c (CMS Scenario 1 with 97112): PTA 23 min of 97112; PT 13 of 97112 and 30 of 97140.
+CMS_1 = {"billed": {"97140": 2}, "minutes": {"97112": 13, "97140": 30},
+         "notes": [{**SUPERVISED_PTA, "minutes": {"97112": 23}}]}
+SPLIT = [("97112", 1, "GP,CQ"), ("97112", 1, "GP")]
 
 SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, with counts)
     "clean-cms": (CLEAN, {}),
@@ -75,23 +83,117 @@ SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, 
     "unsigned": ({**CLEAN, "note_fields": {"signed": False}}, {"NOTE_UNSIGNED": 1}),
     "duplicate-line": ({"billed": {"97112": 1}, "extra_lines": [("97112", 1, "GP")], "minutes": {"97112": 30}},
                        {"DUPLICATE_LINE": 1}),
+    "duplicate-across-claims": ({"billed": {"97112": 1}, "extra_lines": [("97112", 1, "GP")], "claims": 2,
+                                 "minutes": {"97112": 30}}, {"DUPLICATE_LINE": 1}),
     "one-line-two-units": ({"billed": {"97112": 2}, "minutes": {"97112": 30}}, {}),
     "canalith": ({**CLEAN, "note_fields": {"techniques": "Epley maneuver, right posterior canal"}},
                  {"CANALITH_AS_97112": 1}),
     "canalith-close": ({**CLEAN, "note_fields": {"techniques": "vestibular habituation, gaze stabilization"}}, {}),
+    # b: the PTA signs under the PTA's own NPI; the claim goes under the supervising PT (with CQ)
+    "pta-under-supervisor": ({**CLEAN, "note_fields": SUPERVISED_PTA,
+                              "modifiers": {"97112": "GP,CQ", "97110": "GP,CQ"}}, {}),
+    "pta-under-supervisor-no-cq": ({**CLEAN, "note_fields": SUPERVISED_PTA}, {"MISSING_ASSISTANT_MODIFIER": 1}),
+    # c: CMS's split, one line GP,CQ and one GP: no DUPLICATE_LINE, no MISSING_ASSISTANT_MODIFIER
+    "cms-scenario-1": ({**CMS_1, "extra_lines": SPLIT}, {}),
+    "cms-scenario-1-one-line": ({**CMS_1, "billed": {"97140": 2, "97112": 2}}, {"MISSING_ASSISTANT_MODIFIER": 1}),
+    "cms-scenario-1-both-cq": ({**CMS_1, "extra_lines": [("97112", 1, "GP,CQ"), ("97112", 1, "GP,CQ")]},
+                               {"DUPLICATE_LINE": 1}),
+    "split-other-modifier": ({**CMS_1, "extra_lines": [("97112", 1, "GP,CQ"), ("97112", 1, "GP,59")]},
+                             {"DUPLICATE_LINE": 1}),  # the lines differ by more than CQ/CO
+    "two-notes-poc-expired": ({**CMS_1, "extra_lines": SPLIT, "plan_of_care_days_before": 91},
+                              {"PLAN_OF_CARE_EXPIRED": 1}),  # raised once for the visit, not per note
+    "two-notes-unsigned": ({**CMS_1, "extra_lines": SPLIT, "note_fields": {"signed": False}},
+                           {"NOTE_UNSIGNED": 2}),  # a note-level rule: each note
+    # h: a session across midnight is 50 minutes, not −1,390
+    "midnight": ({**CLEAN, "note_fields": {"time_in": "23:40", "time_out": "00:30", "total_treatment_minutes": 47}},
+                 {}),
+    "midnight-short": ({**CLEAN, "note_fields": {"time_in": "23:40", "time_out": "00:10",
+                                                 "total_treatment_minutes": 47}}, {"TIME_INCONSISTENT": 1}),
+    # a: an unreadable optional cell costs the field, not the note
+    "unreadable-time": ({**CLEAN, "note_fields": {"time_in": None}, "unreadable": [("time_in", "25:61", TIME)]},
+                        {"FIELD_UNREADABLE": 1}),
+    "issue-a-12-hour-times": ({"billed": {"97112": 2}, "minutes": {"97112": 23},
+                               "note_fields": {"time_in": None, "time_out": None},
+                               "unreadable": [("time_in", "9:00 AM", TIME), ("time_out", "9:28 AM", TIME)]},
+                              {"FIELD_UNREADABLE": 2}),  # as intake would have it, had it not read 12-hour times
+    "unreadable-minutes": ({"billed": {"97112": 2, "97110": 1}, "minutes": {"97110": 23},
+                            "unreadable": [("minutes_97112", "24 mins?", "a whole number of minutes ≥ 0")]},
+                           {"FIELD_UNREADABLE": 1}),  # not NO_97112_TIME, not UNITS_EXCEED_TIME
+    "unreadable-total-timed": ({"billed": {"97112": 3}, "minutes": None,
+                                "unreadable": [("total_timed_minutes", "forty", "a whole number ≥ 0")]},
+                               {"FIELD_UNREADABLE": 1}),
+    "unreadable-poc": ({**CLEAN, "plan_of_care_days_before": None,
+                        "unreadable": [("plan_of_care_signed_date", "13/45/2026", "a real date")]},
+                       {"FIELD_UNREADABLE": 1}),  # not PLAN_OF_CARE_MISSING
+    "unreadable-modifiers": ({**CLEAN, "modifiers": {"97112": ""},
+                              "line_unreadable": {"97112": [("modifiers", "GP;;C Q", "0-4 modifiers")]}},
+                             {"FIELD_UNREADABLE": 1}),  # not MISSING_THERAPY_MODIFIER
+    "unreadable-supervisor": ({**CLEAN, "note_fields": {**SUPERVISED_PTA, "supervising_npi": None},
+                               "unreadable": [("supervising_npi", "123456789", "10 digits with a valid check digit")]},
+                              {"FIELD_UNREADABLE": 1}),  # not NO_NOTE, not UNBILLED_97112
+    "unreadable-charge": ({**CLEAN, "line_unreadable": {"97110": [("charge_amount", "$12,3,4", "an amount ≥ 0")]}},
+                          {"FIELD_UNREADABLE": 1}),
+    # NOTE_QUARANTINED: the note exists but was set aside (QUARANTINED below names the rows)
+    "note-quarantined": ({"billed": {"97112": 2}, "note": False}, {"NOTE_QUARANTINED": 1}),
+    "note-quarantined-assistant": ({"billed": {"97112": 2}, "note": False}, {"NOTE_QUARANTINED": 1}),
+    "note-quarantined-other-day": ({"billed": {"97112": 2}, "note": False}, {"NO_NOTE": 1}),
+    # 5: the day across providers (cms basis): two PTs each 97112 ×1 for 10 minutes: 20 minutes, 1 unit
+    "day-two-providers": ([{"billed": {"97112": 1}, "minutes": {"97112": 10}},
+                           {"billed": {"97112": 1}, "minutes": {"97112": 10}, "rendering_npi": OTHER_PT_NPI}],
+                          {"DAY_UNITS_EXCEED_TIME": 1}),
+    "day-two-providers-enough": ([{"billed": {"97112": 1}, "minutes": {"97112": 12}},
+                                  {"billed": {"97112": 1}, "minutes": {"97112": 11}, "rendering_npi": OTHER_PT_NPI}],
+                                 {}),
+    "day-two-providers-ama": ([{"billed": {"97112": 1}, "minutes": {"97112": 10}, "payer_type": "commercial"},
+                               {"billed": {"97112": 1}, "minutes": {"97112": 10}, "payer_type": "commercial",
+                                "rendering_npi": OTHER_PT_NPI}], {}),
+    "day-two-disciplines": ([{"billed": {"97112": 1}, "minutes": {"97112": 10}},
+                             {"billed": {"97112": 1}, "minutes": {"97112": 10}, "rendering_npi": OTHER_PT_NPI,
+                              "modifiers": {"97112": "GO"}, "note_fields": {"provider_credential": "OT"}}], {}),
+    "pt-and-ot-notes": ({**CLEAN, "modifiers": {"97112": "GO", "97110": "GO"},
+                         "notes": [{"provider_credential": "OT", "minutes": {}}]},
+                        {}),  # GO matches one of the visit's notes (not only the lowest id's)
+    # k: payers as payers
+    "payer-counts-cms-way": ({"payer_type": "commercial", "payer_id": "SYNTH-CMSWAY-PPO",
+                              "billed": {"97112": 2, "97110": 2}, "minutes": {"97112": 24, "97110": 23}},
+                             {"TIMED_UNITS_EXCEED_TOTAL": 1}),
+    "tricare": ({**CLEAN, "payer_type": "tricare"}, {}),
+}
+QUARANTINED = {  # patient: (the quarantined note's NPI, its date)
+    "note-quarantined": (NPI, "2026-03-04"), "note-quarantined-assistant": (PTA_NPI, "2026-03-04"),
+    "note-quarantined-other-day": (NPI, "2026-03-05"),
 }
 
 
-def audit(reference, *visits):
+def quarantine_rows():
+    """Quarantined notes with the visit key intake could read (interface of issue 17, §2)."""
+    return pd.DataFrame({
+        "table": "visit_notes", "source_file": "notes.csv", "source_row": range(2, 2 + len(QUARANTINED)),
+        "reason": "note_id: required value missing", "record": "{}",
+        "patient_id": pd.Series(list(QUARANTINED), dtype="str"),
+        "date_of_service": pd.to_datetime([d for _, d in QUARANTINED.values()]).astype("datetime64[s]"),
+        "rendering_npi": pd.Series([n for n, _ in QUARANTINED.values()], dtype="str")})
+
+
+def scenario_visits(name):
+    cases = SCENARIOS[name][0]
+    return [visit(patient_id=name, **kwargs) for kwargs in (cases if isinstance(cases, list) else [cases])]
+
+
+def all_visits():
+    return [v for name in SCENARIOS for v in scenario_visits(name)]
+
+
+def audit(reference, *visits, quarantine=None):
     claim_lines, notes, services = tables(*visits)
     visit_table = reconcile_visits(claim_lines, notes, services, reference)
-    facts = build_facts(claim_lines, notes, services, visit_table, reference).by_grain()
+    facts = build_facts(claim_lines, notes, services, visit_table, reference, quarantine).by_grain()
     return build_findings(validate(load_suites(), facts), facts)
 
 
 @pytest.fixture(scope="module")
 def findings(reference):
-    return audit(reference, *[visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()])
+    return audit(reference, *all_visits(), quarantine=quarantine_rows())
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -101,10 +203,10 @@ def test_rule_fires_exactly_where_expected(findings, name):
     assert got == expected, findings.loc[findings["patient_id"] == name, ["rule_id", "message"]].to_string()
 
 
-def test_every_contract_rule_is_exercised(findings):
-    from tests.test_suites import CONTRACT_RULES
+def test_every_registered_rule_is_exercised(findings):
+    from nmr_audit.contract import RULE_IDS
 
-    assert set(findings["rule_id"]) == set(CONTRACT_RULES)
+    assert set(findings["rule_id"]) == set(RULE_IDS)
 
 
 def test_findings_table_follows_the_contract(findings):
@@ -117,7 +219,7 @@ def test_money_on_units_beyond_the_minutes(findings, reference):
     row = findings[(findings["patient_id"] == "units-exceed") & (findings["rule_id"] == "UNITS_EXCEED_TIME")].iloc[0]
     fee = reference.fee_schedule.set_index(["payer_type", "cpt_code", "year"]).loc[("medicare", "97112", 2026), "amount"]
     assert row["excess_units"] == 1 and row["dollars_at_risk"] == pytest.approx(fee)
-    assert (row["claim_id"], row["line_number"], row["note_id"]) == ("C3-0", 1, "N3")
+    assert (row["claim_id"], row["line_number"], row["note_id"]) == ("C3-0", 1, "N3")  # the fourth scenario
     assert "97112 billed 3 unit(s); the note's minutes support 2 under the cms rule" in row["message"]
 
 
@@ -129,7 +231,7 @@ def test_no_note_puts_the_whole_line_at_risk(findings):
 def test_necessity_findings_name_the_missing_field(findings):
     fields = findings.loc[findings["patient_id"] == "necessity", "field"]
     assert sorted(fields) == ["techniques", "treatment_goals"]
-    others = findings.loc[findings["rule_id"] != "MISSING_NECESSITY_FIELD", "field"]
+    others = findings.loc[~findings["rule_id"].isin(["MISSING_NECESSITY_FIELD", "FIELD_UNREADABLE"]), "field"]
     assert others.isna().all()
 
 
@@ -146,12 +248,12 @@ def test_two_time_checks_on_one_note_make_one_finding(reference):
 
 
 def test_two_runs_give_identical_findings(reference, findings):
-    again = audit(reference, *[visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()])
+    again = audit(reference, *all_visits(), quarantine=quarantine_rows())
     pd.testing.assert_frame_equal(findings, again)
 
 
 def test_finding_ids_do_not_depend_on_row_order(reference):
-    frames = tables(*[visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()])
+    frames = tables(*all_visits())
     shuffled = [f.sample(frac=1, random_state=7).reset_index(drop=True) for f in frames]
     ids = []
     for claim_lines, notes, services in (frames, shuffled):
@@ -164,7 +266,7 @@ def test_finding_ids_do_not_depend_on_row_order(reference):
 def test_the_data_docs_path_flags_the_same_rows(reference, tmp_path):
     """With Data Docs each suite runs whole through a checkpoint; without, each expectation runs
     over its own narrow batch. Both must flag exactly the same rows."""
-    frames = tables(*[visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()])
+    frames = tables(*all_visits())
     visit_table = reconcile_visits(*frames, reference)
     facts = build_facts(*frames, visit_table, reference).by_grain()
     fast = validate(load_suites(), facts)
@@ -179,7 +281,7 @@ def test_one_rule_engine_validates_bucket_after_bucket_and_its_docs_list_each(re
     Docs gain one validation result per suite and call."""
     from nmr_audit.gx_engine import RuleEngine
 
-    cases = [visit(patient_id=name, **kwargs) for name, (kwargs, _) in SCENARIOS.items()]
+    cases = all_visits()
     halves = [cases[: len(cases) // 2], cases[len(cases) // 2:]]
     facts = []
     for half in halves:
@@ -198,3 +300,68 @@ def assert_frame_equal_sorted(left, right):
     order = ["grain", "expectation", "row_id"]
     pd.testing.assert_frame_equal(left.sort_values(order).reset_index(drop=True),
                                   right.sort_values(order).reset_index(drop=True))
+
+
+def of(findings, patient, rule):
+    rows = findings[(findings["patient_id"] == patient) & (findings["rule_id"] == rule)]
+    assert len(rows) == 1, rows.to_string()
+    return rows.iloc[0]
+
+
+def test_an_unreadable_value_names_file_line_column_value_and_the_checks_it_blocked(findings):
+    low = of(findings, "unreadable-time", "FIELD_UNREADABLE")
+    assert (low["severity"], low["field"]) == ("low", "time_in") and low["note_id"].startswith("N")
+    assert "time_in '25:61' could not be read (expected a time such as 09:00 or 9:00 AM)" in low["message"]
+    assert "MISSING_NECESSITY_FIELD" in low["message"] and "TIME_INCONSISTENT" in low["message"]
+    assert pd.isna(low["dollars_at_risk"])
+
+
+def test_unreadable_minutes_block_a_unit_check_and_say_so_at_medium(findings):
+    medium = of(findings, "unreadable-minutes", "FIELD_UNREADABLE")
+    assert (medium["severity"], medium["field"]) == ("medium", "minutes_97112")
+    assert "NO_97112_TIME" in medium["message"] and "UNITS_EXCEED_TIME" in medium["message"]
+    modifiers = of(findings, "unreadable-modifiers", "FIELD_UNREADABLE")  # modifier checks are not unit checks
+    assert modifiers["severity"] == "low" and "MISSING_THERAPY_MODIFIER" in modifiers["message"]
+    line = of(findings, "unreadable-charge", "FIELD_UNREADABLE")
+    assert (line["severity"], line["field"], line["line_number"]) == ("low", "charge_amount", 2)
+    assert line["message"].endswith("these checks did not run on it: none")
+
+
+def test_a_quarantined_note_is_named_instead_of_no_note(findings):
+    row = of(findings, "note-quarantined", "NOTE_QUARANTINED")
+    assert row["severity"] == "medium" and pd.isna(row["note_id"]) and row["claim_id"] is not None
+    assert "notes.csv line 2: note_id: required value missing" in row["message"]
+    assistant = of(findings, "note-quarantined-assistant", "NOTE_QUARANTINED")  # keyed by the PTA's own NPI
+    assert "notes.csv line 3" in assistant["message"]
+
+
+def test_the_assistant_finding_says_how_many_units_should_carry_cq_against_how_many_do(findings):
+    row = of(findings, "cms-scenario-1-one-line", "MISSING_ASSISTANT_MODIFIER")
+    assert row["message"].startswith("CMS's de minimis method assigns 1 of the 2 billed 97112 unit(s) to the "
+                                     "assistant (23 of 36 97112 minute(s) on assistants' notes); 0 carry CQ/CO")
+    assert row["excess_units"] == 1
+    fee = row["dollars_at_risk"] / 0.15
+    assert 25 < fee < 40  # one unit's 15% (the assistant reduction) at the 97112 fee
+
+
+def test_the_day_across_providers_names_the_pool_and_the_excess(findings):
+    row = of(findings, "day-two-providers", "DAY_UNITS_EXCEED_TIME")
+    assert row["excess_units"] == 1 and row["dollars_at_risk"] > 0
+    assert row["message"].startswith("2 GP timed unit(s) billed by 2 providers at CL1 this day; the day's pooled "
+                                     "20 timed minutes support 1 (cms basis)")
+
+
+def test_a_visit_level_rule_on_two_notes_is_raised_once_on_the_lowest_note(findings):
+    row = of(findings, "two-notes-poc-expired", "PLAN_OF_CARE_EXPIRED")
+    assert row["note_id"].startswith("N") and not row["note_id"].endswith("b")  # N<k>, not the PTA's N<k>b
+
+
+def test_the_audit_does_not_change_its_input_frames(reference):
+    frames = tables(*all_visits())
+    copies = [f.copy() for f in frames]
+    quarantine = quarantine_rows()
+    kept = quarantine.copy()
+    visit_table = reconcile_visits(*frames, reference)
+    build_facts(*frames, visit_table, reference, quarantine)
+    for frame, copy in zip([*frames, quarantine], [*copies, kept], strict=True):
+        pd.testing.assert_frame_equal(frame, copy)

@@ -1,4 +1,4 @@
-"""The rule suites in `expectations/`: complete against the contract, and loadable as GX suites."""
+"""The rule suites in `expectations/`: held to the rule registry and the contract, loadable as GX suites."""
 
 import json
 import string
@@ -6,18 +6,21 @@ import string
 import pandas as pd
 import pytest
 
+from nmr_audit.contract import RULE_GRAINS, RULE_IDS, RULES
 from nmr_audit.gx_engine import RuleEngineError, suite_from_json, validate
 from nmr_audit.io.suites import GRAINS, load_suites
+from nmr_audit.rules import rule_table_markdown, suite_problems
 from tests.conftest import REPO
 
-CONTRACT_RULES = {  # the contract's rule ids and severities (data contract v1)
-    "UNITS_EXCEED_TIME": "high", "TIMED_UNITS_EXCEED_TOTAL": "high", "UNITS_BELOW_TIME": "info",
-    "NO_NOTE": "high", "NO_97112_TIME": "high", "UNBILLED_97112": "info",
-    "MISSING_THERAPY_MODIFIER": "high", "THERAPY_MODIFIER_MISMATCH": "medium",
-    "MISSING_NCCI_MODIFIER": "high", "MUE_EXCEEDED": "high", "MISSING_ASSISTANT_MODIFIER": "medium",
-    "MISSING_NECESSITY_FIELD": "medium", "PLAN_OF_CARE_MISSING": "high", "PLAN_OF_CARE_EXPIRED": "medium",
-    "TIME_INCONSISTENT": "medium", "NOT_ONE_ON_ONE": "high", "NOTE_UNSIGNED": "medium",
-    "DUPLICATE_LINE": "high", "CANALITH_AS_97112": "medium",
+CONTRACT_RULES = {  # the contract's rule ids and severities (data contract v1, and v1.1's implemented so far)
+    "UNITS_EXCEED_TIME": {"high"}, "TIMED_UNITS_EXCEED_TOTAL": {"high"}, "UNITS_BELOW_TIME": {"info"},
+    "NO_NOTE": {"high"}, "NO_97112_TIME": {"high"}, "UNBILLED_97112": {"info"},
+    "MISSING_THERAPY_MODIFIER": {"high"}, "THERAPY_MODIFIER_MISMATCH": {"medium"},
+    "MISSING_NCCI_MODIFIER": {"high"}, "MUE_EXCEEDED": {"high"}, "MISSING_ASSISTANT_MODIFIER": {"medium"},
+    "MISSING_NECESSITY_FIELD": {"medium"}, "PLAN_OF_CARE_MISSING": {"high"}, "PLAN_OF_CARE_EXPIRED": {"medium"},
+    "TIME_INCONSISTENT": {"medium"}, "NOT_ONE_ON_ONE": {"high"}, "NOTE_UNSIGNED": {"medium"},
+    "DUPLICATE_LINE": {"high"}, "CANALITH_AS_97112": {"medium"},
+    "FIELD_UNREADABLE": {"low", "medium"}, "NOTE_QUARANTINED": {"medium"}, "DAY_UNITS_EXCEED_TIME": {"medium"},
 }
 NECESSITY = {"diagnosis_codes", "functional_deficit", "treatment_goals", "techniques", "patient_response",
              "time_in", "time_out", "total_treatment_minutes"}
@@ -32,7 +35,54 @@ def test_every_contract_rule_has_an_expectation_with_its_severity():
     for document in documents().values():
         for item in document["expectations"]:
             found.setdefault(item["meta"]["rule_id"], set()).add(item["meta"]["severity"])
-    assert found == {rule: {severity} for rule, severity in CONTRACT_RULES.items()}
+    assert found == CONTRACT_RULES
+
+
+def test_the_registry_holds_the_contract_rules_with_their_severities():
+    assert {r.rule_id: set(r.severities) for r in RULES} == CONTRACT_RULES
+    assert len(RULE_IDS) == len(set(RULE_IDS))
+    for entry in RULES:
+        assert entry.meaning and entry.fix and entry.source and 0 <= entry.weight <= 1, entry.rule_id
+        assert entry.grain in RULE_GRAINS and entry.suite in GRAINS, entry.rule_id
+
+
+def test_the_shipped_suites_agree_with_the_registry():
+    assert suite_problems({g: [(e["meta"]["rule_id"], e["meta"]["severity"]) for e in d["expectations"]]
+                           for g, d in documents().items()}) == []
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda d: d["visits"]["expectations"].append({**d["visits"]["expectations"][0], "meta": {
+        **d["visits"]["expectations"][0]["meta"], "rule_id": "NEW_RULE"}}), "NEW_RULE is not in the rule registry"),
+    (lambda d: d["visits"]["expectations"][0]["meta"].update(severity="low"),
+     "UNITS_EXCEED_TIME has severity low, the registry says high"),
+    (lambda d: d["discipline_days"].update(expectations=[]), "DAY_UNITS_EXCEED_TIME has no expectation"),
+    (lambda d: d["fields"]["expectations"].pop(), "FIELD_UNREADABLE has no expectation of severity low"),
+    (lambda d: d["notes"]["expectations"].append(d["visits"]["expectations"][0]),
+     "notes: UNITS_EXCEED_TIME belongs in the visits suite"),
+])
+def test_suites_that_disagree_with_the_registry_stop_the_run_naming_the_rule(tmp_path, change, said):
+    from nmr_audit.errors import InputError
+
+    changed = documents()
+    change(changed)
+    for grain, document in changed.items():
+        (tmp_path / f"{grain}.json").write_text(json.dumps(document))
+    with pytest.raises(InputError, match="disagree with the rule registry") as raised:
+        load_suites(tmp_path)
+    assert said in str(raised.value) and str(tmp_path) in str(raised.value)
+
+
+def test_a_rule_not_in_the_registry_is_named_when_asked_for():
+    from nmr_audit.rules import rule
+
+    assert rule("NO_NOTE").severity == "high" and rule("FIELD_UNREADABLE").severities == ("low", "medium")
+    with pytest.raises(KeyError, match="KX_MISSING is not in the rule registry"):
+        rule("KX_MISSING")
+
+
+def test_the_rule_table_in_the_docs_is_the_registry():
+    assert rule_table_markdown() in (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
 
 
 def test_each_necessity_field_has_its_own_expectation():
@@ -63,7 +113,7 @@ def test_message_templates_name_only_fact_columns(reference):
         for item in document["expectations"]:
             meta = item["meta"]
             named = {f for _, f, _, _ in string.Formatter().parse(meta["message"]) if f}
-            for column in named | {meta.get("excess_units"), meta.get("dollars")} - {None}:
+            for column in named | {meta.get("excess_units"), meta.get("dollars"), meta.get("field_column")} - {None}:
                 assert column in facts[grain].columns, (grain, meta["rule_id"], column)
 
 

@@ -8,7 +8,9 @@ import pandas as pd
 
 from nmr_audit.errors import InputError
 from nmr_audit.io.reference_home import table_path
+from nmr_audit.profile import payer_row_problems
 from nmr_audit.reference import ReferenceData
+from nmr_audit.rules import weight_problems
 
 REQUIRED = {
     "cpt_codes": ("cpt_code", "timed", "source"),
@@ -22,6 +24,7 @@ REQUIRED = {
     "payment_policy": ("policy", "value", "effective_from", "verified", "source"),
     "modifiers": ("modifier", "kind", "source"),
     "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
+    "payers": ("payer_id", "payer_type", "rule_basis", "medicare_rules", "verified", "source"),
 }
 # Optional tables: read when the folder has them (names shown beside ids in the reports).
 OPTIONAL = {
@@ -41,13 +44,26 @@ def default_reference_dir() -> Path:
 
 def load_reference(folder: Path | None = None) -> ReferenceData:
     """Each table from `folder` (`--reference`), else the reference home, else the packaged
-    defaults (`nmr_audit.io.reference_home`); the optional tables (provider and clinic names)
-    only where some layer has them."""
+    defaults (`nmr_audit.io.reference_home`), typed, and held to the rule registry; the optional
+    tables (provider and clinic names) only where some layer has them.
+
+    Raises InputError naming the file: a table or column missing, a bad number, a denial weight
+    missing for a registered rule (it would otherwise weigh 0) or given for an unknown one, a
+    payer row whose type or rule basis is unknown.
+    """
     paths = {name: table_path(name, folder) for name in (*REQUIRED, *OPTIONAL)}
     frames = {name: _typed(_read(paths[name], columns), paths[name]) for name, columns in REQUIRED.items()}
     optional = {name: _typed(_read(paths[name], columns), paths[name])
                 for name, columns in OPTIONAL.items() if paths[name].is_file()}
-    return ReferenceData(**frames, **optional)
+    problems = weight_problems(frames["denial_weights"])
+    if problems:
+        raise InputError(paths["denial_weights"], "; ".join(problems),
+                         "every rule of the registry (nmr_audit/contract.py RULES) needs one weight")
+    reference = ReferenceData(**frames, **optional)
+    bad = payer_row_problems(reference.payers, reference)
+    if bad:
+        raise InputError(paths["payers"], "; ".join(bad))
+    return reference
 
 
 def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -1,8 +1,13 @@
 """Generate one chunk of visits: claim lines, notes and the truth about injected defects.
 
 Visits come in 12-visit episodes of care per patient, so a chunk holds whole episodes and the
-same seed always yields the same data. Units are billed correctly under the payer's rule
-basis first; defects are then injected at a controlled rate and recorded in the truth table.
+same seed always yields the same data. A visit is furnished by the patient's therapist, by the
+clinic's assistant (billed under the therapist's NPI; the assistant's note names the therapist
+in `supervising_npi`) or by both (two notes, a code's minutes possibly split). Units are billed
+correctly under the payer's rule basis (`payers.csv` first, then the payer type) first, with
+CQ/CO on the units CMS's de minimis method gives the assistant for payers that follow Medicare's
+rules (split lines where a code's units are shared); defects are then injected at a controlled
+rate and recorded in the truth table.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import pandas as pd
 
 from nmr_audit.reference import ReferenceData
 from nmr_audit.synth import world as w
-from nmr_audit.units import cms_allotment, units_for_minutes
+from nmr_audit.units import assistant_units, cms_allotment, units_for_minutes
 
 EPISODE = 12
 NECESSITY = ("diagnosis_codes", "functional_deficit", "treatment_goals", "techniques",
@@ -30,8 +35,12 @@ DEFECTS = {  # kind: the rule (or quarantine) an audit should answer it with
     "not_one_on_one": "NOT_ONE_ON_ONE",
     "canalith_as_97112": "CANALITH_AS_97112",
     "bad_claim_row": "QUARANTINE",
-    "bad_note_row": "QUARANTINE",
+    "bad_note_row": "QUARANTINE",  # a required cell broken: the note is set aside…
+    "quarantined_note": "NOTE_QUARANTINED",  # …and its 97112 lines read NOTE_QUARANTINED (key readable)
+    "unreadable_note_time": "FIELD_UNREADABLE",  # an optional cell broken: the note is audited without it
 }
+UNREADABLE_TIME = "25:61"
+LEAD, ASSISTANT = "lead", "assistant"
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ def generate_chunk(rng: np.random.Generator, first_visit: int, visits: int, worl
     frame = _visits(rng, first_visit, visits, world)
     services = _services(rng, frame)
     lines = _claim_lines(frame, services, reference)
-    notes = _notes(rng, frame, services)
+    notes = _notes(rng, frame, services, reference)
     return _inject(rng, frame, lines, notes, services, defect_rate)
 
 
@@ -69,19 +78,21 @@ def _visits(rng: np.random.Generator, first: int, count: int, world: w.World) ->
     assistants = providers[providers["provider_credential"].isin(["PTA", "OTA"])]
     pick = assistants.groupby("clinic_id").sample(n=1, random_state=int(rng.integers(1 << 31)))
     helper = pick.set_index("clinic_id").reindex(lead["clinic_id"]).reset_index()
-    by_assistant = (rng.random(count) < 0.3) & helper["rendering_npi"].notna().to_numpy() & (
-        (lead["provider_credential"] == "PT").to_numpy()
-        == (helper["provider_credential"] == "PTA").to_numpy())
-    swap = np.repeat(by_assistant[:, None], len(lead.columns), axis=1)
-    chosen = lead.where(~swap, helper[lead.columns])
+    can_help = helper["rendering_npi"].notna().to_numpy() & (
+        (lead["provider_credential"] == "PT").to_numpy() == (helper["provider_credential"] == "PTA").to_numpy())
+    kinds, weights = zip(*w.CARE, strict=True)
+    care = np.where(can_help, rng.choice(kinds, size=count, p=weights), "therapist")
     dx = np.array(w.DIAGNOSES)[rng.integers(0, len(w.DIAGNOSES), size=(n, 2))]
     return pd.DataFrame({
         "visit": visit,
         "k": k,
         "patient_id": _ids("PAT", patients, 8)[at],
         "date_of_service": (start[at] + offset.astype("timedelta64[D]")).astype("datetime64[s]"),
-        "rendering_npi": chosen["rendering_npi"].to_numpy(),
-        "provider_credential": chosen["provider_credential"].to_numpy(),
+        "rendering_npi": lead["rendering_npi"].to_numpy(),  # the billing NPI: always the therapist's
+        "provider_credential": lead["provider_credential"].to_numpy(),
+        "assistant_npi": helper["rendering_npi"].where(care != "therapist").to_numpy(),
+        "assistant_credential": helper["provider_credential"].where(care != "therapist").to_numpy(),
+        "care": care,
         "clinic_id": lead["clinic_id"].to_numpy(),
         "payer_id": np.array([p[0] for p in w.PAYER_PLANS])[plans][at],
         "payer_type": np.array([p[1] for p in w.PAYER_PLANS])[plans][at],
@@ -92,7 +103,10 @@ def _visits(rng: np.random.Generator, first: int, count: int, world: w.World) ->
 
 
 def _services(rng: np.random.Generator, visits: pd.DataFrame) -> pd.DataFrame:
-    """One row per code done on a visit, with its minutes (untimed codes carry their time)."""
+    """One row per code done on a visit and clinician (`by`: lead or assistant), with its minutes.
+
+    Untimed codes carry their time. Evaluations are the therapist's; on a shared visit 97112's
+    minutes are split between the two and each other code goes to one of them."""
     ot = visits["provider_credential"].isin(["OT", "OTA"]).to_numpy()
     count = len(visits)
     parts = [pd.DataFrame({"visit": visits["visit"], "cpt_code": "97112", "minutes": np.clip(
@@ -108,29 +122,48 @@ def _services(rng: np.random.Generator, visits: pd.DataFrame) -> pd.DataFrame:
                                "done": rng.random(count) < 0.15}))
     services = pd.concat(parts, ignore_index=True)
     services = services[services["done"]].drop(columns="done").astype({"minutes": "int64"})
-    return services.sort_values(["visit", "cpt_code"], kind="stable").reset_index(drop=True)
+    care = services["visit"].map(visits.set_index("visit")["care"]).to_numpy()
+    untimed = services["cpt_code"].isin(["97161", "97165", "97010"]).to_numpy()
+    mine = rng.random(len(services)) < 0.5
+    by = np.where(untimed | (care == "therapist"), LEAD,
+                  np.where((care == "assistant") | mine, ASSISTANT, LEAD))
+    services = services.assign(by=by)
+    split = (care == "shared") & (services["cpt_code"] == "97112").to_numpy()
+    share = np.floor(rng.random(len(services)) * (services["minutes"].to_numpy() + 1)).astype("int64")
+    theirs = services[split].assign(by=np.where(by[split] == LEAD, ASSISTANT, LEAD), minutes=share[split])
+    services = pd.concat([services.assign(minutes=services["minutes"] - np.where(split, share, 0)), theirs],
+                         ignore_index=True)
+    services = services[services["minutes"] > 0]
+    return services.sort_values(["visit", "cpt_code", "by"], kind="stable").reset_index(drop=True)
 
 
 def _claim_lines(visits: pd.DataFrame, services: pd.DataFrame, reference: ReferenceData
                  ) -> pd.DataFrame:
-    """Correctly billed lines: units under the visit's rule basis, then modifiers."""
+    """Correctly billed lines: units of each code from the clinicians' pooled minutes under the
+    visit's rule basis, CQ/CO on the assistant's units (Medicare-rules payers; a code whose units
+    are shared is billed on two lines, with and without), then the other modifiers."""
     info = visits.set_index("visit")
-    timed = services["cpt_code"].isin(reference.timed_codes)
-    basis = reference.rule_basis(services["visit"].map(info["payer_type"]))
-    units = pd.Series(1, index=services.index, dtype="int64")
-    units[timed] = units_for_minutes(services.loc[timed, "minutes"])
-    cms = timed & (basis == "cms")
+    pooled = services.assign(assistant=np.where(services["by"] == ASSISTANT, services["minutes"], 0)).groupby(
+        ["visit", "cpt_code"], sort=False, as_index=False)[["minutes", "assistant"]].sum()
+    timed = pooled["cpt_code"].isin(reference.timed_codes)
+    terms = reference.payer_terms(pooled["visit"].map(info["payer_type"]), pooled["visit"].map(info["payer_id"]))
+    units = pd.Series(1, index=pooled.index, dtype="int64")
+    units[timed] = units_for_minutes(pooled.loc[timed, "minutes"])
+    cms = timed & (terms["rule_basis"] == "cms")
     if cms.any():
-        units[cms] = cms_allotment(services[cms], favour="97112")
-    lines = services.assign(units=units)[units > 0]
+        units[cms] = cms_allotment(pooled[cms], favour="97112")
+    cq = assistant_units(units, pooled["assistant"], pooled["minutes"] - pooled["assistant"])
+    cq = cq.where(terms["medicare_rules"] & timed, 0)
+    with_cq = pooled.assign(units=cq, cq=True)
+    without = pooled.assign(units=units - cq, cq=False)
+    lines = pd.concat([without, with_cq]).sort_index(kind="stable")
+    lines = lines[lines["units"] > 0].reset_index(drop=True)
     credential = lines["visit"].map(info["provider_credential"])
-    therapy = np.where(credential.isin(["OT", "OTA"]), "GO", "GP")
-    medicare = lines["visit"].map(info["payer_type"]).isin(["medicare", "medicare_advantage"])
-    assistant = np.where(credential == "PTA", "CQ", np.where(credential == "OTA", "CO", ""))
-    with_assistant = pd.Series(therapy, index=lines.index) + "," + assistant
-    modifiers = pd.Series(np.where(medicare & (assistant != ""), with_assistant, therapy), index=lines.index)
+    therapy = pd.Series(np.where(credential.isin(["OT", "OTA"]), "GO", "GP"), index=lines.index)
+    assistant_modifier = np.where(credential == "OT", "CO", "CQ")
+    modifiers = therapy.where(~lines["cq"], therapy + "," + assistant_modifier)
     modifiers = modifiers.where(~_column_two(lines, reference), modifiers + ",59")
-    lines = lines.assign(
+    lines = lines.drop(columns=["assistant", "cq"]).assign(
         claim_id=_ids("CLM", lines["visit"], 9),
         line_number=lines.groupby("visit").cumcount() + 1,
         modifiers=modifiers,
@@ -150,31 +183,50 @@ def _column_two(lines: pd.DataFrame, reference: ReferenceData) -> pd.Series:
     return pd.Series(lines.index.isin(paired["index"]), index=lines.index)
 
 
-def _notes(rng: np.random.Generator, visits: pd.DataFrame, services: pd.DataFrame
+def _notes(rng: np.random.Generator, visits: pd.DataFrame, services: pd.DataFrame, reference: ReferenceData
            ) -> pd.DataFrame:
+    """One note per visit and clinician who furnished something: the therapist's (NOTE…) under
+    the billing NPI, the assistant's (NOTEA…) under the assistant's own NPI naming the therapist
+    as `supervising_npi`. The therapist's session comes first, the assistant's right after."""
     count = len(visits)
-    timed = services[~services["cpt_code"].isin(["97161", "97165", "97010"])]
-    timed_total = timed.groupby("visit")["minutes"].sum().reindex(visits["visit"], fill_value=0)
-    all_total = services.groupby("visit")["minutes"].sum().reindex(visits["visit"], fill_value=0)
-    start = rng.integers(7 * 12, 17 * 12, size=count) * 5
-    end = start + all_total.to_numpy() + rng.integers(0, 6, size=count)
+    timed = services["cpt_code"].isin(reference.timed_codes).to_numpy()
+    per = services.assign(timed=np.where(timed, services["minutes"], 0)).groupby(["visit", "by"])[
+        ["minutes", "timed"]].sum()
+    per = per.reindex(pd.MultiIndex.from_product([visits["visit"], [LEAD, ASSISTANT]], names=["visit", "by"]))
+    lead = per.xs(LEAD, level="by").fillna(0)
+    helper = per.xs(ASSISTANT, level="by")  # missing where the assistant furnished nothing
+    start = rng.integers(7 * 12, 16 * 12, size=count) * 5
+    lead_end = start + lead["minutes"].astype("int64").to_numpy() + rng.integers(0, 6, size=count)
+    helper_end = lead_end + helper["minutes"].fillna(0).astype("int64").to_numpy() + rng.integers(0, 6, size=count)
     pick = lambda options: np.array(options)[rng.integers(0, len(options), size=count)]  # noqa: E731
-    medicare = visits["payer_type"].isin(["medicare", "medicare_advantage"]).to_numpy()
-    return pd.DataFrame({
-        "visit": visits["visit"],
-        "note_id": _ids("NOTE", visits["visit"], 9),
-        "patient_id": visits["patient_id"], "date_of_service": visits["date_of_service"],
-        "rendering_npi": visits["rendering_npi"], "clinic_id": visits["clinic_id"],
-        "provider_credential": visits["provider_credential"],
-        "time_in": _clock(start), "time_out": _clock(end),
-        "total_treatment_minutes": all_total.to_numpy(), "total_timed_minutes": timed_total.to_numpy(),
-        "diagnosis_codes": visits["diagnosis_codes"],
+    medicare = reference.payer_terms(visits["payer_type"], visits["payer_id"])["medicare_rules"].to_numpy()
+    shared = {
+        "visit": visits["visit"].to_numpy(), "patient_id": visits["patient_id"].to_numpy(),
+        "date_of_service": visits["date_of_service"].to_numpy(), "clinic_id": visits["clinic_id"].to_numpy(),
+        "diagnosis_codes": visits["diagnosis_codes"].to_numpy(),
         "functional_deficit": pick(w.DEFICITS), "treatment_goals": pick(w.GOALS),
         "techniques": pick(w.TECHNIQUES), "patient_response": pick(w.RESPONSES),
-        "plan_of_care_signed_date": visits["poc_date"],
-        "one_on_one": True, "signed": True,
+        "plan_of_care_signed_date": visits["poc_date"].to_numpy(), "one_on_one": True, "signed": True,
         "itemized": ~medicare | (rng.random(count) < 0.85),
-    })
+    }
+    therapist = pd.DataFrame({**shared, "by": LEAD, "note_id": _ids("NOTE", visits["visit"], 9),
+                              "rendering_npi": visits["rendering_npi"].to_numpy(), "supervising_npi": None,
+                              "provider_credential": visits["provider_credential"].to_numpy(),
+                              "time_in": _clock(start), "time_out": _clock(lead_end),
+                              "total_treatment_minutes": lead["minutes"].to_numpy(),
+                              "total_timed_minutes": lead["timed"].to_numpy()})
+    assistant = pd.DataFrame({**shared, "by": ASSISTANT, "note_id": _ids("NOTEA", visits["visit"], 9),
+                              "rendering_npi": visits["assistant_npi"].to_numpy(),
+                              "supervising_npi": visits["rendering_npi"].to_numpy(),
+                              "provider_credential": visits["assistant_credential"].to_numpy(),
+                              "time_in": _clock(lead_end), "time_out": _clock(helper_end),
+                              "total_treatment_minutes": helper["minutes"].to_numpy(),
+                              "total_timed_minutes": helper["timed"].to_numpy()})
+    has_helper = helper["minutes"].notna().to_numpy()
+    notes = pd.concat([therapist[(lead["minutes"] > 0).to_numpy() | ~has_helper], assistant[has_helper]])
+    notes = notes.astype({"total_treatment_minutes": "int64", "total_timed_minutes": "int64",
+                          "rendering_npi": "str", "supervising_npi": "str", "provider_credential": "str"})
+    return notes.sort_values(["visit", "by"], kind="stable").reset_index(drop=True)
 
 
 def _ids(prefix: str, numbers: np.ndarray | pd.Series, width: int) -> np.ndarray:
@@ -196,13 +248,20 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     nmr_visits = lines.loc[nmr, "visit"].to_numpy()
     draw = {kind: set(nmr_visits[rng.random(len(nmr_visits)) < rate]) for kind in DEFECTS}
     draw["missing_note"] -= draw["bad_note_row"]
-    for kind in ("missing_note_field", "unsigned_note", "not_one_on_one", "canalith_as_97112"):
+    for kind in ("missing_note_field", "unsigned_note", "not_one_on_one", "canalith_as_97112", "unreadable_note_time"):
         draw[kind] -= draw["missing_note"] | draw["bad_note_row"]
+    draw["missing_note_field"] -= draw["unreadable_note_time"] | draw["canalith_as_97112"]  # techniques kept
+    one_line = lines[nmr].groupby("visit").size()
+    draw["missing_assistant_modifier"] &= set(one_line.index[one_line == 1])  # not a CQ/CO split
+    # and visible in the notes: minutes per code, or only the assistant's note (else CMS's split is unknowable)
+    therapist_note = set(notes.loc[notes["by"] == LEAD, "visit"])
+    draw["missing_assistant_modifier"] &= set(notes.loc[notes["itemized"], "visit"]) | (
+        set(notes["visit"]) - therapist_note)
     for kind in ("overbilled_units", "missing_therapy_modifier", "missing_assistant_modifier",
                  "missing_ncci_modifier"):
         draw[kind] -= draw["bad_claim_row"]
-    line_at = nmr & lines["visit"].isin(draw["overbilled_units"])
-    lines.loc[line_at, "units"] += 1
+    line_at = nmr & lines["visit"].isin(draw["overbilled_units"]) & ~lines.duplicated(["visit", "cpt_code"])
+    lines.loc[line_at, "units"] += 1  # one unit more on the visit's (first) 97112 line
     truth.append(_line_truth(lines[line_at], "overbilled_units"))
     line_at = nmr & lines["visit"].isin(draw["missing_therapy_modifier"])
     lines.loc[line_at, "modifiers"] = lines.loc[line_at, "modifiers"].str.replace(
@@ -215,7 +274,7 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     truth.append(_line_truth(lines[line_at], "missing_assistant_modifier"))
     line_at = nmr & lines["visit"].isin(draw["missing_ncci_modifier"]) & lines["modifiers"].str.contains(
         "59", regex=False)
-    lines.loc[line_at, "modifiers"] = lines.loc[line_at, "modifiers"].str.replace(",59", "", regex=False)
+    lines.loc[line_at, "modifiers"] = lines.loc[line_at, "modifiers"].str.replace(r",?59", "", regex=True)
     truth.append(_line_truth(lines[line_at], "missing_ncci_modifier"))
     line_at = nmr & lines["visit"].isin(draw["bad_claim_row"])
     corrupt = rng.integers(0, 3, size=int(line_at.sum()))
@@ -242,15 +301,19 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     for name in NECESSITY:
         notes.loc[notes.index[at][field == name], name] = None
     truth.append(_note_truth(notes[at], "missing_note_field").assign(field=field))
+    at = notes["visit"].isin(draw["unreadable_note_time"]) & (notes["by"] == LEAD)
+    notes.loc[at, "time_in"] = UNREADABLE_TIME
+    truth.append(_note_truth(notes[at], "unreadable_note_time"))
     at = notes["visit"].isin(draw["bad_note_row"])
-    notes.loc[at, "time_in"] = "25:61"
+    notes.loc[at, "clinic_id"] = ""  # a required cell: the note is quarantined, its visit key still readable
     truth.append(_note_truth(notes[at], "bad_note_row"))
+    truth.append(_line_truth(lines[nmr & lines["visit"].isin(draw["bad_note_row"])], "quarantined_note"))
     at = notes["visit"].isin(draw["missing_note"])
     missing_lines = lines[nmr & lines["visit"].isin(draw["missing_note"])]
     truth.append(_line_truth(missing_lines, "missing_note"))
     kept_notes = notes[~at]
-    services = services.merge(kept_notes.loc[kept_notes["itemized"], ["visit", "note_id"]],
-                              on="visit")
+    services = services.merge(kept_notes.loc[kept_notes["itemized"], ["visit", "by", "note_id"]],
+                              on=["visit", "by"])
     truth_frame = pd.concat(truth, ignore_index=True).astype({"line_number": "Int64"})
     lines = lines.assign(date_of_service=lines.pop("date_text"))
     kept_notes = kept_notes.assign(

@@ -13,15 +13,21 @@ import pandas as pd
 
 CLINICS = ("CL-NORTH", "CL-SOUTH", "CL-EAST", "CL-WEST", "CL-RIVER", "CL-LAKE")
 CREDENTIALS = (("PT", 0.55), ("PTA", 0.25), ("OT", 0.13), ("OTA", 0.07))
-PAYER_PLANS = (  # payer_id, payer_type, weight
-    ("MCR-B", "medicare", 0.38),
-    ("MA-SUNCOAST", "medicare_advantage", 0.14),
+PAYER_PLANS = (  # payer_id, payer_type, weight (the SYNTH- plans are rows of data/reference/payers.csv)
+    ("MCR-B", "medicare", 0.36),
+    ("MA-SUNCOAST", "medicare_advantage", 0.13),
     ("MCD-STATE", "medicaid", 0.08),
-    ("BCBS-PPO", "commercial", 0.18),
-    ("AETNA-HMO", "commercial", 0.12),
-    ("WC-GRANITE", "workers_comp", 0.06),
-    ("SELF-PAY", "other", 0.04),
+    ("BCBS-PPO", "commercial", 0.16),
+    ("AETNA-HMO", "commercial", 0.11),
+    ("SYNTH-CMSWAY-PPO", "commercial", 0.06),  # a commercial plan that counts units the CMS way
+    ("WC-GRANITE", "workers_comp", 0.05),
+    ("SYNTH-TRICARE-EAST", "tricare", 0.02),
+    ("SELF-PAY", "other", 0.03),
 )
+# Who furnishes a visit: the patient's therapist alone, the clinic's assistant alone (billed under
+# the therapist's NPI, the assistant's note naming the therapist as supervising_npi), or both
+# (two notes; a timed code's minutes may be split, and Medicare lines split into CQ/CO and not).
+CARE = (("therapist", 0.65), ("assistant", 0.22), ("shared", 0.13))
 OTHER_TIMED = {  # code: probability on a visit (PT; OT swaps 97116 for 97535)
     "97110": 0.55, "97140": 0.35, "97116": 0.2, "97530": 0.3, "97035": 0.08,
 }

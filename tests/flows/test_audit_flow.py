@@ -42,7 +42,7 @@ def test_every_sample_set_is_audited_and_accounts_for_every_row(tmp_path, name):
     assert quarantine["source_row"].gt(0).all() and quarantine["reason"].str.len().gt(0).all()
     lines = pd.read_parquet(tmp_path / "claim_lines.parquet")
     assert lines["payer_type"].isin(["medicare", "medicare_advantage", "medicaid", "commercial",
-                                     "workers_comp", "other"]).all()
+                                     "workers_comp", "other", "tricare"]).all()
     assert not list(tmp_path.glob(".staging-*"))
     assert_visits_match_the_truth(tmp_path, truth, summary)
     assert_findings_match_the_truth(tmp_path, truth, summary)

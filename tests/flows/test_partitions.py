@@ -49,4 +49,5 @@ def test_a_missing_suite_is_named_not_cached(tmp_path):
     with pytest.raises(InputError, match=r"notes\.json"):
         rule_engine(str(folder))
     (folder / "notes.json").write_bytes(kept)
-    assert set(rule_engine(str(folder)).suites) == {"claim_lines", "visits", "notes", "patient_days"}
+    assert set(rule_engine(str(folder)).suites) == {"claim_lines", "visits", "notes", "patient_days",
+                                                    "discipline_days", "fields"}

@@ -19,7 +19,7 @@ from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.visits import reconcile_visits
 from tests.browser import needs_chromium, probe, render
 from tests.builders import tables, visit
-from tests.test_rules import SCENARIOS, audit
+from tests.test_rules import all_visits, audit
 
 FORMULA_PATIENT = "=HYPERLINK(\"http://evil.example\",\"x\")"
 WIDTHS = (900, 1280, 1400, 1920)
@@ -46,8 +46,7 @@ def _with_unreadable(findings):
 
 @pytest.fixture(scope="module")
 def report(reference, tmp_path_factory):
-    cases = [visit(patient_id=name, date_of_service=f"2026-03-{1 + n % 28:02d}", **kwargs)
-             for n, (name, (kwargs, _)) in enumerate(SCENARIOS.items())]
+    cases = all_visits()
     cases.append(visit(patient_id=FORMULA_PATIENT, billed={"97112": 3}, note=False))
     cases.append(visit(patient_id="<script>alert(1)</script>", billed={"97112": 1}, note=False))
     findings = _with_unreadable(audit(reference, *cases))

@@ -27,7 +27,8 @@ def test_streams_in_chunks_without_changing_row_counts(tmp_path, monkeypatch):
                            style=ExportStyle(format="parquet"))
     claims = pd.read_parquet(tmp_path / "claims" / "claims.parquet")
     notes = pd.read_parquet(tmp_path / "notes" / "notes.parquet")
-    assert len(claims) == counts["claim_lines"] and len(notes) == counts["visit_notes"] == 100
+    assert len(claims) == counts["claim_lines"] and len(notes) == counts["visit_notes"]
+    assert notes["note_id"].str[-9:].nunique() == 100  # a visit's notes: the therapist's and/or the assistant's
     assert claims.groupby(["claim_id", "line_number"]).size().max() == 1
 
 
@@ -40,8 +41,18 @@ def test_clean_data_is_valid_and_realistic(tmp_path):
     assert (claims["cpt_code"] == "97112").mean() > 0.25
     per_visit = claims.groupby("claim_id")["cpt_code"].nunique()
     assert per_visit.max() >= 3
-    assert notes["minutes_97112"].dropna().astype(int).between(5, 45).all()
+    minutes = notes["minutes_97112"].dropna().astype(int).groupby(notes["note_id"].str[-9:]).sum()
+    assert minutes.between(5, 45).all()
     assert pd.read_parquet(tmp_path / "truth.parquet").empty
+    # PTAs' notes under their own NPI, naming the supervising therapist the claim is billed under
+    assistants = notes[notes["provider_credential"].isin(["PTA", "OTA"])]
+    assert len(assistants) > 20 and assistants["supervising_npi"].notna().all()
+    assert not set(assistants["rendering_npi"]) & set(claims["rendering_npi"])
+    assert set(assistants["supervising_npi"]) <= set(claims["rendering_npi"])
+    # CQ/CO splits: one code of one claim on a line with CQ and a line without
+    code_lines = claims.groupby(["claim_id", "cpt_code"])["modifiers"].agg(lambda m: m.str.contains("CQ|CO").sum())
+    assert ((claims.groupby(["claim_id", "cpt_code"]).size() == 2) & (code_lines == 1)).any()
+    assert {"SYNTH-CMSWAY-PPO", "SYNTH-TRICARE-EAST"} <= set(claims["payer_id"])
 
 
 def test_defects_are_injected_at_about_the_rate_and_recorded(tmp_path):
@@ -72,3 +83,32 @@ def test_canonical_tables_reconcile_to_the_injected_overbilling(reference):
                            "claim_id"]
     flagged = lines.merge(over, on=["patient_id", "date_of_service", "rendering_npi"])["claim_id"]
     assert len(overbilled) and set(overbilled) == set(flagged)
+
+
+def test_clean_generated_visits_give_no_finding_and_every_injected_defect_is_found_by_its_rule(reference):
+    """The generator's promise, checked on its canonical tables (no files): the truth lists every
+    defect with the rule that answers it, and nothing else is found beyond the known knock-ons."""
+    from nmr_audit.gx_engine import RuleEngine
+    from nmr_audit.io.suites import load_suites
+    from nmr_audit.pipeline import audit_tables
+    from nmr_audit.synth.canonical import canonical_tables
+    from nmr_audit.synth.write import chunks
+
+    engine = RuleEngine(load_suites())
+    clean = audit_tables(*canonical_tables(next(chunks(1200, seed=3, defect_rate=0.0))), reference, engine)
+    assert clean.findings.empty, clean.findings[["rule_id", "message"]].head().to_string()
+    chunk = next(chunks(2400, seed=5, defect_rate=0.05))
+    found = audit_tables(*canonical_tables(chunk), reference, engine).findings
+    visit = lambda ids: ids.str[-9:].astype("int64")  # noqa: E731 (CLM…42, NOTE…42, NOTEA…42: visit 42)
+    pairs = set(zip(found["rule_id"], visit(found["claim_id"].fillna(found["note_id"])), strict=True))
+    truth = chunk.truth.assign(visit=visit(chunk.truth["claim_id"].fillna(chunk.truth["note_id"])))
+    by_defect = {d: set(truth.loc[truth["defect"] == d, "visit"]) for d in truth["defect"].unique()}
+    assert {"unreadable_note_time", "quarantined_note", "missing_assistant_modifier"} <= set(by_defect)
+    lost = by_defect["bad_note_row"] | by_defect["missing_note"] | by_defect["bad_claim_row"]
+    wanted = {(r, v) for r, v in zip(truth["expected"], truth["visit"], strict=True) if r != "QUARANTINE"}
+    assert {(r, v) for r, v in wanted if v not in lost} <= pairs
+    knock_on = ({("NO_NOTE", v) for v in lost} | {("UNITS_EXCEED_TIME", v) for v in lost}  # the quarantine is not
+                | {("UNBILLED_97112", v) for v in lost}  # passed here: a quarantined note reads NO_NOTE
+                | {("TIMED_UNITS_EXCEED_TOTAL", v) for v in by_defect["overbilled_units"] | lost})
+    assert pairs - wanted - knock_on == set()
+    assert found.loc[found["rule_id"] == "FIELD_UNREADABLE", "field"].eq("time_in").all()

@@ -1,0 +1,70 @@
+"""The facts the rules read, one frame per grain, computed in pandas before any rule runs.
+
+The rule suites (`expectations/*.json`) only compare columns of these frames; every fact that
+needs another table (the visit's notes, the units the minutes support, a code on the same day
+that forms an NCCI pair, the fee for a unit, a quarantined note) is joined here. Grains (one
+suite each):
+
+- `claim_lines`: one row per 97112 claim line (`facts.lines`);
+- `visits`: one row per 97112 visit (`visits.parquet` plus the visit's first 97112 line; `facts.visits`);
+- `notes`: one row per note of a 97112 visit (`facts.notes`);
+- `patient_days`: one row per patient and date of service with 97112 billed (`facts.days`);
+- `discipline_days`: one row per patient, date, clinic and discipline billed under several NPIs (`facts.days`);
+- `fields`: one row per unreadable optional value of a claim line or note (`facts.fields`).
+
+Each frame has a `row_id` (0 … n − 1), the id GX reports unexpected rows by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from nmr_audit.facts.common import KEY, LINE_ID
+from nmr_audit.facts.days import discipline_day_facts, patient_day_facts
+from nmr_audit.facts.fields import field_facts
+from nmr_audit.facts.held import held_for_visits, held_notes
+from nmr_audit.facts.lines import line_facts
+from nmr_audit.facts.notes import note_facts
+from nmr_audit.facts.visits import visit_facts
+from nmr_audit.reference import ReferenceData
+from nmr_audit.visits import match_notes
+
+__all__ = ["Facts", "build_facts", "held_notes"]
+
+
+@dataclass(frozen=True)
+class Facts:
+    claim_lines: pd.DataFrame
+    visits: pd.DataFrame
+    notes: pd.DataFrame
+    patient_days: pd.DataFrame
+    discipline_days: pd.DataFrame
+    fields: pd.DataFrame
+
+    def by_grain(self) -> dict[str, pd.DataFrame]:
+        return {"claim_lines": self.claim_lines, "visits": self.visits, "notes": self.notes,
+                "patient_days": self.patient_days, "discipline_days": self.discipline_days, "fields": self.fields}
+
+
+def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_services: pd.DataFrame,
+                visits: pd.DataFrame, reference: ReferenceData, quarantine: pd.DataFrame | None = None) -> Facts:
+    """Every grain's facts from the canonical tables and `visits` (`reconcile_visits` of them).
+
+    `quarantine`: the quarantined rows of the run (or of this bucket) with the visit key intake
+    could read; its notes make NOTE_QUARANTINED instead of NO_NOTE. None: no quarantine known.
+    """
+    notes = match_notes(claim_lines, visit_notes)
+    held = held_for_visits(visits, held_notes(quarantine))
+    lines = line_facts(claim_lines, visits, notes, reference, held)
+    first_lines = lines.loc[lines["line_rank_97112"] == 1, [*KEY, *LINE_ID]]
+    return Facts(
+        claim_lines=lines,
+        visits=visit_facts(visits, first_lines, reference, held, lines),
+        notes=note_facts(notes, note_services, visits, first_lines, reference),
+        patient_days=patient_day_facts(lines, reference),
+        discipline_days=discipline_day_facts(claim_lines, notes, note_services, visits, reference,
+                                             held["note_quarantined"]),
+        fields=field_facts(claim_lines, notes, visits),
+    )

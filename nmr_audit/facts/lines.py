@@ -1,0 +1,178 @@
+"""Line facts: one row per 97112 claim line, with its visit's notes and the modifiers it carries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nmr_audit.contract import NMR_CODE
+from nmr_audit.facts.common import DAY, KEY, LINE_ID, any_of, by_note, modifier_rows
+from nmr_audit.keys import in_order, keys_in
+from nmr_audit.money import fee_per_unit
+from nmr_audit.parse import modifiers_text
+from nmr_audit.reference import ReferenceData
+from nmr_audit.unreadable import rows_with
+
+
+def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.DataFrame,
+               reference: ReferenceData, held: pd.DataFrame | None = None) -> pd.DataFrame:
+    """97112 lines with their visit's note, the modifiers they carry and should carry, and value.
+
+    `visit_notes` are matched to their visits (`visits.match_notes`); `held` (aligned with
+    `visits`: `note_quarantined`) marks visits whose note was quarantined. Columns the line
+    suite reads: `has_note`, `no_note_checkable` (no quarantined note and no note whose
+    supervising NPI was unreadable that day), `modifiers_readable`, `therapy_modifier`,
+    `expected_therapy_modifier` (the line's own when any note of the visit is of its
+    discipline), `ncci_pair_without_modifier`, `is_duplicate_line` (a second line of 97112 for the
+    visit other than a CQ/CO split), and the fee and value in dollars.
+    """
+    readable = ~rows_with(claim_lines, {"modifiers"})
+    nmr_at = (claim_lines["cpt_code"] == NMR_CODE).to_numpy()
+    nmr = in_order(claim_lines[nmr_at].assign(modifiers_readable=readable[nmr_at]), [*KEY, *LINE_ID])
+    context = visits[[*KEY, "note_id"]]
+    if held is not None:
+        context = context.assign(note_quarantined=held["note_quarantined"].to_numpy())
+    facts = nmr.merge(context, on=KEY, how="left").reset_index(drop=True)
+    credential = by_note(facts["note_id"], visit_notes["note_id"], visit_notes["provider_credential"])
+    discipline = reference.therapy_disciplines.set_index("provider_credential")
+    modifiers = modifier_rows(facts["modifiers"])
+    therapy = modifiers[modifiers.isin(reference.modifiers_of("therapy"))].groupby(level=0).first()
+    therapy = therapy.reindex(facts.index).astype("str")
+    bypass = any_of(modifiers, reference.modifiers_of("ncci_bypass"), len(facts))
+    assistant = any_of(modifiers, reference.modifiers_of("assistant"), len(facts))
+    fee = fee_per_unit(facts["payer_type"], facts["date_of_service"], NMR_CODE, reference.fee_schedule)
+    units = facts["units"].astype("int64")
+    visit = _runs(facts)  # facts are sorted by visit: a visit's lines are one run
+    start = np.flatnonzero(np.r_[True, visit[1:] != visit[:-1]]) if len(visit) else np.zeros(0, "int64")
+    rank = np.arange(len(facts)) - start[visit] + 1 if len(visit) else np.zeros(0, "int64")
+    expected = credential.map(discipline["therapy_modifier"]).astype("str")
+    documented = _documented_disciplines(facts, therapy, expected, visit_notes, discipline["therapy_modifier"])
+    held_note = facts["note_quarantined"].fillna(False).astype("bool") if "note_quarantined" in facts else False
+    facts = facts.assign(
+        row_id=np.arange(len(facts)),
+        modifiers=modifiers_text(facts["modifiers"]),
+        has_note=facts["note_id"].notna(),
+        no_note_checkable=~(held_note | _link_unreadable(facts, visit_notes)),
+        provider_credential=credential,
+        therapy_modifier=therapy,
+        expected_therapy_modifier=expected.mask(documented, therapy),
+        has_assistant_modifier=assistant,
+        has_ncci_bypass_modifier=bypass,
+        line_rank_97112=rank,
+        first_claim_id=facts["claim_id"].take(start[visit]).set_axis(facts.index) if len(visit) else facts["claim_id"],
+        first_line_number=facts["line_number"].take(start[visit]).set_axis(facts.index) if len(visit)
+        else facts["line_number"],
+        fee_97112=fee,
+        value_dollars=units * fee,
+    )
+    facts = facts.assign(is_duplicate_line=duplicate_lines(facts, modifiers, reference, visit))
+    return facts.assign(**_ncci_partner(facts, claim_lines, reference))
+
+
+def _runs(facts: pd.DataFrame) -> np.ndarray:
+    """0, 1, … per visit of `facts` sorted by the visit key: a new number where the key changes."""
+    if facts.empty:
+        return np.zeros(0, dtype="int64")
+    changed = np.zeros(len(facts), dtype=bool)
+    changed[0] = True
+    for column in KEY:
+        values = facts[column].to_numpy()
+        changed[1:] |= values[1:] != values[:-1]
+    return np.cumsum(changed) - 1
+
+
+def duplicate_lines(facts: pd.DataFrame, modifiers: pd.Series, reference: ReferenceData,
+                    visit: np.ndarray | None = None) -> pd.Series:
+    """Whether each 97112 line (sorted by visit and line) repeats an earlier one of its visit.
+
+    Medicare wants a timed code on one line per date; the one exception is a split into a line
+    with CQ/CO and a line without (CMS's billing examples). So a line is a duplicate when an
+    earlier line of the visit has the same CQ/CO status, or when its other modifiers differ from
+    the first line's. A visit with a line whose modifiers were unreadable is not judged.
+    """
+    visit = _runs(facts) if visit is None else visit
+    several = np.bincount(visit, minlength=int(visit.max()) + 1)[visit] > 1 if len(visit) else np.zeros(0, bool)
+    if not several.any():  # most visits have one 97112 line: nothing to compare
+        return pd.Series(False, index=facts.index, dtype="bool")
+    lines = np.flatnonzero(several)
+    judged = duplicate_lines_of(facts.iloc[lines].reset_index(drop=True),
+                                modifiers[np.isin(modifiers.index.to_numpy(), lines)], reference, lines, visit[lines])
+    result = np.zeros(len(facts), dtype=bool)
+    result[lines] = judged
+    return pd.Series(result, index=facts.index, dtype="bool")
+
+
+def duplicate_lines_of(facts: pd.DataFrame, modifiers: pd.Series, reference: ReferenceData, at: np.ndarray,
+                       visit: np.ndarray) -> np.ndarray:
+    """`duplicate_lines` over the lines of visits with several 97112 lines (`at`: their positions
+    in the full frame, which index `modifiers`)."""
+    modifiers = modifiers.set_axis(np.searchsorted(at, modifiers.index.to_numpy()))
+    others = modifiers[~modifiers.isin(reference.modifiers_of("assistant"))]
+    code, distinct = pd.factorize(others)  # a set of modifiers as a sum of their hashes: order-free, no join
+    hashes = pd.util.hash_pandas_object(pd.Series(distinct, dtype="str"), index=False).to_numpy()
+    signature = pd.Series(hashes[code], index=others.index).groupby(level=0).sum().reindex(facts.index, fill_value=0)
+    visit = pd.Series(visit, index=facts.index)
+    repeat = facts.groupby([visit, facts["has_assistant_modifier"]], sort=False).cumcount() > 0
+    differs = (facts["line_rank_97112"] > 1) & (signature != signature.groupby(visit).transform("first"))
+    unreadable = ~facts["modifiers_readable"].groupby(visit).transform("all")
+    return ((repeat | differs) & ~unreadable).to_numpy(dtype=bool)
+
+
+def _documented_disciplines(facts: pd.DataFrame, therapy: pd.Series, expected: pd.Series,
+                            visit_notes: pd.DataFrame, modifier_of: pd.Series) -> pd.Series:
+    """Whether a note of the line's visit is of the discipline its GP/GO/GN names (a visit with a
+    PT's and an OT's note bills under either). Only lines whose modifier is not the lowest note's
+    discipline (`expected`) are looked up: the rest match already."""
+    found = (therapy == expected).fillna(False).to_numpy(dtype=bool).copy()
+    ask = therapy.notna().to_numpy() & expected.notna().to_numpy() & ~found
+    if visit_notes.empty or not ask.any():
+        return pd.Series(found, index=facts.index)
+    lines = facts.loc[ask, KEY].assign(therapy_modifier=therapy[ask])
+    notes = visit_notes.loc[visit_notes["patient_id"].isin(lines["patient_id"].unique()).to_numpy(), KEY]
+    notes = notes.assign(therapy_modifier=visit_notes.loc[notes.index, "provider_credential"].map(modifier_of)
+                         .astype("str"))
+    found[np.flatnonzero(ask)] = keys_in(lines, notes[notes["therapy_modifier"].notna()], [*KEY, "therapy_modifier"])
+    return pd.Series(found, index=facts.index)
+
+
+def _link_unreadable(facts: pd.DataFrame, visit_notes: pd.DataFrame) -> np.ndarray:
+    """Lines on a patient's date where some note's supervising NPI could not be read (its visit
+    is unknown: NO_NOTE must not fire on the guess)."""
+    unlinked = rows_with(visit_notes, {"supervising_npi"})
+    if not unlinked.any() or facts.empty:
+        return np.zeros(len(facts), dtype=bool)
+    return keys_in(facts[DAY], visit_notes.loc[unlinked, DAY], DAY)
+
+
+def _ncci_partner(facts: pd.DataFrame, claim_lines: pd.DataFrame, reference: ReferenceData
+                  ) -> dict[str, pd.Series]:
+    """The code billed on the same visit that forms an NCCI PTP pair with 97112 in force on the
+    date of service, where neither line carries a bypass modifier (59, XE, XS, XP, XU) and
+    neither line's modifiers were unreadable (a bypass may have been there)."""
+    ptp = reference.ncci_ptp
+    partners = pd.concat([
+        ptp[ptp["column_1"] == NMR_CODE].assign(partner=ptp["column_2"]),
+        ptp[ptp["column_2"] == NMR_CODE].assign(partner=ptp["column_1"]),
+    ])[["partner", "modifier_indicator", "effective_from", "effective_to", "verified"]]
+    wanted = claim_lines["cpt_code"].isin(partners["partner"]).to_numpy()
+    others = claim_lines.loc[wanted, [*KEY, "cpt_code", "modifiers"]].assign(  # only what the pairing reads
+        unreadable=rows_with(claim_lines, {"modifiers"})[wanted])
+    none = pd.Series(pd.NA, index=facts.index, dtype="str")
+    if others.empty:
+        return {"ncci_pair_without_modifier": none, "ncci_pair_verified": none}
+    other_mods = modifier_rows(others["modifiers"])
+    others = others.reset_index(drop=True)
+    others = others.assign(other_bypass=any_of(other_mods, reference.modifiers_of("ncci_bypass"), len(others))
+                           | others["unreadable"])
+    pairs = facts.loc[facts["modifiers_readable"], ["row_id", *KEY, "has_ncci_bypass_modifier"]].merge(
+        others[[*KEY, "cpt_code", "other_bypass"]], on=KEY).merge(
+        partners, left_on="cpt_code", right_on="partner")
+    in_force = (pairs["effective_from"] <= pairs["date_of_service"]) & (
+        pairs["effective_to"].isna() | (pairs["date_of_service"] <= pairs["effective_to"]))
+    open_pairs = pairs[in_force & ~pairs["has_ncci_bypass_modifier"] & ~pairs["other_bypass"]]
+    first = open_pairs.sort_values(["row_id", "partner"]).groupby("row_id").first()
+    return {
+        "ncci_pair_without_modifier": first["partner"].reindex(facts["row_id"]).set_axis(facts.index).astype("str"),
+        "ncci_pair_verified": first["verified"].map({True: "verified", False: "unverified"})
+        .reindex(facts["row_id"]).set_axis(facts.index).astype("str"),
+    }
