@@ -7,6 +7,7 @@ page), the tables are clicked and typed into, and the quarantine is read back es
 import itertools
 import json
 import re
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -19,7 +20,7 @@ from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.visits import reconcile_visits
 from tests.browser import needs_chromium, probe, render
 from tests.builders import tables, visit
-from tests.test_rules import all_visits, audit
+from tests.test_rules import SCENARIOS, audit, scenario_visits
 
 FORMULA_PATIENT = "=HYPERLINK(\"http://evil.example\",\"x\")"
 WIDTHS = (900, 1280, 1400, 1920)
@@ -46,7 +47,8 @@ def _with_unreadable(findings):
 
 @pytest.fixture(scope="module")
 def report(reference, tmp_path_factory):
-    cases = all_visits()
+    cases = [replace(v, date_of_service=f"2026-03-{1 + n % 28:02d}")  # one date per scenario: dates to sort
+             for n, name in enumerate(SCENARIOS) for v in scenario_visits(name)]
     cases.append(visit(patient_id=FORMULA_PATIENT, billed={"97112": 3}, note=False))
     cases.append(visit(patient_id="<script>alert(1)</script>", billed={"97112": 1}, note=False))
     findings = _with_unreadable(audit(reference, *cases))
@@ -80,7 +82,8 @@ def test_chart_data_match_the_tables(report):
     rows = next(iter(values.values()))
     assert sum(r["dollars_at_risk"] for r in rows) == pytest.approx(data.by_clinic["dollars_at_risk"].sum())
     labels = {r["label"] for r in next(iter(specs["chart-dollars-by-provider"]["datasets"].values()))}
-    assert labels == {"Dana Reyes, PT (1234567893)"}
+    assert "Dana Reyes, PT (1234567893)" in labels  # a named provider: name (NPI); the others by NPI alone
+    assert all(label.isdigit() for label in labels - {"Dana Reyes, PT (1234567893)"})
 
 
 def test_quarantined_cells_are_escaped_defused_and_withheld_when_patients_are_masked(report):

@@ -11,6 +11,7 @@ from nmr_audit.denial import claim_risk
 from nmr_audit.io.report_xlsx import EXCEL_CELL_CHARS, fit_cell, write_workbook
 from nmr_audit.io.report_xlsx import workbook as cut_sheets
 from nmr_audit.report_data import build_report_data
+from nmr_audit.rules import rule as registered
 from nmr_audit.visits import reconcile_visits
 from tests.builders import tables, visit
 from tests.test_rules import audit
@@ -106,7 +107,7 @@ def test_summary_has_currency_and_percent_and_says_why_rules_add_to_more(workboo
     total = rows["all rules (lines counted once per rule)"]
     assert total[3].value == pytest.approx(overlap["per_rule_dollars"]) and "$" in total[3].number_format
     rule = rows["UNITS_EXCEED_TIME"]
-    assert "$" in rule[3].number_format and rule[5].value.startswith("Bill the supported units")
+    assert "$" in rule[3].number_format and rule[5].value == registered("UNITS_EXCEED_TIME").fix
 
 
 def test_visits_sheet_names_why_and_which_rules_put_each_visit_there(workbook):
