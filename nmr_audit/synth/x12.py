@@ -30,7 +30,7 @@ from nmr_audit.synth.world import CLINICS, npi_with_check_digit
 
 BILLING_NPIS = dict(zip(CLINICS, npi_with_check_digit(np.arange(150_000_000, 150_000_000 + len(CLINICS))), strict=True))
 FILING_INDICATORS = {"MCR-B": "MB", "MA-SUNCOAST": "16", "MCD-STATE": "MC", "BCBS-PPO": "BL", "AETNA-HMO": "HM",
-                     "WC-GRANITE": "WC", "SELF-PAY": "ZZ"}
+                     "WC-GRANITE": "WC", "SELF-PAY": "ZZ", "SYNTH-CMSWAY-PPO": "12", "SYNTH-TRICARE-EAST": "CH"}
 ALLOWED_SHARE = 0.55  # allowed amount / charge (generator setting)
 COINSURANCE = 0.20
 DENIALS = {"missing_therapy_modifier": "4", "missing_ncci_modifier": "236", "bad_claim_row": "16"}
