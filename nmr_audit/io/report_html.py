@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -200,4 +201,4 @@ def _script_json(value: Any) -> str:
 @cache
 def _template() -> jinja2.Template:
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string((Path(__file__).parent / "report_template.html").read_text(encoding="utf-8"))
+    return environment.from_string(files("nmr_audit.io").joinpath("report_template.html").read_text(encoding="utf-8"))
