@@ -598,7 +598,7 @@ def compare_with_last_night(given: dict[str, Any], findings: pd.DataFrame, summa
         findings, summary["findings"]["dollars_at_risk"], summary["run"]["run_id"], given["as_of"] or "",
         earlier.previous, earlier.previous_findings, state_findings(Path(given["history"]) if given["history"] else None),
         touched if touched is not None else pd.DataFrame(columns=PATIENT_DAY),
-        pd.Timestamp(since_day) if since_day else pd.Timestamp.min, earlier.series, look_back if given["history"] else 0)
+        pd.Timestamp(since_day) if since_day else pd.Timestamp.min, earlier.series, look_back)
     summary["since_last_night"] = compared.totals()
     totals = summary["since_last_night"]
     get_run_logger().info(
