@@ -67,8 +67,10 @@ from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
 from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.faults import checkpoint
+from nmr_audit.runtime.last_night import earlier_nights, state_findings
 from nmr_audit.runtime.permissions import Access
 from nmr_audit.runtime.state import PATIENT_DAY, read_state, rows_to_reaudit, touched_days
+from nmr_audit.since_last_night import SinceLastNight, since_last_night
 from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import in_visit_order
@@ -315,13 +317,16 @@ def audit_flow(
     share_with_group: bool = False,
     history: str | None = None,
     history_since: date | None = None,
+    nightly_root: str | None = None,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`
     (`_audit_into`), holding `out` for the whole run (`nmr_audit.runtime.guard`): one run at a
     time (a second ends Cancelled), outputs private to their owner (or `share_with_group`),
     temporary files inside `out`, what killed runs left there removed. `history` is a folder of
     earlier nights' state (`nmr_audit.runtime.state`): its rows dated `history_since` or later of
-    the patients and days the inputs touch are audited again beside them."""
+    the patients and days the inputs touch are audited again beside them. `nightly_root`: the
+    nightly output root this run belongs to; the reports then compare it with the root's
+    previous run (`nmr_audit.since_last_night`)."""
     given = {k: v for k, v in locals().items() if k != "share_with_group"}
     with flow_guard(Path(out), "run", share_with_group) as guard:
         if isinstance(guard, State):
@@ -351,6 +356,7 @@ def _audit_into(
     workbook_rows: int = WORKBOOK_ROWS,
     history: str | None = None,
     history_since: date | None = None,
+    nightly_root: str | None = None,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
 
@@ -390,7 +396,7 @@ def _audit_into(
                 "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned, "mask_patients": mask_patients,
                 "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
                 "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
-                "history": history, "history_since": history_since,
+                "history": history, "history_since": history_since, "nightly_root": nightly_root,
                 "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
                 "workbook_rows": workbook_rows})
         finally:
@@ -416,8 +422,9 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[dict[str, s
                                ignore_index=True)
         summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds,
                            (claim_intake, note_intake))
+        since = compare_with_last_night(given, audit.findings, summary) if given["nightly_root"] else None
         outputs = write_outputs(given["out"], canonical, claim_intake, audit, quarantine, summary, settings.reference,
-                                sharing, given["workbook_rows"], workbooks)
+                                sharing, given["workbook_rows"], workbooks, since)
     finally:
         for writer in (canonical, workbooks):
             if writer is not None:
@@ -441,7 +448,8 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
             if isinstance(intake, InputError):
                 return Failed(message=intake.line())
         if given["history"]:
-            given["history_rows"] = add_history(spill, Path(given["history"]), given["history_since"], files)
+            given["history_rows"], given["touched"] = add_history(spill, Path(given["history"]),
+                                                                  given["history_since"], files)
         if runner is None:
             audit = _in_partitions(spill, claim_intake, note_intake, settings.reference, given["expectations"],
                                    given["out"])
@@ -541,10 +549,12 @@ def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, refere
 
 
 @task(name="add history", cache_policy=NO_CACHE)
-def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str, list[Path]]) -> dict[str, Any]:
+def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str, list[Path]]
+                ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Earlier nights' rows of the patients and days tonight's rows touch, into the spill beside
     them (`runtime.state.rows_to_reaudit`), cast to tonight's dtypes. Returns what was added
-    (for the summary: rows per table, patient-days touched, the window's first date)."""
+    (for the summary: rows per table, patient-days touched, the window's first date) and the
+    patient-days touched (`runtime.state.touched_days`)."""
     state = read_state(folder)
     tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
                if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
@@ -574,4 +584,30 @@ def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str,
     get_run_logger().info("history: %d patient-day(s) touched; %d claim line(s) and %d note(s) of earlier nights "
                           "audited again", len(touched), added.get(CLAIM_LINES, 0), added.get(VISIT_NOTES, 0))
     return {"rows_audited_again": added, "patient_days_touched": len(touched),
-            "since": start.date().isoformat() if since else None}
+            "since": start.date().isoformat() if since else None}, touched
+
+
+@task(name="compare with the last night", cache_policy=NO_CACHE)
+def compare_with_last_night(given: dict[str, Any], findings: pd.DataFrame, summary: dict[str, Any]) -> SinceLastNight:
+    """Tonight's findings against the nightly root's previous run (read through its ledger) and
+    the state it left (`nmr_audit.since_last_night`); the figures go into `summary`
+    (`since_last_night`) so that later nights read them back for their series."""
+    root = Path(given["nightly_root"])
+    earlier = earlier_nights(root)
+    since_day = given["history_since"]
+    look_back = (date.fromisoformat(given["as_of"]) - since_day).days if since_day and given["as_of"] else 0
+    touched = given.get("touched")
+    compared = since_last_night(
+        findings, summary["findings"]["dollars_at_risk"], summary["run"]["run_id"], given["as_of"] or "",
+        earlier.previous, earlier.previous_findings, state_findings(Path(given["history"]) if given["history"] else None),
+        touched if touched is not None else pd.DataFrame(columns=PATIENT_DAY),
+        pd.Timestamp(since_day) if since_day else pd.Timestamp.min, earlier.series, look_back)
+    summary["since_last_night"] = compared.totals()
+    totals = summary["since_last_night"]
+    get_run_logger().info(
+        "since the last night (%s): %s", totals["previous_run_id"] or "none: first run in this root",
+        "nothing to compare with" if compared.first_night else
+        f"{totals['new_findings']} new finding(s) (${totals['new_dollars_at_risk']:,.2f}), "
+        f"{totals['resolved_findings']} resolved (${totals['resolved_dollars_at_risk']:,.2f}) of "
+        f"{totals['reexamined_findings']} examined again")
+    return compared

@@ -139,7 +139,8 @@ def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full:
                        expectations=options["expectations"], data_docs=options["data_docs"],
                        partitioned=options["partitioned"], as_of=as_of, run_id=run_id, fail_on=options["fail_on"],
                        share_with_group=options["share_with_group"], history=str(history) if history else None,
-                       history_since=window_start(as_of, look_back_days).date(), return_state=True)
+                       history_since=window_start(as_of, look_back_days).date(), nightly_root=str(root),
+                       return_state=True)
     if not state.is_completed():
         return Failed(message=f"run {run_id} failed, ledger and latest unchanged: {state.message}")
     result: AuditResult = state.result()
@@ -150,6 +151,10 @@ def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full:
     publish(str(run_dir), result.summary, pd.read_parquet(run_dir / "findings.parquet"))  # on this flow run too
     earlier = (f" Earlier findings re-examined: {sum(outcomes.values())} ({outcomes.get('cleared', 0)} cleared, "
                f"{outcomes.get('found again', 0)} found again).") if outcomes else ""
+    since = result.summary.get("since_last_night") or {}
+    if since.get("previous_run_id"):
+        earlier += (f" Since the last night (`{since['previous_run_id']}`): {since['new_findings']:,} new finding(s), "
+                    f"{since['resolved_findings']:,} resolved (report.html → Since the last night).")
     create_markdown_artifact(key="nmr-audit-nightly", markdown=(
         f"# nmr-audit nightly {as_of}\n\nRun `{run_id}`: {len(fresh)} new file(s), {found['total']:,} findings, "
         f"${found['dollars_at_risk']:,.2f} at risk.{earlier} Outputs: `{run_dir.resolve()}`\n"))

@@ -40,6 +40,7 @@ from nmr_audit.reference import ReferenceData
 from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
 from nmr_audit.runtime.permissions import PRIVATE, Access
+from nmr_audit.since_last_night import SinceLastNight
 
 if TYPE_CHECKING:
     from flows.audit import Audit, TableIntake
@@ -164,15 +165,16 @@ class WorkbookWriter:
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, audit: Audit, quarantine: pd.DataFrame,
                   summary: dict[str, Any], reference: ReferenceData, sharing: Sharing, workbook_rows: int,
-                  workbooks: WorkbookWriter) -> list[str]:
-    """Write every output aside and move them into `out` together."""
+                  workbooks: WorkbookWriter, since: SinceLastNight | None = None) -> list[str]:
+    """Write every output aside and move them into `out` together. `since`: a nightly run's
+    comparison with the root's previous run, shown in both reports."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
     with StagedOutputs(target, sharing.access) as staged:
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
-                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks)
+                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks, since)
         reported = time.perf_counter()
         write_parquet(audit.visits, staged.path("visits.parquet"))
         write_parquet(audit.findings, staged.path("findings.parquet"))
@@ -199,13 +201,15 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
 def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
                    shown_findings: pd.DataFrame, quarantine: pd.DataFrame, canonical: CanonicalTables,
                    reference: ReferenceData, sharing: Sharing, workbook_rows: int,
-                   workbooks: WorkbookWriter) -> Future[Path]:
+                   workbooks: WorkbookWriter, since: SinceLastNight | None = None) -> Future[Path]:
     """report.html, and report.xlsx on its way: from the same numbers, with patient ids as
     `sharing` says. The workbook is cut to its sheets and handed to `workbooks` first, so that
     a large run writes it while this process writes the rest."""
     names = combine(canonical.names(), names_from_reference(reference.providers, reference.clinics))
+    if since is not None:  # patient ids as the findings show them
+        since = since.shown(lambda frame: apply_masking(frame, sharing.masking, sharing.key))
     data = build_report_data(summary, audit.visits, audit.findings, claims, rules=rule_catalogue(),
-                             quarantine=quarantine, names=names, lineage=canonical.lineage)
+                             quarantine=quarantine, names=names, lineage=canonical.lineage, since_last_night=since)
     shown_findings = shown_findings.assign(visit=visit_number(audit.findings))
     at_risk = claim_risk(audit.findings, reference.denial_weights)
     context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
@@ -216,5 +220,5 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
     written = workbooks.submit(staged.path("report.xlsx"), cut)
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
     get_run_logger().info("report.html written (%d chart(s), %d claim(s) ranked by denial risk, %d quarantined "
-                          "row(s) listed)", 5, len(at_risk), len(quarantine))
+                          "row(s) listed)", 5 + (since is not None), len(at_risk), len(quarantine))
     return written

@@ -16,12 +16,13 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
 
+def nightly_schedule(config: Path | None = None) -> dict[str, Any]:
+    """The nightly deployment's entry of `prefect.yaml` (name, entrypoint, schedule, parameters):
+    `config`, else the one shipped with nmr-audit (the repository's, carried into the wheel)."""
+    from nmr_audit.resources import shipped
 
-def nightly_schedule(config: Path = ROOT / "prefect.yaml") -> dict[str, Any]:
-    """The nightly deployment's entry of `prefect.yaml` (name, entrypoint, schedule, parameters)."""
-    document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    document = yaml.safe_load((config or shipped("prefect.yaml")).read_text(encoding="utf-8"))
     return next(d for d in document["deployments"] if d["name"] == "nightly")
 
 

@@ -15,9 +15,12 @@ import typer
 from nmr_audit import __version__
 from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
+from nmr_audit.resources import shipped_mappings
 from nmr_audit.runtime.state import LOOK_BACK_DAYS
 from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
 
+MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
+                + ", ".join(shipped_mappings()) + ".")
 SHARE_HELP = ("Make outputs readable and writable by the owning group (folders 2770, files 660) instead of "
               "the owner only (700/600).")
 
@@ -93,10 +96,13 @@ def audit(
     notes: Annotated[list[str], typer.Option(help="Visit-note file, folder or glob (repeatable).")],
     out: Annotated[Path, typer.Option(help="Folder the run's outputs are written to.")],
     profile: Annotated[Path | None, typer.Option(help="Audit profile (YAML): rule basis per payer type.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="Mapping profile (YAML) for an EMR's export columns.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help=MAPPING_HELP)] = None,
     fail_on: Annotated[Severity | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
-    reference: Annotated[Path | None, typer.Option(help="Folder of reference tables (default: data/reference).")] = None,
-    expectations: Annotated[Path | None, typer.Option(help="Folder of rule suites (default: expectations/).")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="Folder of reference tables; each one it holds is used instead of the imported (reference home) "
+        "and shipped ones.")] = None,
+    expectations: Annotated[Path | None, typer.Option(
+        help="Folder of rule suites (default: the suites shipped with nmr-audit).")] = None,
     data_docs: Annotated[bool, typer.Option(help="Write GX Data Docs (HTML) to DIR/data_docs.")] = True,
     partitioned: Annotated[bool, typer.Option(help="Split the work by clinic and month (mapped tasks).")] = False,
     dask_address: Annotated[str | None, typer.Option(
@@ -147,7 +153,7 @@ def nightly(
     as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="The night audited (default: today).")] = None,
     full: Annotated[bool, typer.Option(help="Re-audit every file, not only new ones.")] = False,
     profile: Annotated[Path | None, typer.Option(help="Audit profile (YAML): rule basis per payer type.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="Mapping profile (YAML) for an EMR's export columns.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help=MAPPING_HELP)] = None,
     fail_on: Annotated[Severity | None, typer.Option(help="Exit 3 when a finding at or above this severity exists.")] = None,
     dask_address: Annotated[str | None, typer.Option(help="Dask scheduler (tcp://host:8786) or 'local'.")] = None,
     look_back_days: Annotated[int, typer.Option(

@@ -28,9 +28,15 @@ def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, m
     key, or an output folder that is a file or cannot be made."""
     from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
     from nmr_audit.io.discover import discover
+    from nmr_audit.resources import mapping_profile, shipped_mappings
 
     discover(claims, CLAIM_LINES)
     discover(notes, VISIT_NOTES)
+    if mapping is not None:
+        mapping = mapping_profile(mapping)  # a shipped profile may be named: therachart_csv
+        if not mapping.exists():
+            raise InputError(mapping, "mapping profile not found",
+                             f"check the path, or name a shipped profile ({', '.join(shipped_mappings())})")
     for path, what in ((mapping, "mapping profile"), (profile, "audit profile")):
         if path is not None:
             _yaml(path, what)  # unreadable or not YAML: said before pandas is even imported

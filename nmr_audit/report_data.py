@@ -22,6 +22,7 @@ from nmr_audit.contract import VISIT_KEY
 from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import Names, with_names
 from nmr_audit.rule_catalogue import CATALOGUE_COLUMNS, rule_catalogue
+from nmr_audit.since_last_night import SinceLastNight
 from nmr_audit.sizes import WORKBOOK_ROWS
 
 TOP_PROVIDERS = 15
@@ -52,13 +53,15 @@ class ReportData:
     quarantine_by_file: pd.DataFrame = field(default_factory=pd.DataFrame)  # table, source_file, reason, rows
     unreadable: pd.DataFrame = field(default_factory=pd.DataFrame)  # source_file, column, fields
     names: Names = field(default_factory=Names)
+    since_last_night: SinceLastNight | None = None  # a nightly run against the root's previous run
 
 
 def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: pd.DataFrame,
                       claims_audited: int, rules: pd.DataFrame | None = None,
                       quarantine: pd.DataFrame | None = None, names: Names | None = None,
                       lineage: dict[str, pd.DataFrame] | None = None,
-                      quarantine_shown: int = WORKBOOK_ROWS) -> ReportData:
+                      quarantine_shown: int = WORKBOOK_ROWS,
+                      since_last_night: SinceLastNight | None = None) -> ReportData:
     """The reports' numbers from a run's `visits` (visits.parquet) and `findings`
     (findings.parquet, raw: not masked).
 
@@ -67,7 +70,9 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
     reason, record`), `names` provider and clinic names, `lineage` each canonical table's keys
     with `source_file` (claim lines: claim_id, line_number; notes: note_id), used to place a
     FIELD_UNREADABLE finding in its file; the first `quarantine_shown` quarantined rows get
-    their cells read out for the reports. Dollars are US dollars, rounded to cents.
+    their cells read out for the reports. `since_last_night`: a nightly run's comparison with
+    the root's previous run (`nmr_audit.since_last_night`; None for a plain audit, whose
+    reports have no such section). Dollars are US dollars, rounded to cents.
     """
     names = names or Names()
     rules = rule_catalogue() if rules is None else rules
@@ -94,6 +99,7 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
         quarantine_by_file=_quarantine_by_file(quarantine),
         unreadable=unreadable_fields(findings, lineage or {}),
         names=names,
+        since_last_night=since_last_night,
     )
 
 

@@ -19,7 +19,9 @@ import re
 import shutil
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent / "data_docs_assets"
+from nmr_audit.resources import package_file
+
+ASSETS = package_file("io/data_docs_assets")  # inside the installed package (importlib.resources)
 VENDOR = "static/vendor"
 VEGA_FILE = "vega-embed-bundle.js"
 LOCAL_LOGO = "static/images/logo-long.png"

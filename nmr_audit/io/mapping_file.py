@@ -11,6 +11,7 @@ from nmr_audit.conform import minutes_code
 from nmr_audit.contract import CLAIM_COLUMNS, MINUTES_PREFIX, NOTE_COLUMNS, SERVICES_COLUMN
 from nmr_audit.errors import InputError
 from nmr_audit.mapping import MappingProfile, TableMapping
+from nmr_audit.resources import mapping_profile
 
 _SECTIONS = {"claim_lines": CLAIM_COLUMNS, "visit_notes": NOTE_COLUMNS}
 _NUMBER_KEYS = ("locale", "decimal_mark")
@@ -30,6 +31,10 @@ _COMMA_REGIONS = frozenset({"en_ZA", "en_DK", "en_BE", "en_NL", "en_SE", "en_FI"
 
 
 def load_mapping(path: Path) -> MappingProfile:
+    """The mapping profile in the YAML file `path`, or, for a bare name that is no file here
+    (`therachart_csv`), the shipped profile of that name (`resources.mapping_profile`).
+    Raises `InputError` naming the file for what cannot be read or would be misread."""
+    path = mapping_profile(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from nmr_audit.errors import InputError
-from nmr_audit.io.reference_home import table_path
+from nmr_audit.io.reference_home import packaged_reference_dir, table_path
 from nmr_audit.profile import payer_row_problems
 from nmr_audit.reference import ReferenceData
 from nmr_audit.rules import weight_problems
@@ -38,8 +38,8 @@ DATES = ("effective_from", "effective_to")
 
 
 def default_reference_dir() -> Path:
-    """`data/reference` of this source tree (the project is installed editable from it)."""
-    return Path(__file__).resolve().parents[2] / "data" / "reference"
+    """The reference tables shipped with nmr-audit (`io.reference_home.packaged_reference_dir`)."""
+    return packaged_reference_dir()
 
 
 def load_reference(folder: Path | None = None) -> ReferenceData:

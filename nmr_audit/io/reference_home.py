@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nmr_audit.resources import shipped
+
 HOME_VARIABLE = "NMR_AUDIT_HOME"
 APP_NAME = "nmr-audit"
 LAYERS = ("reference", "home", "packaged")
@@ -44,8 +46,10 @@ def reference_home() -> Path:
 
 
 def packaged_reference_dir() -> Path:
-    """`data/reference` of this source tree: the defaults shipped with nmr-audit."""
-    return Path(__file__).resolve().parents[2] / "data" / "reference"
+    """The reference tables shipped with nmr-audit (`data/reference/` of the repository): inside
+    the installed package (`importlib.resources`), or the checkout's in an editable install
+    (`nmr_audit.resources.shipped`)."""
+    return shipped("reference")
 
 
 @dataclass(frozen=True)

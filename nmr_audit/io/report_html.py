@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from nmr_audit.charts import chart_specs
+from nmr_audit.charts import NIGHTS_CHART, chart_specs
 from nmr_audit.io.cache import cache_dir, keep
 from nmr_audit.names import with_names
 from nmr_audit.report_data import ReportData, severity_rank, visit_number
 from nmr_audit.safe_text import defuse_frame
+from nmr_audit.since_last_night import night_labels
 
 TABLE_ROWS = 2000
 VISIT_GROUPS = 300
@@ -33,8 +35,13 @@ FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at
                    "note_id", "patient_id", "payer_type", "field"]
 GROUPED_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "claim_id", "fix"]
 NUMBERS = {"findings", "dollars_at_risk", "excess_units", "excess_units_97112", "visits", "denial_risk",
-           "line_number", "weight", "source_row", "rows", "fields", "dollars", "reasons_count"}
-DATES = {"date_of_service", "month", "generated_at"}
+           "line_number", "weight", "source_row", "rows", "fields", "dollars", "reasons_count", "new_findings",
+           "new_dollars_at_risk", "resolved_findings", "resolved_dollars_at_risk"}
+DATES = {"date_of_service", "month", "generated_at", "as_of", "first_as_of", "night"}
+NIGHT_ROWS = 500  # new and resolved findings shown (all of them are in report.xlsx up to its row cap)
+NIGHT_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "date_of_service", "clinic_id",
+                 "clinic_name", "rendering_npi", "provider_name", "claim_id", "line_number", "note_id", "patient_id",
+                 "payer_type", "first_as_of"]
 OUTPUT_LINKS = ("findings.csv", "report.xlsx", "visits.parquet", "quarantine.parquet", "summary.json",
                 "data_docs/index.html")
 
@@ -84,7 +91,8 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         headline=data.headline,
         overlap=data.overlap,
         specs=_script_json(specs),
-        charts=list(specs),
+        charts=[c for c in specs if c != NIGHTS_CHART],
+        since=_since(data),
         clinics=_cells(data.by_clinic), providers=_cells(data.by_provider),
         claims=_cells(claims.head(50)), weights=_cells(weights[["rule_id", "weight", "why", "source"]]),
         rules=_rules(data),
@@ -100,6 +108,27 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
     )
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _since(data: ReportData) -> dict[str, Any] | None:
+    """The section "Since the last night" of a nightly run (None for a plain audit: no section)."""
+    since = data.since_last_night
+    if since is None:
+        return None
+
+    def findings(frame: pd.DataFrame) -> dict[str, Any]:
+        shown = with_names(frame, data.names) if data.names.any else frame
+        shown = shown.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
+        return _cells(shown[[c for c in NIGHT_COLUMNS if c in shown.columns]], limit=NIGHT_ROWS)
+
+    series = since.series.assign(night=night_labels(since.series))
+    totals = since.totals()
+    return {"first_night": since.first_night, "previous_run_id": since.previous_run_id,
+            "previous_as_of": since.previous_as_of, "notes": since.notes, "totals": totals,
+            "new": findings(since.new), "resolved": findings(since.resolved), "rows": NIGHT_ROWS,
+            "nights": _cells(series[["night", "run_id", "findings", "dollars_at_risk", "new_findings",
+                                     "new_dollars_at_risk", "resolved_findings", "resolved_dollars_at_risk"]]),
+            "runs": len(series)}
 
 
 def _rules(data: ReportData) -> dict[str, Any]:
@@ -158,7 +187,8 @@ def _show(value: Any, column: str) -> str:
         return ""
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
-    if column in ("dollars_at_risk", "dollars") and isinstance(value, float):
+    if column in ("dollars_at_risk", "dollars", "new_dollars_at_risk", "resolved_dollars_at_risk") and \
+            isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
 
@@ -171,4 +201,4 @@ def _script_json(value: Any) -> str:
 @cache
 def _template() -> jinja2.Template:
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return environment.from_string((Path(__file__).parent / "report_template.html").read_text(encoding="utf-8"))
+    return environment.from_string(files("nmr_audit.io").joinpath("report_template.html").read_text(encoding="utf-8"))

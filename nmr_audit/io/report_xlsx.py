@@ -1,10 +1,11 @@
 """`report.xlsx`: the analyst's workbook.
 
-Sheets: Summary (headline with currency and percent formats, why the per-rule dollars exceed
-the headline, findings and dollars by rule), Rules (what each rule means and what to fix),
-Findings, Claims at risk, Visits (each with the rules that put it on the sheet), By clinic and
-rule (dollars and findings, with totals), Quarantine (file, line, reason, the row's cells) and
-Unreadable fields (by file and column).
+Sheets: Summary (headline with currency and percent formats, why the per-rule dollars exceed the
+headline, findings and dollars by rule), Since last night (a nightly run only: new and resolved
+findings against the root's previous run, and dollars at risk by night with a chart), Rules
+(what each rule means and what to fix), Findings, Claims at risk, Visits (each with the rules
+that put it on the sheet), By clinic and rule (dollars and findings, with totals), Quarantine
+(file, line, reason, the row's cells) and Unreadable fields (by file and column).
 
 Written with XlsxWriter (several times faster than openpyxl; its constant-memory mode writes
 cells 3× slower, and sheets of at most `WORKBOOK_ROWS` rows fit in memory easily). Header rows
@@ -16,7 +17,7 @@ cut with a visible marker saying how much was cut and where the whole value is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import with_names
 from nmr_audit.report_data import ReportData, joined, severity_rank
 from nmr_audit.safe_text import defuse_frame
+from nmr_audit.since_last_night import night_labels
 from nmr_audit.sizes import WORKBOOK_ROWS
 
 EXCEL_CELL_CHARS = 32_767  # Excel's limit on the characters of one cell
@@ -57,6 +59,7 @@ class Workbook:
     context: dict[str, Any]
     sheets: dict[str, pd.DataFrame]
     notes: list[str]
+    since: dict[str, Any] | None = None  # a nightly run: totals, notes, series, new and resolved (cut)
 
 
 def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, visits: pd.DataFrame,
@@ -80,7 +83,23 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
     sheets["Visits"] = _why_listed(sheets["Visits"], findings)
     if data.names.any:
         sheets["Visits"] = with_names(sheets["Visits"], data.names)
-    return Workbook(data, context, sheets, notes)
+    return Workbook(replace(data, since_last_night=None), context, sheets, notes, _since_cut(data, rows))
+
+
+def _since_cut(data: ReportData, rows: int) -> dict[str, Any] | None:
+    """A nightly run's comparison for its sheet: the new and resolved findings most money first,
+    each cut to `rows` (the totals say how many there are)."""
+    since = data.since_last_night
+    if since is None:
+        return None
+
+    def cut(frame: pd.DataFrame) -> pd.DataFrame:
+        shown = with_names(frame, data.names) if data.names.any else frame
+        return shown.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable").head(rows)
+
+    return {"totals": since.totals(), "notes": since.notes, "first_night": since.first_night,
+            "series": since.series.assign(night=night_labels(since.series)), "new": cut(since.new),
+            "resolved": cut(since.resolved), "rows": rows}
 
 
 def write_workbook(path: Path, cut: Workbook) -> Path:
@@ -93,6 +112,8 @@ def write_workbook(path: Path, cut: Workbook) -> Path:
                "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
                "note": book.add_format({"italic": True, "font_color": "#555555"})}
     _summary(book, cut.data, cut.context, cut.notes, formats)
+    if cut.since is not None:
+        _since_sheet(book, cut.since, formats)
     _rules_sheet(book, cut.data, formats)
     for title in ("Findings", "Claims at risk", "Visits"):
         _sheet(book, title, cut.sheets[title], formats)
@@ -200,6 +221,101 @@ def _summary(book: Any, data: ReportData, context: dict[str, Any], notes: list[s
     for note in notes:
         sheet.write(row, 0, note, formats["note"])
         row += 1
+
+
+NIGHT_SERIES = {"night": "night (as of)", "run_id": "run", "findings": "findings",
+                "dollars_at_risk": "dollars at risk", "new_findings": "new findings",
+                "new_dollars_at_risk": "new: dollars at risk", "resolved_findings": "findings resolved",
+                "resolved_dollars_at_risk": "resolved: dollars no longer at risk"}
+
+
+def _since_sheet(book: Any, since: dict[str, Any], formats: dict) -> None:
+    """Since last night: the comparison's figures, the runs by night with a chart of their
+    dollars at risk, then the new and the resolved findings (each its own table)."""
+    sheet = book.add_worksheet("Since last night")
+    sheet.set_column(0, 0, 40)
+    sheet.set_column(1, 16, 16)
+    totals = since["totals"]
+    sheet.write(0, 0, "Since the last night", formats["bold"])
+    row = 1
+    if since["first_night"]:
+        sheet.write(row, 0, "Nothing to compare with yet.")
+        row += 1
+    else:
+        sheet.write_row(row, 0, ["Compared with run", str(totals["previous_run_id"]),
+                                 f"night of {totals['previous_as_of']}"])
+        row += 1
+        for label, key, kind in (("New findings", "new_findings", "count"),
+                                 ("New findings: dollars at risk (each claim line once)", "new_dollars_at_risk", "money"),
+                                 ("Findings resolved", "resolved_findings", "count"),
+                                 ("Resolved: dollars no longer at risk", "resolved_dollars_at_risk", "money"),
+                                 ("Earlier findings whose visits were audited again", "reexamined_findings", "count")):
+            sheet.write(row, 0, label)
+            sheet.write_number(row, 1, float(totals[key] or 0), formats[kind])
+            row += 1
+    for note in [*since["notes"], "New: tonight's findings not open after the previous run. Resolved: findings open "
+                 "after it whose visit tonight audited again and did not find. Open findings whose visit was not "
+                 "audited again are in neither."]:
+        sheet.write(row, 0, note, formats["note"])
+        row += 1
+    row += 1
+    series = since["series"]
+    sheet.write(row, 0, f"By night (the last {len(series)} run(s) of this output root)", formats["bold"])
+    row += 1
+    first = row
+    sheet.write_row(row, 0, list(NIGHT_SERIES.values()), formats["bold"])
+    for number, night in enumerate(series[list(NIGHT_SERIES)].astype(object).itertuples(index=False), start=row + 1):
+        for column, (key, value) in enumerate(zip(NIGHT_SERIES, night, strict=True)):
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                continue
+            if key in ("night", "run_id"):
+                sheet.write_string(number, column, str(value))
+            else:
+                sheet.write_number(number, column, float(value), formats["money" if "dollars" in key else "count"])
+    last = row + len(series)
+    chart = book.add_chart({"type": "column"})
+    chart.add_series({"name": "dollars at risk", "categories": ["Since last night", first + 1, 0, last, 0],
+                      "values": ["Since last night", first + 1, 3, last, 3], "fill": {"color": "#7f9fc6"}})
+    resolved = book.add_chart({"type": "line"})
+    resolved.add_series({"name": "resolved (dollars)", "categories": ["Since last night", first + 1, 0, last, 0],
+                         "values": ["Since last night", first + 1, 7, last, 7], "line": {"color": "#1a9850"},
+                         "marker": {"type": "circle"}})
+    chart.combine(resolved)
+    chart.set_title({"name": "Dollars at risk by night"})
+    chart.set_y_axis({"name": "dollars", "num_format": "$#,##0"})
+    chart.set_x_axis({"name": "night (as of)"})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 720, "height": 320})
+    sheet.insert_chart(first, len(NIGHT_SERIES) + 1, chart)
+    row = max(last + 2, first + 18)
+    for title, key in (("New findings", "new"), ("Resolved findings", "resolved")):
+        if since["first_night"]:
+            break
+        frame = since[key]
+        count = totals["new_findings" if key == "new" else "resolved_findings"]
+        shown = f"{title} ({count:,}" + (f"; the {since['rows']:,} with the most dollars at risk" if count > len(frame)
+                                        else "") + ")"
+        sheet.write(row, 0, shown, formats["bold"])
+        row += 1
+        if frame.empty:
+            sheet.write(row, 0, "None.", formats["note"])
+            row += 2
+            continue
+        row = _table_at(sheet, row, defuse_frame(frame), formats) + 1
+
+
+def _table_at(sheet: Any, row: int, frame: pd.DataFrame, formats: dict) -> int:
+    """`frame` written from `row` down (header, then its rows, each cell in its column's format);
+    returns the row after it."""
+    columns = list(frame.columns)
+    sheet.write_row(row, 0, columns, formats["bold"])
+    kinds = [_format(frame[c], c, formats) for c in columns]
+    values = [_column_values(frame[c], "findings.parquet") for c in columns]
+    for number, cells in enumerate(zip(*values, strict=True), start=row + 1):
+        for column, (value, kind) in enumerate(zip(cells, kinds, strict=True)):
+            if value is not None:
+                sheet.write(number, column, value, kind)
+    return row + 1 + len(frame)
 
 
 def _rules_sheet(book: Any, data: ReportData, formats: dict) -> None:

@@ -10,14 +10,16 @@ import great_expectations as gx
 
 from nmr_audit.errors import InputError
 from nmr_audit.gx_engine import suite_from_json
+from nmr_audit.resources import shipped
 from nmr_audit.rules import suite_problems
 
 GRAINS = ("claim_lines", "visits", "notes", "patient_days", "discipline_days", "fields")
 
 
 def default_expectations_dir() -> Path:
-    """`expectations/` of this source tree (the project is installed editable from it)."""
-    return Path(__file__).resolve().parents[2] / "expectations"
+    """The rule suites shipped with nmr-audit (`expectations/` of the repository, inside the
+    installed package or the checkout's: `nmr_audit.resources.shipped`)."""
+    return shipped("expectations")
 
 
 def load_suites(folder: Path | None = None) -> dict[str, gx.ExpectationSuite]:

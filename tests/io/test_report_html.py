@@ -17,6 +17,7 @@ from nmr_audit.denial import claim_risk
 from nmr_audit.io.report_html import write_report_html
 from nmr_audit.names import Names
 from nmr_audit.report_data import build_report_data, visit_number
+from nmr_audit.since_last_night import since_last_night
 from nmr_audit.visits import reconcile_visits
 from tests.browser import needs_chromium, probe, render
 from tests.builders import tables, visit
@@ -212,3 +213,66 @@ def test_each_rules_meaning_and_fix_sits_beside_its_findings(report):
     assert "What each rule means and what to fix" in html
     assert "Unreadable fields by file and column" in html and "charge_amount" in html
     assert "(file not recorded)" in html  # no lineage given: the file is said to be unknown, not guessed
+
+
+@pytest.fixture(scope="module")
+def nightly(report, reference, tmp_path_factory):
+    """The same run as a night of a nightly root: three earlier findings were open, one of them
+    (a finding this run did not make) on a day tonight audited again, so it is resolved."""
+    _, data, findings, _ = report
+    earlier = findings.head(3).assign(first_run_id="r0", first_as_of="2026-11-20")
+    gone = earlier.iloc[[0]].assign(finding_id="F-GONE", rule_id="NO_NOTE", claim_id="CLM-RESOLVED-1")
+    standing = pd.concat([earlier.iloc[1:], gone], ignore_index=True)
+    touched = standing[["patient_id", "date_of_service"]].drop_duplicates()
+    nights = pd.DataFrame({"run_id": [f"r{n}" for n in range(29)],
+                           "as_of": [f"2026-10-{n + 1:02d}" for n in range(28)] + ["2026-10-28"],
+                           "findings": range(29), "dollars_at_risk": [100.0 + 7 * n for n in range(29)],
+                           "new_findings": range(29), "new_dollars_at_risk": 1.0, "resolved_findings": 1,
+                           "resolved_dollars_at_risk": 5.0})
+    since = since_last_night(findings, data.headline["dollars_at_risk"], "tonight", "2026-11-21",
+                             {"run_id": "r28", "as_of": "2026-10-28"}, None, standing, touched,
+                             pd.Timestamp("2026-01-01"), nights, 30)
+    nightly_data = replace(data, since_last_night=since)
+    path = tmp_path_factory.mktemp("nightly") / "report.html"
+    write_report_html(path, nightly_data, findings.assign(visit=visit_number(findings)),
+                      claim_risk(findings, reference.denial_weights), reference.denial_weights, CONTEXT)
+    return path, since
+
+
+def test_a_plain_audit_has_no_section_since_the_last_night(report):
+    html = report[0].read_text()
+    assert 'id="since-last-night"' not in html and 'id="chart-nights"' not in html
+
+
+def test_a_nightly_report_lists_new_and_resolved_findings_and_the_nights(report, nightly):
+    path, since = nightly
+    html = path.read_text()
+    assert 'href="#since-last-night"' in html and "Compared with run <b>r28</b>" in html
+    new = html.split('id="new-findings"')[1].split("</table>")[0]
+    assert new.count("<tr>") == len(since.new) + 1 and len(since.new) == len(report[2]) - 2
+    resolved = html.split('id="resolved-findings"')[1].split("</table>")[0]
+    assert "CLM-RESOLVED-1" in resolved and "2026-11-20" in resolved and resolved.count("<tr>") == 2
+    table = html.split('id="nights"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 31 and "2026-10-28 (1)" in table and "2026-10-28 (2)" in table
+    assert table.rindex("tonight") > table.rindex("2026-10-28 (2)")  # oldest first, tonight last
+    assert "<script>alert(1)</script>" not in html  # tables escaped as the findings are
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_nightly_chart_fits_beside_the_others_at_every_width(nightly, width):
+    measured = probe(nightly[0], MEASURE, width=width)
+    charts = measured["charts"]
+    assert len(charts) == 6 and all(c["rendered"] for c in charts), charts
+    assert measured["page"] <= measured["view"], "the page scrolls sideways"
+    for chart in charts:
+        drawn, box = chart["drawn"], chart["box"]
+        assert box["left"] - 1 <= drawn["left"] and drawn["right"] <= box["right"] + 1, chart
+        assert drawn["left"] >= 0 and drawn["right"] <= measured["view"], chart
+    for one, two in itertools.combinations(charts, 2):
+        a, b = one["drawn"], two["drawn"]
+        apart = a["right"] <= b["left"] or b["right"] <= a["left"] or a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+        assert apart, (one["id"], two["id"], a, b)
+    nights = {c["id"]: c for c in charts}["chart-nights"]
+    assert nights["legend"] == ["dollars at risk", "resolved (dollars)"]
+    assert {"dollars", "night (as of)"} <= set(nights["axes"])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nmr_audit.denial import claim_risk
-from nmr_audit.io.report_xlsx import EXCEL_CELL_CHARS, fit_cell, write_workbook
+from nmr_audit.io.report_xlsx import EXCEL_CELL_CHARS, MONEY_FORMAT, fit_cell, write_workbook
 from nmr_audit.io.report_xlsx import workbook as cut_sheets
 from nmr_audit.report_data import build_report_data
 from nmr_audit.rules import rule as registered
@@ -164,3 +164,50 @@ def test_a_value_past_excels_limit_is_cut_with_a_visible_marker(reference, tmp_p
     assert cell.endswith("more characters; the whole value is in findings.parquet]")
     assert "[cut: 14,767 more characters" in fit_cell("y" * 40_000 + "z" * 7_414, "findings.parquet")
     assert fit_cell("short") == "short"
+
+
+def test_a_nightly_workbook_has_its_sheet_since_the_last_night(workbook, reference, tmp_path):
+    from dataclasses import replace
+
+    from nmr_audit.since_last_night import since_last_night
+
+    _, findings, data = workbook
+    standing = pd.concat([findings.head(1), findings.head(1).assign(finding_id="F-GONE", claim_id="CLM-RESOLVED",
+                                                                    dollars_at_risk=40.0)], ignore_index=True)
+    touched = standing[["patient_id", "date_of_service"]].drop_duplicates()
+    earlier = pd.DataFrame({"run_id": ["r0", "r1"], "as_of": ["2026-11-20", "2026-11-21"], "findings": [4, 2],
+                            "dollars_at_risk": [80.0, 20.0], "new_findings": [None, 1],
+                            "new_dollars_at_risk": [None, 5.0], "resolved_findings": [None, 3],
+                            "resolved_dollars_at_risk": [None, 60.0]})
+    since = since_last_night(findings, 99.0, "r2", "2026-11-22", {"run_id": "r1", "as_of": "2026-11-21"}, None,
+                             standing.assign(first_run_id="r0", first_as_of="2026-11-20"), touched,
+                             pd.Timestamp("2026-01-01"), earlier, 30)
+    path = tmp_path / "report.xlsx"
+    nightly = replace(data, since_last_night=since)
+    visits = reconcile_visits(*tables(visit(patient_id="X")), reference)
+    cut = cut_sheets(nightly, findings, claim_risk(findings, reference.denial_weights), visits, {"run_id": "r2"})
+    assert cut.data.since_last_night is None  # the frames travel cut, in `since`, to the workbook's process
+    write_workbook(path, cut)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[:2] == ["Summary", "Since last night"]
+    sheet = book["Since last night"]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    figures = {r[0]: r[1] for r in rows if r and r[0]}
+    assert figures["Compared with run"] == "r1" and figures["New findings"] == len(findings) - 1
+    assert figures["Findings resolved"] == 1 and figures["Resolved: dollars no longer at risk"] == 40.0
+    assert sheet.cell(row=[r[0] for r in rows].index("Resolved: dollars no longer at risk") + 1, column=2) \
+        .number_format == MONEY_FORMAT
+    nights = [r for r in rows if r[1] in ("r0", "r1", "r2") and str(r[0]).startswith("2026-")]
+    assert [r[0] for r in nights] == ["2026-11-20", "2026-11-21", "2026-11-22"]
+    assert [r[3] for r in nights] == [80.0, 20.0, 99.0] and nights[0][4] is None and nights[1][7] == 60.0
+    resolved_at = [r[0] for r in rows].index("Resolved findings (1)")
+    assert rows[resolved_at + 1][:2] == ["finding_id", "rule_id"] and rows[resolved_at + 2][0] == "F-GONE"
+    assert len(sheet._charts) == 1
+    assert "Since last night" not in openpyxl.load_workbook(_plain(data, findings, reference, tmp_path)).sheetnames
+
+
+def _plain(data, findings, reference, tmp_path):
+    path = tmp_path / "plain.xlsx"
+    visits = reconcile_visits(*tables(visit(patient_id="X")), reference)
+    write_workbook(path, cut_sheets(data, findings, claim_risk(findings, reference.denial_weights), visits, {}))
+    return path
