@@ -29,25 +29,19 @@ from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCop
 from flows.outputs import CanonicalTables, Sharing, WorkbookWriter, write_outputs
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from nmr_audit import __version__
-from nmr_audit.buckets import bucket_count, patient_buckets
-from nmr_audit.conform import Conformed
-from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, SOURCE_ROW, UNIQUE_KEYS, VISIT_NOTES
+from nmr_audit.buckets import bucket_count
+from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.findings import ordered
 from nmr_audit.gx_engine import RuleEngineError
-from nmr_audit.intake import (
-    account,
-    audited_per_file,
-    conform_file,
-    duplicate_keys,
-    reader_quarantine,
-)
+from nmr_audit.intake import account, audited_per_file
+from nmr_audit.io import head_start
 from nmr_audit.io.discover import discover, estimated_rows
+from nmr_audit.io.head_start import HeadStart, TableIntake, read_table_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
-from nmr_audit.io.readers import read_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
@@ -60,20 +54,6 @@ from nmr_audit.visits import in_visit_order
 
 Severity = Literal["info", "low", "medium", "high"]
 MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
-
-
-@dataclass
-class TableIntake:
-    """One table of the run after reading, mapping and validation; its rows wait in the spill.
-
-    What stays in memory is small: each canonical row's unique key and lineage (to decide, over
-    all buckets at once, which copy of a key is first), the quarantine and the files read.
-    """
-
-    keys: pd.DataFrame  # unique key columns, source_file (categorical), source_row; file then line order
-    duplicates: pd.DataFrame  # later copies of a key (`intake.duplicate_keys`), quarantined bucket by bucket
-    quarantine: pd.DataFrame
-    files: pd.DataFrame  # table, source_file, format, sha256, rows_read
 
 
 @dataclass
@@ -119,47 +99,13 @@ def discover_inputs(claims: list[str], notes: list[str]
 
 @task(name="read and validate", cache_policy=NO_CACHE)
 def read_table(table: str, files: list[Path], mapping: MappingProfile, reference: ReferenceData, spill: Spill,
-               batch_rows: int) -> TableIntake | InputError:
+               batch_rows: int, early: HeadStart | None = None) -> TableIntake | InputError:
     """Read every file of one table a batch at a time, conform it to the contract, quarantine what
-    breaks it, and spill the canonical rows by patient bucket."""
-    logger = get_run_logger()
-    table_mapping = mapping.for_table(table)
-    keys, held, stats = [], [], []
-    source = pd.CategoricalDtype([str(p) for p in files])
-    try:
-        for path in files:
-            raw = read_export(path, delimiter=table_mapping.delimiter, sheet=table_mapping.sheet)
-            quarantined = done = 0
-            for frame in raw.batches(batch_rows):
-                part = conform_file(frame, table, table_mapping, reference, str(path))
-                _spill(spill, table, part)
-                keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
-                held.append(part.quarantine)
-                quarantined += len(part.quarantine)
-                done += len(frame)
-                del frame, part
-                give_back_memory()
-                if done >= batch_rows:
-                    logger.info("%s: %s: %d row(s) validated so far", table, path.name, done)
-            held.append(reader_quarantine(raw.invalid, table, str(path)))  # complete once the batches are read
-            quarantined += len(raw.invalid)
-            stats.append({"table": table, SOURCE_FILE: str(path), "format": raw.format,
-                          "sha256": raw.sha256, "rows_read": raw.rows_read})
-            logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read, path.name, quarantined)
-    except InputError as problem:
-        return problem
-    all_keys = pd.concat(keys, ignore_index=True)
-    return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats))
-
-
-def _spill(spill: Spill, table: str, part: Conformed) -> None:
-    """A batch's canonical rows (and a note's minutes, with their note) into their patients' buckets."""
-    bucket = patient_buckets(part.rows["patient_id"], spill.buckets)
-    spill.add(table, part.rows, bucket)
-    if part.services is not None:
-        note_row = pd.Index(part.rows[SOURCE_ROW]).get_indexer(part.services[SOURCE_ROW])
-        spill.add(NOTE_SERVICES, part.services.loc[note_row >= 0], bucket[note_row[note_row >= 0]])
+    breaks it, and spill the canonical rows by patient bucket; or take over the command's head
+    start at that same work (`nmr_audit.io.head_start`)."""
+    if early is not None:
+        return early.intake(table, get_run_logger())
+    return read_table_rows(table, files, mapping, reference, spill, batch_rows, get_run_logger())
 
 
 @dataclass
@@ -301,7 +247,8 @@ def audit_flow(
     expected_lines = estimated_rows(files[CLAIM_LINES])
     side_by_side = 1 if data_docs else buckets_at_once  # one GX site is written by one engine
     buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket, side_by_side)
-    spill = Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
+    early = None if partitioned else head_start.adopt(files, buckets, mapping, profile, reference, batch_rows)
+    spill = early.spill if early else Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
     if buckets > 1:
         get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)
     with collector_sees_only_the_run():
@@ -312,18 +259,18 @@ def audit_flow(
                 "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
                 "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
                 "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
-                "workbook_rows": workbook_rows})
+                "workbook_rows": workbook_rows}, early)
         finally:
             spill.close()
 
 
 def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], settings: Settings, sharing: Sharing,
-           started: datetime, given: dict[str, Any]) -> AuditResult | State:
+           started: datetime, given: dict[str, Any], early: HeadStart | None = None) -> AuditResult | State:
     """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
     docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if given["data_docs"] and not given["partitioned"] else None
     canonical = workbooks = None
     try:
-        done = _read_and_audit(spill, files, settings, docs, given)
+        done = _read_and_audit(spill, files, settings, docs, given, early)
         if isinstance(done, State):
             return done
         claim_intake, note_intake, read_seconds, audited = done
@@ -348,13 +295,14 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[str], setti
 
 
 def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settings, docs: Path | None,
-                    given: dict[str, Any]) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
+                    given: dict[str, Any], early: HeadStart | None = None
+                    ) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
     """The inputs read into the spill and every bucket audited; worker processes (if any) start
     while the inputs are read and stop once the buckets are audited."""
     runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"])
     try:
         reading = time.perf_counter()
-        claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"])
+        claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"], early)
         read_seconds = time.perf_counter() - reading
         for intake in (claim_intake, note_intake):
             if isinstance(intake, InputError):
@@ -372,15 +320,16 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
     return claim_intake, note_intake, read_seconds, audit
 
 
-def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool
-                 ) -> list[TableIntake | InputError]:
+def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool,
+                 early: HeadStart | None = None) -> list[TableIntake | InputError]:
     """Claim lines and notes read side by side in the flow's threads (Arrow's kernels leave the
     other core free: 30% less time); one after the other in a partitioned run, which may have a
     Dask task runner, whose workers are other processes."""
     tables = (CLAIM_LINES, VISIT_NOTES)
     if partitioned:
         return [read_table(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
-    futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
+    futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows, early)
+               for t in tables]
     return [future.result() for future in futures]
 
 
