@@ -2,9 +2,10 @@
 --
 -- Reads the run's canonical tables and two reference tables, set up by bench/compare.py as views:
 --   claim_lines(patient_id, date_of_service, rendering_npi, clinic_id, payer_type, cpt_code, units,
---               source_file, source_row)
+--               file_row_number)
 --   visit_notes(note_id, patient_id, date_of_service, rendering_npi, clinic_id, itemizes_minutes,
---               total_timed_minutes, source_file, source_row)
+--               total_timed_minutes, file_row_number)
+-- (file_row_number: the row's place in the run's table, the order the audit read the rows in)
 --   note_services(note_id, cpt_code, minutes)            one row per note and code
 --   cpt_codes(cpt_code, timed), payer_rule_basis(payer_type, rule_basis)   data/reference/*.csv
 -- and returns one row per visit with a 97112 line or 97112 minutes: the columns of visits.parquet.
@@ -28,7 +29,7 @@ timed AS (SELECT cpt_code FROM cpt_codes WHERE timed),
 lines AS (
     SELECT patient_id, date_of_service, rendering_npi, clinic_id, payer_type, cpt_code, units,
            cpt_code IN (SELECT cpt_code FROM timed) AS is_timed,
-           {'file': source_file, 'row': source_row} AS line_order      -- where it was read
+           file_row_number AS line_order
     FROM claim_lines
 ),
 
@@ -36,7 +37,7 @@ notes AS (
     SELECT note_id,
            patient_id, date_of_service, rendering_npi,          -- VISIT KEY OF A NOTE
            clinic_id, coalesce(itemizes_minutes, false) AS itemizes, total_timed_minutes,
-           {'file': source_file, 'row': source_row} AS note_order
+           file_row_number AS note_order
     FROM visit_notes
 ),
 
@@ -180,9 +181,11 @@ supported AS (
 )
 
 SELECT patient_id, date_of_service, rendering_npi, clinic_id, payer_type, rule_basis, note_id,
-       total_timed_minutes, minutes_97112, billed_units_97112, supported_units_97112,
-       greatest(billed_units_97112 - supported_units_97112, 0) AS excess_units_97112,
-       billed_timed_units, supported_timed_units,
-       note_count, itemizes_minutes, pooled_timed_minutes, lines_97112, timed_codes_billed
+       total_timed_minutes::BIGINT AS total_timed_minutes, minutes_97112::BIGINT AS minutes_97112,
+       billed_units_97112::BIGINT AS billed_units_97112, supported_units_97112::BIGINT AS supported_units_97112,
+       greatest(billed_units_97112 - supported_units_97112, 0)::BIGINT AS excess_units_97112,
+       billed_timed_units::BIGINT AS billed_timed_units, supported_timed_units::BIGINT AS supported_timed_units,
+       note_count::BIGINT AS note_count, itemizes_minutes, pooled_timed_minutes::BIGINT AS pooled_timed_minutes,
+       lines_97112::BIGINT AS lines_97112, timed_codes_billed::BIGINT AS timed_codes_billed
 FROM supported
 ORDER BY clinic_id, date_of_service, patient_id, rendering_npi;
