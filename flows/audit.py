@@ -133,13 +133,15 @@ def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: Refe
     return done
 
 
-def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int) -> BucketRunner:
+def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int,
+                  early: HeadStart | None = None) -> BucketRunner:
     """Buckets spilled to disk: one at a time in this process and the rest of `at_once` in worker
-    processes. A run held in memory stays in this process, and so does a run writing Data Docs,
-    whose `at_once` is 1 (one engine, so that one site lists every bucket)."""
+    processes (those the command's head start started, when it did). A run held in memory stays in
+    this process, and so does a run writing Data Docs, whose `at_once` is 1 (one engine, so that
+    one site lists every bucket)."""
     side_by_side = max(1, min(at_once, spill.buckets))
     if spill.folder is not None and side_by_side > 1:
-        return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1)
+        return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1, pool=early.workers if early else None)
     return BucketRunner(settings.suites, threads=side_by_side, docs_dir=docs)
 
 
@@ -247,7 +249,8 @@ def audit_flow(
     expected_lines = estimated_rows(files[CLAIM_LINES])
     side_by_side = 1 if data_docs else buckets_at_once  # one GX site is written by one engine
     buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket, side_by_side)
-    early = None if partitioned else head_start.adopt(files, buckets, mapping, profile, reference, batch_rows)
+    early = None if partitioned else head_start.adopt(files, buckets, mapping, profile, reference, batch_rows,
+                                                      expectations, head_start.bucket_workers(buckets, side_by_side))
     spill = early.spill if early else Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
     if buckets > 1:
         get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)
@@ -299,7 +302,7 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
                     ) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
     """The inputs read into the spill and every bucket audited; worker processes (if any) start
     while the inputs are read and stop once the buckets are audited."""
-    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"])
+    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"], early)
     try:
         reading = time.perf_counter()
         claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"], early)

@@ -86,7 +86,7 @@ def audit(
 
         try:  # a bad path, mapping, profile or reference folder is reported now, before any server starts
             head = head_start.begin(claims, notes, out, _opt(mapping), _opt(profile), _opt(reference), data_docs,
-                                    lines_per_bucket)
+                                    lines_per_bucket, expectations=_opt(expectations))
         except InputError as problem:
             raise _fail(problem.line()) from None
     try:

@@ -16,12 +16,13 @@ flow called from Python).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -180,15 +181,36 @@ class Plan:
     reference: str | None
     batch_rows: int
     buckets: int
+    expectations: str | None
+    workers: int  # bucket worker processes the flow would start
+
+
+def _start_bucket_worker(expectations: str | None) -> None:
+    """A bucket worker's start (`flows.buckets`), its suites loaded in the worker itself: the
+    command's process has not imported GX yet."""
+    from flows.buckets import _start_worker
+    from nmr_audit.io.suites import load_suites
+
+    _start_worker(load_suites(Path(expectations) if expectations else None))
+
+
+def start_workers(count: int, expectations: str | None) -> ProcessPoolExecutor:
+    """`count` bucket worker processes, started now (spawned: imports and rule engine, about 7 s
+    of CPU each) so that they are ready when the flow audits its first buckets, as they were when
+    the flow started them while it read."""
+    return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_bucket_worker, initargs=(expectations,))
 
 
 class HeadStart:
-    """Both tables being read into one spill, in two threads of the command's process."""
+    """Both tables being read into one spill, in two threads of the command's process, and the
+    bucket worker processes of a run spilled to disk starting meanwhile."""
 
     def __init__(self, plan: Plan, spill: Spill, files: dict[str, list[Path]], mapping: MappingProfile,
-                 reference: ReferenceData) -> None:
+                 reference: ReferenceData, workers: ProcessPoolExecutor | None = None) -> None:
         self.plan = plan
         self.spill = spill
+        self.workers = workers
         self.started = time.perf_counter()
         self.logs = {table: HeldLog() for table in files}
         self._pool = ThreadPoolExecutor(len(files), thread_name_prefix="head-start")
@@ -218,6 +240,8 @@ class HeadStart:
             read.exception()
         if not self.adopted:
             self.spill.close()
+        if self.workers is not None:  # the flow's runner shut them down already, if it took them
+            self.workers.shutdown(wait=True, cancel_futures=True)
 
 
 _current: list[HeadStart] = []
@@ -225,10 +249,12 @@ _current: list[HeadStart] = []
 
 def begin(claims: list[str], notes: list[str], out: Path, mapping: str | None = None, profile: str | None = None,
           reference: str | None = None, data_docs: bool = True, lines_per_bucket: int = LINES_PER_BUCKET,
-          buckets_at_once: int = BUCKETS_AT_ONCE, batch_rows: int = BATCH_ROWS) -> HeadStart:
+          buckets_at_once: int = BUCKETS_AT_ONCE, batch_rows: int = BATCH_ROWS,
+          expectations: str | None = None) -> HeadStart:
     """Find the inputs, load the settings the read needs and start reading (the flow's own steps,
-    in the same order). Raises InputError at once for a bad path, mapping, profile or reference
-    folder: before any server starts."""
+    in the same order), and start the bucket workers a run spilled to disk audits in. Raises
+    InputError at once for a bad path, mapping, profile or reference folder: before any server
+    starts."""
     files = {CLAIM_LINES: discover(claims, CLAIM_LINES)[0], VISIT_NOTES: discover(notes, VISIT_NOTES)[0]}
     settings = load_reference(Path(reference) if reference else None)
     if profile:
@@ -237,16 +263,27 @@ def begin(claims: list[str], notes: list[str], out: Path, mapping: str | None = 
     side_by_side = 1 if data_docs else buckets_at_once
     buckets = bucket_count(estimated_rows(files[CLAIM_LINES]), lines_per_bucket, side_by_side)
     spill = Spill(buckets, out / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
-    plan = Plan(tuple((t, tuple(p)) for t, p in files.items()), mapping, profile, reference, batch_rows, buckets)
-    head = HeadStart(plan, spill, files, profile_of_mapping, settings)
+    workers = bucket_workers(buckets, side_by_side)
+    plan = Plan(tuple((t, tuple(p)) for t, p in files.items()), mapping, profile, reference, batch_rows, buckets,
+                expectations, workers)
+    head = HeadStart(plan, spill, files, profile_of_mapping, settings,
+                     start_workers(workers, expectations) if workers else None)
     _current[:] = [head]
     return head
 
 
+def bucket_workers(buckets: int, side_by_side: int) -> int:
+    """Worker processes a run audits its buckets in (`flows.audit.bucket_runner`): a run spilled to
+    disk audits one bucket in the flow's process and the others of `side_by_side` in workers."""
+    return max(1, min(side_by_side, buckets)) - 1 if buckets > 1 else 0
+
+
 def adopt(files: dict[str, list[Path]], buckets: int, mapping: str | None, profile: str | None,
-          reference: str | None, batch_rows: int) -> HeadStart | None:
+          reference: str | None, batch_rows: int, expectations: str | None = None,
+          workers: int = 0) -> HeadStart | None:
     """This process's head start, when it reads exactly what the flow would; taken once."""
-    plan = Plan(tuple((t, tuple(p)) for t, p in files.items()), mapping, profile, reference, batch_rows, buckets)
+    plan = Plan(tuple((t, tuple(p)) for t, p in files.items()), mapping, profile, reference, batch_rows, buckets,
+                expectations, workers)
     if not _current or _current[0].plan != plan or _current[0].adopted:
         return None
     _current[0].adopted = True

@@ -45,6 +45,7 @@ def test_a_bad_path_is_reported_before_anything_is_read_or_started(tmp_path):
 def test_the_flow_takes_over_what_it_would_have_read_itself(tmp_path):
     head = head_start.begin([str(SAMPLE / "claims")], [str(SAMPLE / "notes")], tmp_path)
     try:
+        assert head.workers is None  # a run held in memory audits in the flow's process
         assert head_start.adopt(files(), 1, None, None, None, BATCH_ROWS + 1) is None  # another batch size
         assert head_start.adopt(files(), 2, None, None, None, BATCH_ROWS) is None  # other buckets
         assert head_start.adopt(files(), 1, None, None, None, BATCH_ROWS) is head
@@ -64,10 +65,14 @@ def test_the_flow_takes_over_what_it_would_have_read_itself(tmp_path):
 
 
 def test_a_head_start_no_flow_took_stops_and_leaves_no_spill(tmp_path):
-    head = head_start.begin([str(SAMPLE / "claims")], [str(SAMPLE / "notes")], tmp_path, lines_per_bucket=100)
+    head = head_start.begin([str(SAMPLE / "claims")], [str(SAMPLE / "notes")], tmp_path, lines_per_bucket=100,
+                            data_docs=False)
     assert head.spill.buckets > 1 and head.spill.folder.exists()
+    assert head.plan.workers == 1 and head.workers is not None  # the bucket worker starts with the command
     head.close()
     assert not head.spill.folder.exists()
+    with pytest.raises(RuntimeError, match="shutdown"):
+        head.workers.submit(print)  # stopped with it
 
 
 def test_the_first_input_file_is_logged_once_with_the_time_since_the_process_started():
