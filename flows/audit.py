@@ -31,15 +31,12 @@ from flows.partitions import audit_partition, merge_partitions, split_partitions
 from flows.prefect_server import flow_guard
 from nmr_audit import __version__
 from nmr_audit.buckets import bucket_count, patient_buckets
-from nmr_audit.conform import Conformed
 from nmr_audit.contract import (
     CLAIM_LINES,
     LINEAGE,
     NOTE_SERVICES,
-    QUARANTINE_COLUMNS,
     SOURCE_FILE,
     SOURCE_ROW,
-    UNIQUE_KEYS,
     VISIT_NOTES,
 )
 from nmr_audit.digest import summary_markdown, top_findings
@@ -47,19 +44,13 @@ from nmr_audit.errors import InputError
 from nmr_audit.facts import held_notes
 from nmr_audit.findings import ordered
 from nmr_audit.gx_engine import RuleEngineError
-from nmr_audit.intake import (
-    account,
-    audited_per_file,
-    conform_file,
-    conventions_for,
-    duplicate_keys,
-    reader_quarantine,
-)
+from nmr_audit.intake import account, audited_per_file
+from nmr_audit.io import head_start
 from nmr_audit.io.discover import discover, estimated_rows
+from nmr_audit.io.head_start import HeadStart, TableIntake, read_table_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
-from nmr_audit.io.readers import ReadOptions, open_export
 from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
@@ -77,22 +68,6 @@ from nmr_audit.visits import in_visit_order
 
 Severity = Literal["info", "low", "medium", "high"]
 MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
-
-
-@dataclass
-class TableIntake:
-    """One table of the run after reading, mapping and validation; its rows wait in the spill.
-
-    What stays in memory is small: each canonical row's unique key and lineage (to decide, over
-    all buckets at once, which copy of a key is first), the quarantine and the files read.
-    """
-
-    keys: pd.DataFrame  # unique key columns, source_file (categorical), source_row; file then line order
-    duplicates: pd.DataFrame  # later copies of a key (`intake.duplicate_keys`), quarantined bucket by bucket
-    quarantine: pd.DataFrame
-    files: pd.DataFrame  # table, source_file (path, or path#sheet), file, sheet, format, sha256, rows_read
-    skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
-    ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
 
 
 @dataclass
@@ -140,64 +115,13 @@ def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = Fal
 
 @task(name="read and validate", cache_policy=NO_CACHE)
 def read_table(table: str, files: list[Path], mapping: MappingProfile, reference: ReferenceData, spill: Spill,
-               batch_rows: int) -> TableIntake | InputError:
+               batch_rows: int, early: HeadStart | None = None) -> TableIntake | InputError:
     """Read every file of one table a batch at a time, conform it to the contract, quarantine what
-    breaks it, and spill the canonical rows by patient bucket."""
-    logger = get_run_logger()
-    if not files:  # a nightly run with history and nothing new of this table
-        return TableIntake(pd.DataFrame({c: pd.Series(dtype="str") for c in (*UNIQUE_KEYS[table], *LINEAGE)}),
-                           duplicate_keys(pd.DataFrame(columns=[*UNIQUE_KEYS[table], *LINEAGE]), table),
-                           pd.DataFrame(columns=list(QUARANTINE_COLUMNS)),
-                           pd.DataFrame(columns=["table", SOURCE_FILE, "file", "sheet", "format", "sha256", "rows_read"]))
-    table_mapping = mapping.for_table(table)
-    keys, held, stats, skipped, ignored = [], [], [], [], []
-    options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
-                          decimal_mark=table_mapping.decimal_mark)
-    try:
-        exports = [open_export(path, options) for path in files]  # a workbook's sheets are tables of their own
-        source = pd.CategoricalDtype([raw.source for export in exports for raw in export.tables])
-        for export in exports:
-            skipped += [{"kind": "sheet", "source": part.source, "reason": part.reason} for part in export.skipped]
-            for raw in export.tables:
-                conventions = conventions_for(raw.format, raw.delimiter, table_mapping)
-                quarantined = done = 0
-                columns: set[str] = set()
-                for frame in raw.batches(batch_rows):
-                    part = conform_file(frame, table, table_mapping, reference, raw.source, conventions)
-                    _spill(spill, table, part)
-                    checkpoint("reading")
-                    keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
-                    held.append(part.quarantine)
-                    columns.update(part.ignored_columns)
-                    quarantined += len(part.quarantine)
-                    done += len(frame)
-                    del frame, part
-                    give_back_memory()
-                    if done >= batch_rows:
-                        logger.info("%s: %s: %d row(s) validated so far", table, raw.source, done)
-                held.append(reader_quarantine(raw.invalid, table, raw.source))  # complete once the batches are read
-                quarantined += len(raw.invalid)
-                ignored += [{"table": table, SOURCE_FILE: raw.source, "column": c} for c in sorted(columns)]
-                stats.append({"table": table, SOURCE_FILE: raw.source, "file": str(raw.path), "sheet": raw.sheet,
-                              "format": raw.format, "sha256": raw.sha256, "rows_read": raw.rows_read})
-                logger.info("%s: read %d row(s) from %s, %d quarantined", table, raw.rows_read,
-                            Path(raw.source).name, quarantined)
-    except InputError as problem:
-        return problem
-    all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(
-        {**{c: pd.Series(dtype="str") for c in UNIQUE_KEYS[table]}, SOURCE_FILE: pd.Series(dtype=source),
-         SOURCE_ROW: pd.Series(dtype="int64")})
-    return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats), skipped, ignored)
-
-
-def _spill(spill: Spill, table: str, part: Conformed) -> None:
-    """A batch's canonical rows (and a note's minutes, with their note) into their patients' buckets."""
-    bucket = patient_buckets(part.rows["patient_id"], spill.buckets)
-    spill.add(table, part.rows, bucket)
-    if part.services is not None:
-        note_row = pd.Index(part.rows[SOURCE_ROW]).get_indexer(part.services[SOURCE_ROW])
-        spill.add(NOTE_SERVICES, part.services.loc[note_row >= 0], bucket[note_row[note_row >= 0]])
+    breaks it, and spill the canonical rows by patient bucket; or take over the command's head
+    start at that same work (`nmr_audit.io.head_start`)."""
+    if early is not None:
+        return early.intake(table, get_run_logger())
+    return read_table_rows(table, files, mapping, reference, spill, batch_rows, get_run_logger())
 
 
 @dataclass
@@ -226,13 +150,15 @@ def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: Refe
     return done
 
 
-def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int) -> BucketRunner:
+def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int,
+                  early: HeadStart | None = None) -> BucketRunner:
     """Buckets spilled to disk: one at a time in this process and the rest of `at_once` in worker
-    processes. A run held in memory stays in this process, and so does a run writing Data Docs,
-    whose `at_once` is 1 (one engine, so that one site lists every bucket)."""
+    processes (those the command's head start started, when it did). A run held in memory stays in
+    this process, and so does a run writing Data Docs, whose `at_once` is 1 (one engine, so that
+    one site lists every bucket)."""
     side_by_side = max(1, min(at_once, spill.buckets))
     if spill.folder is not None and side_by_side > 1:
-        return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1)
+        return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1, pool=early.workers if early else None)
     return BucketRunner(settings.suites, threads=side_by_side, docs_dir=docs)
 
 
@@ -386,7 +312,9 @@ def _audit_into(
     expected_lines = estimated_rows(files[CLAIM_LINES])
     side_by_side = 1 if data_docs else buckets_at_once  # one GX site is written by one engine
     buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket, side_by_side)
-    spill = Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
+    early = None if partitioned else head_start.adopt(files, buckets, mapping, profile, reference, batch_rows,
+                                                      expectations, head_start.bucket_workers(buckets, side_by_side))
+    spill = early.spill if early else Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
     if buckets > 1:
         get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)
     with collector_sees_only_the_run():
@@ -398,18 +326,19 @@ def _audit_into(
                 "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
                 "history": history, "history_since": history_since, "nightly_root": nightly_root,
                 "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
-                "workbook_rows": workbook_rows})
+                "workbook_rows": workbook_rows}, early)
         finally:
             spill.close()
 
 
 def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[dict[str, str]], settings: Settings,
-           sharing: Sharing, started: datetime, given: dict[str, Any]) -> AuditResult | State:
+           sharing: Sharing, started: datetime, given: dict[str, Any], early: HeadStart | None = None
+           ) -> AuditResult | State:
     """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
     docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if given["data_docs"] and not given["partitioned"] else None
     canonical = workbooks = None
     try:
-        done = _read_and_audit(spill, files, settings, docs, given)
+        done = _read_and_audit(spill, files, settings, docs, given, early)
         if isinstance(done, State):
             return done
         claim_intake, note_intake, read_seconds, audited = done
@@ -436,13 +365,14 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[dict[str, s
 
 
 def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settings, docs: Path | None,
-                    given: dict[str, Any]) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
+                    given: dict[str, Any], early: HeadStart | None = None
+                    ) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
     """The inputs read into the spill and every bucket audited; worker processes (if any) start
     while the inputs are read and stop once the buckets are audited."""
-    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"])
+    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"], early)
     try:
         reading = time.perf_counter()
-        claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"])
+        claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"], early)
         read_seconds = time.perf_counter() - reading
         for intake in (claim_intake, note_intake):
             if isinstance(intake, InputError):
@@ -463,15 +393,16 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
     return claim_intake, note_intake, read_seconds, audit
 
 
-def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool
-                 ) -> list[TableIntake | InputError]:
+def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool,
+                 early: HeadStart | None = None) -> list[TableIntake | InputError]:
     """Claim lines and notes read side by side in the flow's threads (Arrow's kernels leave the
     other core free: 30% less time); one after the other in a partitioned run, which may have a
     Dask task runner, whose workers are other processes."""
     tables = (CLAIM_LINES, VISIT_NOTES)
     if partitioned:
         return [read_table(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
-    futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
+    futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows, early)
+               for t in tables]
     return [future.result() for future in futures]
 
 

@@ -94,15 +94,18 @@ class BucketRunner:
     rule engine is built already, and one auditing thread has no other to contend with for the GIL.
     """
 
-    def __init__(self, suites: dict[str, Any], threads: int, workers: int = 0, docs_dir: Path | None = None) -> None:
+    def __init__(self, suites: dict[str, Any], threads: int, workers: int = 0, docs_dir: Path | None = None,
+                 pool: ProcessPoolExecutor | None = None) -> None:
+        """`pool`: `workers` worker processes started already (`start_workers`), taken over."""
         self._slots: Queue[RuleEngine | None] = Queue()  # an engine of this process, or None: a worker
         for _ in range(threads):
             self._slots.put(RuleEngine(suites, docs_dir))
         self.workers = workers
-        self._pool = None
+        self._pool = pool
         if workers:
-            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(suites,))
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_start_worker, initargs=(suites,))
             for _ in range(workers):
                 self._pool.submit(_ready)
                 self._slots.put(None)

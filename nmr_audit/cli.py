@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import os
 import sys
 from datetime import datetime
 from enum import StrEnum
@@ -122,15 +123,26 @@ def audit(
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
                  mask_patients=mask_patients.value, mask_key_file=mask_key_file)
-    audit_flow = _flow(_claimed(out, "run", share_with_group) / ".prefect", "flows.audit", "audit_flow")
+    folder = _claimed(out, "run", share_with_group)
+    head = None
+    if not (partitioned or dask_address):  # read at once, while Prefect starts: the flow takes it over
+        from nmr_audit.io import head_start
+
+        head = head_start.begin(claims, notes, out, _opt(mapping), _opt(profile), _opt(reference), data_docs,
+                                lines_per_bucket, expectations=_opt(expectations))
+    try:
+        audit_flow = _flow(folder / ".prefect", "flows.audit", "audit_flow")
+        state = _with_runner(audit_flow, dask_address)(
+            claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
+            reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
+            expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
+            mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), lines_per_bucket=lines_per_bucket,
+            workbook_rows=workbook_rows, share_with_group=share_with_group, return_state=True)
+    finally:
+        if head is not None:
+            head.close()
     from nmr_audit.summary import at_or_above
 
-    state = _with_runner(audit_flow, dask_address)(
-        claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
-        reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
-        expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
-        mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), lines_per_bucket=lines_per_bucket,
-        workbook_rows=workbook_rows, share_with_group=share_with_group, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above", _exit_code(state))
     result = state.result()
@@ -198,6 +210,7 @@ def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
     it: a file, or a user's non-empty folder, is refused here (exit 2) with one line. The folder's
     lock is taken here, before any server starts, and held until the command ends: a folder
     another run holds is refused at once (exit 75), and two commands never share Prefect's home."""
+    from nmr_audit.runtime.guard import sweep_once
     from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError, RunLock
     from nmr_audit.runtime.marker import claim_output
     from nmr_audit.runtime.permissions import access
@@ -209,6 +222,7 @@ def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
     except LockHeldError as held:
         raise _fail(held.line(), EX_TEMPFAIL) from None
     atexit.register(lock.__exit__, None, None, None)  # not run when killed: the next run then knows
+    sweep_once(lock)  # before the command reads into a work folder here (the flow's guard then sweeps nothing)
     return folder
 
 
@@ -332,4 +346,27 @@ def main() -> None:
         command()(prog_name="nmr-audit")
     except InputError as problem:
         typer.echo(f"nmr-audit: error: {problem.line()}", err=True)
-        raise SystemExit(2) from None
+        _exit(2)
+    except SystemExit as done:
+        _exit(done.code)
+    _exit(0)
+
+
+def _exit(code: int | str | None) -> None:
+    """Exit without tearing the interpreter down: its exit handlers run (Prefect sends its last
+    logs, the temporary server stops), output is flushed, and then the process ends. Tearing
+    down what Prefect and GX had imported took 3–7 s of garbage collection on the 2-core box,
+    after every output was written."""
+    import atexit
+    import threading
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():  # as the interpreter does first: wait for non-daemon threads
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

@@ -31,7 +31,7 @@ class Spill:
         self._empty: dict[str, pd.DataFrame] = {}
         self._released: set[str] = set()
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # patients' rows: private, whenever made
 
     def add(self, table: str, rows: pd.DataFrame, bucket: np.ndarray) -> None:
         """Append `rows` (bucket[i] is row i's bucket), keeping their order within each bucket."""

@@ -56,7 +56,7 @@ def guarded_run(folder: Path, kind: Kind, share_with_group: bool = False,
         locked = time.perf_counter()
         os.chmod(folder, given.folder)
         found = state_of(folder) if kind == "run" else "empty"
-        swept = sweep(folder)
+        swept = sweep_once(lock)
         temp = folder / f".staging-{uuid.uuid4().hex[:12]}"
         temp.mkdir(mode=given.folder)
         guard = Guard(folder, given, lock.previous, lock.previous_died, swept, found, temp,
@@ -66,6 +66,16 @@ def guarded_run(folder: Path, kind: Kind, share_with_group: bool = False,
                 yield guard
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def sweep_once(lock: RunLock) -> list[str]:
+    """Remove what killed runs left in the lock's folder (`commit.sweep`) once per lock taken:
+    the command sweeps as it takes the lock, before it starts reading into a work folder of its
+    own; the flow's guard, joining that lock, reports what was swept and leaves the folder be."""
+    first = lock.outermost
+    if first.swept is None:
+        first.swept = sweep(lock.folder)
+    return first.swept
 
 
 @contextmanager

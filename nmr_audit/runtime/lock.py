@@ -83,6 +83,7 @@ class RunLock:
         self.previous: dict[str, Any] = {}
         self.holder: dict[str, Any] = {}
         self._outer: RunLock | None = None
+        self.swept: list[str] | None = None  # what killed runs left, once removed (`guard.sweep_once`)
 
     def __enter__(self) -> RunLock:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -117,6 +118,11 @@ class RunLock:
                 timespec="seconds")})
         finally:
             self._lock.release()
+
+    @property
+    def outermost(self) -> RunLock:
+        """The lock this process took first on the folder (itself, unless it joined one)."""
+        return self._outer or self
 
     @property
     def previous_died(self) -> bool:

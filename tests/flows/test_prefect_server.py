@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.prefect_server import database_plan, snapshot, sqlite_file, start_server_early
+from flows.prefect_server import database_plan, only_environment, snapshot, sqlite_file, start_server_early
 from tests.conftest import REPO
 
 SAMPLE = REPO / "data" / "sample" / "canonical"
@@ -60,6 +60,32 @@ def test_a_database_that_cannot_be_copied_leaves_no_template(tmp_path):
     template = tmp_path / "cache" / "prefect-3.db"
     assert not keep(template, lambda partial: snapshot(broken, partial))
     assert not template.exists() and not list(template.parent.glob("*.part"))
+
+
+def test_the_server_is_started_directly_only_where_environment_variables_alone_configure_prefect(tmp_path, monkeypatch):
+    for name in [n for n in os.environ if n.startswith("PREFECT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "work"
+    folder.mkdir()
+    assert only_environment(folder)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")  # a real server
+    assert not only_environment(folder)
+    monkeypatch.delenv("PREFECT_API_URL")
+    monkeypatch.setenv("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://prefect@db/prefect")
+    assert not only_environment(folder)
+    monkeypatch.delenv("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+    (folder / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert only_environment(folder)
+    (folder / "pyproject.toml").write_text("[tool.prefect]\napi.url = 'http://127.0.0.1:4200/api'\n")
+    assert not only_environment(folder)
+    (folder / "pyproject.toml").unlink()
+    (folder / ".env").write_text("PREFECT_API_URL=http://127.0.0.1:4200/api\n")
+    assert not only_environment(folder)
+    (folder / ".env").unlink()
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "profiles.toml").write_text('active = "local"\n')  # `prefect profile use` wrote one
+    assert not only_environment(folder)
 
 
 def test_nothing_starts_where_the_run_talks_to_a_real_server():
