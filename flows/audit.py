@@ -1,206 +1,128 @@
-"""The audit as a Prefect flow: coarse tasks over the pure functions of `nmr_audit`.
+"""The audit as a Prefect flow: tasks over the functions of `nmr_audit`, wired in a run's order.
 
-`nmr-audit audit` runs this flow; a deployment can run it nightly. Tasks pass frames in
-memory (cache off: hashing millions of rows would cost more than the work) and file paths.
-Input that cannot be audited ends the flow in a Failed state whose message is the one line
-the CLI prints, not a traceback.
+`nmr-audit audit` runs this flow; the nightly flow runs it once a night. It takes one typed
+configuration (`nmr_audit.runtime.config.RunConfig`) and only orchestrates: plan the run, read
+the inputs into the run's spill, audit every bucket of patients through the run's executor,
+merge, summarize, write, publish. How the buckets are executed (this process, worker processes,
+a Dask cluster) is the executor's business (`nmr_audit.runtime.executors`), chosen from the
+configuration; the outputs are the same. Tasks pass frames in memory (cache off: hashing
+millions of rows would cost more than the work) and file paths. Input that cannot be audited
+ends the flow in a Failed state whose message is the one line the command prints.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_tables
-from flows.outputs import CanonicalTables, Sharing, WorkbookWriter, write_outputs
-from flows.partitions import audit_partition, merge_partitions, split_partitions
-from flows.prefect_server import flow_guard
-from nmr_audit import __version__
-from nmr_audit.buckets import bucket_count, patient_buckets
-from nmr_audit.contract import (
-    CLAIM_LINES,
-    LINEAGE,
-    NOTE_SERVICES,
-    SOURCE_FILE,
-    SOURCE_ROW,
-    VISIT_NOTES,
-)
+from flows.guard import flow_guard
+from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
-from nmr_audit.facts import held_notes
-from nmr_audit.findings import ordered
 from nmr_audit.gx_engine import RuleEngineError
-from nmr_audit.intake import account, audited_per_file
-from nmr_audit.io import head_start
-from nmr_audit.io.discover import discover, estimated_rows
-from nmr_audit.io.head_start import HeadStart, TableIntake, read_table_rows
-from nmr_audit.io.mapping_file import load_mapping
-from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
-from nmr_audit.io.profile_file import load_profile
-from nmr_audit.io.reference import default_reference_dir, load_reference
-from nmr_audit.io.spill import Spill
-from nmr_audit.io.suites import default_expectations_dir, load_suites
-from nmr_audit.mapping import IDENTITY, MappingProfile
-from nmr_audit.masking import Masking
-from nmr_audit.reference import ReferenceData
+from nmr_audit.runtime import plan as planning
+from nmr_audit.runtime.buckets import BucketAudit, BucketWork
+from nmr_audit.runtime.config import RunConfig
+from nmr_audit.runtime.executors import BucketWorkerError, Executor, StoredBucket
 from nmr_audit.runtime.faults import checkpoint
-from nmr_audit.runtime.last_night import earlier_nights, state_findings
+from nmr_audit.runtime.history import History
+from nmr_audit.runtime.history import add_history as add_earlier_rows
+from nmr_audit.runtime.last_night import compare_nights
+from nmr_audit.runtime.outputs import CanonicalTables, Sharing, WorkbookWriter, sharing_settings
+from nmr_audit.runtime.outputs import write_outputs as write_run_outputs
 from nmr_audit.runtime.permissions import Access
-from nmr_audit.runtime.state import PATIENT_DAY, read_state, rows_to_reaudit, touched_days
-from nmr_audit.since_last_night import SinceLastNight, since_last_night
-from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
-from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
-from nmr_audit.visits import in_visit_order
+from nmr_audit.runtime.plan import RunPlan, Settings
+from nmr_audit.runtime.reading import TableIntake
+from nmr_audit.runtime.results import Audit, AuditResult, accounting, merge_buckets, run_quarantine, run_summary
+from nmr_audit.runtime.workspace import Workspace
+from nmr_audit.since_last_night import SinceLastNight
 
-Severity = Literal["info", "low", "medium", "high"]
-MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
-
-
-@dataclass
-class AuditResult:
-    out: str
-    summary: dict[str, Any]
-    outputs: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Settings:
-    mapping: MappingProfile
-    reference: ReferenceData
-    suites: dict[str, Any]
+__all__ = ["AuditResult", "RunConfig", "audit_flow", "publish"]
 
 
 @task(name="load settings", cache_policy=NO_CACHE)
-def load_settings(mapping: str | None, profile: str | None, reference: str | None,
-                  expectations: str | None) -> Settings | InputError:
+def load_settings(config: RunConfig) -> Settings | InputError:
+    """Mapping profile, reference tables (with the audit profile's changes) and rule suites."""
     try:
-        ref = load_reference(Path(reference) if reference else None)
-        if profile:
-            ref = load_profile(Path(profile), ref)
-        suites = load_suites(Path(expectations) if expectations else None)
-        return Settings(load_mapping(Path(mapping)) if mapping else IDENTITY, ref, suites)
+        return planning.load_settings(config)
     except InputError as problem:
         return problem
 
 
 @task(name="discover inputs", cache_policy=NO_CACHE)
-def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = False
-                    ) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
-    """The files to read; a table given no path at all is allowed only with `allow_empty` (a
-    nightly run whose history holds that table's rows)."""
+def plan_run(config: RunConfig) -> RunPlan | InputError:
+    """The files to read and the buckets they are audited in (`runtime.plan.plan_run`)."""
     try:
-        claim_files, skipped_claims = discover(claims, CLAIM_LINES) if claims or not allow_empty else ([], [])
-        note_files, skipped_notes = discover(notes, VISIT_NOTES) if notes or not allow_empty else ([], [])
+        plan = planning.plan_run(config, allow_empty=config.history is not None)
     except InputError as problem:
         return problem
-    get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(claim_files),
-                          len(note_files))
-    skipped = [{"kind": "file", "source": s.source, "reason": s.reason} for s in skipped_claims + skipped_notes]
-    return {CLAIM_LINES: claim_files, VISIT_NOTES: note_files}, skipped
+    logger = get_run_logger()
+    logger.info("inputs: %d claim file(s), %d note file(s)", len(plan.files[CLAIM_LINES]), len(plan.files[VISIT_NOTES]))
+    if plan.buckets > 1:
+        logger.info("about %d claim line(s): auditing in %d bucket(s) of patients", plan.expected_lines, plan.buckets)
+    if config.partitioned and config.data_docs:
+        logger.info("partitioned: every bucket a task of its own; Data Docs are written by runs not partitioned")
+    return plan
 
 
 @task(name="read and validate", cache_policy=NO_CACHE)
-def read_table(table: str, files: list[Path], mapping: MappingProfile, reference: ReferenceData, spill: Spill,
-               batch_rows: int, early: HeadStart | None = None) -> TableIntake | InputError:
-    """Read every file of one table a batch at a time, conform it to the contract, quarantine what
-    breaks it, and spill the canonical rows by patient bucket; or take over the command's head
-    start at that same work (`nmr_audit.io.head_start`)."""
-    if early is not None:
-        return early.intake(table, get_run_logger())
-    return read_table_rows(table, files, mapping, reference, spill, batch_rows, get_run_logger())
+def read_inputs(run: Workspace) -> list[TableIntake | InputError]:
+    """Claim lines and notes read side by side into the run's spill (`Workspace.read_all`)."""
+    return run.read_all(get_run_logger())
 
 
-@dataclass
-class Audit:
-    """What the rules made of all buckets: visits, findings, and the duplicates held back."""
-
-    visits: pd.DataFrame
-    findings: pd.DataFrame
-    quarantine: pd.DataFrame
-    docs: Path | None
-    seconds: dict[str, float]
-    bucket_workers: int = 0  # worker processes that audited buckets beside the flow's own
+@task(name="add history", cache_policy=NO_CACHE)
+def add_history(run: Workspace) -> History:
+    """Earlier nights' rows of the patients and days tonight's rows touch (`runtime.history`)."""
+    config = run.config
+    return add_earlier_rows(run.spill, Path(str(config.history)), config.history_since,
+                            [str(p) for paths in run.plan.files.values() for p in paths], get_run_logger())
 
 
 @task(name="audit bucket", cache_policy=NO_CACHE)
-def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
-                 runner: BucketRunner, quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
-    """Reconcile and apply the rules to one bucket of patients (in this process's threads or in
-    a worker process: `flows.buckets`); `quarantined_notes` (the run's) raise NOTE_QUARANTINED."""
+def audit_bucket(bucket: int, work: BucketWork, executor: Executor) -> BucketAudit | StoredBucket:
+    """Reconcile and apply the rules to one bucket of patients, wherever the executor runs it."""
     checkpoint("bucket")
-    done = runner.audit(bucket, spill, copies, reference, quarantined_notes)
-    visits, findings = done.audited.visits, done.audited.findings
+    done = executor.audit(bucket, work)
     get_run_logger().info("bucket %d/%d: %d claim line(s), %d visit(s) with 97112 (%d bill more units than "
-                          "documented), %d finding(s)", bucket + 1, spill.buckets, done.claim_lines, len(visits),
-                          int((visits["excess_units_97112"] > 0).sum()), len(findings))
+                          "documented), %d finding(s)", bucket + 1, work.spill.buckets, *done.counts().values())
     return done
 
 
-def bucket_runner(spill: Spill, settings: Settings, docs: Path | None, at_once: int,
-                  early: HeadStart | None = None) -> BucketRunner:
-    """Buckets spilled to disk: one at a time in this process and the rest of `at_once` in worker
-    processes (those the command's head start started, when it did). A run held in memory stays in
-    this process, and so does a run writing Data Docs, whose `at_once` is 1 (one engine, so that
-    one site lists every bucket)."""
-    side_by_side = max(1, min(at_once, spill.buckets))
-    if spill.folder is not None and side_by_side > 1:
-        return BucketRunner(settings.suites, threads=1, workers=side_by_side - 1, pool=early.workers if early else None)
-    return BucketRunner(settings.suites, threads=side_by_side, docs_dir=docs)
+@task(name="compare with the last night", cache_policy=NO_CACHE)
+def compare_with_last_night(config: RunConfig, findings: pd.DataFrame, summary: dict[str, Any],
+                            history: History | None) -> SinceLastNight:
+    """Tonight's findings against the nightly root's previous run (`runtime.last_night`)."""
+    compared = compare_nights(Path(str(config.nightly_root)), Path(config.history) if config.history else None,
+                              config.history_since, config.as_of, findings, summary,
+                              history.touched if history is not None else None)
+    totals = summary["since_last_night"]
+    get_run_logger().info(
+        "since the last night (%s): %s", totals["previous_run_id"] or "none: first run in this root",
+        "nothing to compare with" if compared.first_night else
+        f"{totals['new_findings']} new finding(s) (${totals['new_dollars_at_risk']:,.2f}), "
+        f"{totals['resolved_findings']} resolved (${totals['resolved_dollars_at_risk']:,.2f}) of "
+        f"{totals['reexamined_findings']} examined again")
+    return compared
 
 
-@dataclass
-class Buckets:
-    """Every bucket audited, not yet merged into the run's visits and findings."""
-
-    done: list[BucketAudit]
-    started: float
-    workers: int
-
-
-def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: Settings,
-              runner: BucketRunner) -> Buckets | RuleEngineError | BucketWorkerError:
-    """Every bucket through `runner`."""
-    started = time.perf_counter()
-    copies = LaterCopies(claims.duplicates, notes.duplicates)
-    held = held_notes(notes.quarantine)  # small: the visit keys of the notes set aside at intake
-    try:
-        futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner, held)
-                   for b in range(spill.buckets)]
-        return Buckets([future.result() for future in futures], started, runner.workers)
-    except (RuleEngineError, BucketWorkerError) as problem:
-        return problem
-
-
-def merge_buckets(buckets: Buckets, docs: Path | None) -> Audit:
-    """The buckets' visits and findings in the order of a whole run."""
-    done = buckets.done
-    seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
-    held = pd.concat([d.held for d in done], ignore_index=True)
-    findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
-    visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
-    count = len(done)
-    done.clear()
-    visits = in_visit_order(visits)
-    give_back_memory()
-    seconds["audit_buckets"] = time.perf_counter() - buckets.started
-    get_run_logger().info("audited %d bucket(s): %d visit(s) with 97112, %d finding(s) (%s)", count,
-                          len(visits), len(findings), ", ".join(
-                              f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
-    return Audit(visits, findings, held, docs, seconds, buckets.workers)
+@task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def write_outputs(config: RunConfig, canonical: CanonicalTables, claims: TableIntake, audit: Audit,
+                  quarantine: pd.DataFrame, summary: dict[str, Any], settings: Settings, sharing: Sharing,
+                  workbooks: WorkbookWriter, since: SinceLastNight | None) -> list[str]:
+    """Every output written aside and moved into the output folder together (`runtime.outputs`)."""
+    return write_run_outputs(config.out, canonical, claims, audit, quarantine, summary, settings.reference, sharing,
+                             config.workbook_rows, workbooks, get_run_logger(), since)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -221,324 +143,65 @@ def publish(out: str, summary: dict[str, Any], findings: pd.DataFrame) -> None:
 
 @flow(name="nmr-audit", log_prints=True,
       task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1))  # CPU-bound: a thread per core
-def audit_flow(
-    claims: list[str],
-    notes: list[str],
-    out: str,
-    mapping: str | None = None,
-    profile: str | None = None,
-    reference: str | None = None,
-    fail_on: Severity | None = None,
-    expectations: str | None = None,
-    data_docs: bool = True,
-    partitioned: bool = False,
-    as_of: date | None = None,
-    run_id: str | None = None,
-    mask_patients: Masking = "keep",
-    mask_key_file: str | None = None,
-    batch_rows: int = BATCH_ROWS,
-    lines_per_bucket: int = LINES_PER_BUCKET,
-    buckets_at_once: int = BUCKETS_AT_ONCE,
-    workbook_rows: int = WORKBOOK_ROWS,
-    share_with_group: bool = False,
-    history: str | None = None,
-    history_since: date | None = None,
-    nightly_root: str | None = None,
-) -> AuditResult | State:
-    """Audit 97112 claim lines against visit notes and write the run's outputs to `out`
-    (`_audit_into`), holding `out` for the whole run (`nmr_audit.runtime.guard`): one run at a
-    time (a second ends Cancelled), outputs private to their owner (or `share_with_group`),
-    temporary files inside `out`, what killed runs left there removed. `history` is a folder of
-    earlier nights' state (`nmr_audit.runtime.state`): its rows dated `history_since` or later of
-    the patients and days the inputs touch are audited again beside them. `nightly_root`: the
-    nightly output root this run belongs to; the reports then compare it with the root's
-    previous run (`nmr_audit.since_last_night`)."""
-    given = {k: v for k, v in locals().items() if k != "share_with_group"}
-    with flow_guard(Path(out), "run", share_with_group) as guard:
+def audit_flow(config: RunConfig) -> AuditResult | State:
+    """Audit 97112 claim lines against visit notes as `config` says and write the run's outputs
+    to `config.out`, holding that folder for the whole run (`nmr_audit.runtime.guard`): one run
+    at a time (a second ends Cancelled), outputs private to their owner (or shared with the
+    group), temporary files inside it, what killed runs left there removed."""
+    with flow_guard(Path(config.out), "run", config.share_with_group) as guard:
         if isinstance(guard, State):
             return guard
-        return _audit_into(guard.access, **given)
+        return _run(config, guard.access)
 
 
-def _audit_into(
-    access: Access,
-    claims: list[str],
-    notes: list[str],
-    out: str,
-    mapping: str | None = None,
-    profile: str | None = None,
-    reference: str | None = None,
-    fail_on: Severity | None = None,
-    expectations: str | None = None,
-    data_docs: bool = True,
-    partitioned: bool = False,
-    as_of: date | None = None,
-    run_id: str | None = None,
-    mask_patients: Masking = "keep",
-    mask_key_file: str | None = None,
-    batch_rows: int = BATCH_ROWS,
-    lines_per_bucket: int = LINES_PER_BUCKET,
-    buckets_at_once: int = BUCKETS_AT_ONCE,
-    workbook_rows: int = WORKBOOK_ROWS,
-    history: str | None = None,
-    history_since: date | None = None,
-    nightly_root: str | None = None,
-) -> AuditResult | State:
-    """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
-
-    Inputs are read and validated `batch_rows` rows at a time. A run of more than
-    `lines_per_bucket` claim lines is audited in buckets of patients, `buckets_at_once` at a
-    time (one per core), the other buckets' rows spilled to a work folder inside `out`
-    meanwhile; the outputs are the same.
-    `partitioned` splits the work by clinic and month into mapped tasks (run the flow with
-    prefect-dask's DaskTaskRunner to put them on a Dask cluster); the outputs are the same.
-    `as_of` is the night a scheduled run audits (recorded in the summary). `mask_patients`
-    (keep, hash, drop) sets how patient ids appear in findings.csv and the reports; `hash` takes
-    its key from `mask_key_file` or the NMR_AUDIT_MASK_KEY environment variable.
-    `workbook_rows` caps each detail sheet of report.xlsx (every row is in the Parquet and CSV).
-    """
+def _run(config: RunConfig, access: Access) -> AuditResult | State:
     started = datetime.now(UTC)
-    sharing = sharing_settings(mask_patients, mask_key_file)
+    sharing = sharing_settings(config, access)
     if isinstance(sharing, InputError):
         return Failed(message=sharing.line())
-    sharing.access = access
-    settings = load_settings(mapping, profile, reference, expectations)
+    settings = load_settings(config)
     if isinstance(settings, InputError):
         return Failed(message=settings.line())
-    plan = discover_inputs(claims, notes, allow_empty=history is not None)
+    plan = plan_run(config)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
-    files, skipped = plan
-    expected_lines = estimated_rows(files[CLAIM_LINES])
-    side_by_side = 1 if data_docs else buckets_at_once  # one GX site is written by one engine
-    buckets = 1 if partitioned else bucket_count(expected_lines, lines_per_bucket, side_by_side)
-    early = None if partitioned else head_start.adopt(files, buckets, mapping, profile, reference, batch_rows,
-                                                      expectations, head_start.bucket_workers(buckets, side_by_side))
-    spill = early.spill if early else Spill(buckets, Path(out) / f".spill-{uuid.uuid4().hex[:12]}" if buckets > 1 else None)
-    if buckets > 1:
-        get_run_logger().info("about %d claim line(s): auditing in %d bucket(s) of patients", expected_lines, buckets)
-    with collector_sees_only_the_run():
-        try:
-            return _audit(spill, files, skipped, settings, sharing, started, {
-                "claims": claims, "notes": notes, "out": out, "mapping": mapping,
-                "as_of": as_of.isoformat() if as_of else None, "partitioned": partitioned, "mask_patients": mask_patients,
-                "profile": profile, "fail_on": fail_on, "reference": reference, "expectations": expectations,
-                "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
-                "history": history, "history_since": history_since, "nightly_root": nightly_root,
-                "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
-                "workbook_rows": workbook_rows}, early)
-        finally:
-            spill.close()
+    with Workspace(config, plan, settings) as run:
+        return _audit(run, sharing, started)
 
 
-def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[dict[str, str]], settings: Settings,
-           sharing: Sharing, started: datetime, given: dict[str, Any], early: HeadStart | None = None
-           ) -> AuditResult | State:
+def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult | State:
     """Read, audit bucket by bucket, summarize and write: the flow's body once its settings hold."""
-    docs = Path(tempfile.mkdtemp(prefix="nmr-audit-docs-")) if given["data_docs"] and not given["partitioned"] else None
-    canonical = workbooks = None
+    config = run.config
+    reading = time.perf_counter()
+    claims, notes = read_inputs(run)
+    read_seconds = time.perf_counter() - reading
+    for intake in (claims, notes):
+        if isinstance(intake, InputError):
+            return Failed(message=intake.line())
+    history = add_history(run) if config.history else None
+    work, began = run.work(claims, notes), time.perf_counter()
     try:
-        done = _read_and_audit(spill, files, settings, docs, given, early)
-        if isinstance(done, State):
-            return done
-        claim_intake, note_intake, read_seconds, audited = done
-        canonical = CanonicalTables(Path(given["out"]), spill, claim_intake, note_intake)  # beside the merge
-        workbooks = WorkbookWriter(own_process=spill.folder is not None)
-        audit = audited if isinstance(audited, Audit) else merge_buckets(audited, docs)
-        quarantine = run_quarantine([claim_intake.quarantine, note_intake.quarantine, audit.quarantine])
-        accounting = pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
-                                for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))],
-                               ignore_index=True)
-        summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds,
-                           (claim_intake, note_intake))
-        since = compare_with_last_night(given, audit.findings, summary) if given["nightly_root"] else None
-        outputs = write_outputs(given["out"], canonical, claim_intake, audit, quarantine, summary, settings.reference,
-                                sharing, given["workbook_rows"], workbooks, since)
+        futures = [audit_bucket.submit(b, work, run.executor) for b in range(run.buckets)]
+        done = [future.result().load() for future in futures]
+    except (RuleEngineError, BucketWorkerError) as problem:
+        return Failed(message=str(problem))
     finally:
-        for writer in (canonical, workbooks):
-            if writer is not None:
-                writer.close()
-        if docs is not None:
-            shutil.rmtree(docs, ignore_errors=True)
-    publish(given["out"], summary, audit.findings)
-    return AuditResult(out=given["out"], summary=summary, outputs=outputs)
-
-
-def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settings, docs: Path | None,
-                    given: dict[str, Any], early: HeadStart | None = None
-                    ) -> tuple[TableIntake, TableIntake, float, Audit | Buckets] | State:
-    """The inputs read into the spill and every bucket audited; worker processes (if any) start
-    while the inputs are read and stop once the buckets are audited."""
-    runner = None if given["partitioned"] else bucket_runner(spill, settings, docs, given["side_by_side"], early)
+        run.stop_workers()  # their memory back before the outputs are written
+    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes)  # written beside the merge
+    workbooks = WorkbookWriter(own_process=run.spill.folder is not None)
     try:
-        reading = time.perf_counter()
-        claim_intake, note_intake = _read_tables(files, settings, spill, given["batch_rows"], given["partitioned"], early)
-        read_seconds = time.perf_counter() - reading
-        for intake in (claim_intake, note_intake):
-            if isinstance(intake, InputError):
-                return Failed(message=intake.line())
-        if given["history"]:
-            given["history_rows"], given["touched"] = add_history(spill, Path(given["history"]),
-                                                                  given["history_since"], files)
-        if runner is None:
-            audit = _in_partitions(spill, claim_intake, note_intake, settings.reference, given["expectations"],
-                                   given["out"])
-        else:
-            audit = audit_all(spill, claim_intake, note_intake, settings, runner)
+        audit = merge_buckets(done, began, run.docs, run.executor.workers)
+        get_run_logger().info("audited %d bucket(s) (%s): %d visit(s) with 97112, %d finding(s) (%s)", run.buckets,
+                              run.plan.strategy, len(audit.visits), len(audit.findings), ", ".join(
+                                  f"{k} {v}" for k, v in audit.findings["severity"].value_counts().items()) or "none")
+        quarantine = run_quarantine([claims.quarantine, notes.quarantine, audit.quarantine])
+        summary = run_summary(config, run.plan, run.settings, accounting(claims, notes, quarantine), audit, started,
+                              read_seconds, (claims, notes), history.summary if history is not None else None)
+        since = compare_with_last_night(config, audit.findings, summary, history) if config.nightly_root else None
+        outputs = write_outputs(config, canonical, claims, audit, quarantine, summary, run.settings, sharing,
+                                workbooks, since)
     finally:
-        if runner is not None:
-            runner.close()
-    if isinstance(audit, RuleEngineError | BucketWorkerError):
-        return Failed(message=str(audit))
-    return claim_intake, note_intake, read_seconds, audit
-
-
-def _read_tables(files: dict[str, list[Path]], settings: Settings, spill: Spill, batch_rows: int, partitioned: bool,
-                 early: HeadStart | None = None) -> list[TableIntake | InputError]:
-    """Claim lines and notes read side by side in the flow's threads (Arrow's kernels leave the
-    other core free: 30% less time); one after the other in a partitioned run, which may have a
-    Dask task runner, whose workers are other processes."""
-    tables = (CLAIM_LINES, VISIT_NOTES)
-    if partitioned:
-        return [read_table(t, files[t], settings.mapping, settings.reference, spill, batch_rows) for t in tables]
-    futures = [read_table.submit(t, files[t], settings.mapping, settings.reference, spill, batch_rows, early)
-               for t in tables]
-    return [future.result() for future in futures]
-
-
-def run_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Every quarantined row of the run, by table, file and line."""
-    held = pd.concat(parts, ignore_index=True)
-    return held.sort_values(["table", SOURCE_FILE, SOURCE_ROW], kind="stable").reset_index(drop=True)
-
-
-def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, str]], accounting: pd.DataFrame,
-             audit: Audit, started: datetime, read_seconds: float,
-             intakes: tuple[TableIntake, ...] = ()) -> dict[str, Any]:
-    ref = settings.reference
-    parameters = {**{k: given[k] for k in ("claims", "notes", "out", "mapping", "as_of", "partitioned",
-                                           "mask_patients", "batch_rows", "lines_per_bucket", "buckets",
-                                           "buckets_at_once", "workbook_rows")},
-                  "bucket_workers": audit.bucket_workers,
-                  "mapping_profile": settings.mapping.name, "profile": given["profile"],
-                  "reference": given["reference"] or str(default_reference_dir()), "fail_on": given["fail_on"],
-                  "expectations": given["expectations"] or str(default_expectations_dir()),
-                  "rule_basis": dict(zip(ref.payer_rule_basis["payer_type"],
-                                         ref.payer_rule_basis["rule_basis"], strict=True))}
-    timing = {"run_id": given["run_id"] or uuid.uuid4().hex[:12], "started_at": started.isoformat(),
-              "finished_at": datetime.now(UTC).isoformat(),
-              "seconds": {"read_and_validate": round(read_seconds, 3),
-                          **{k: round(v, 3) for k, v in audit.seconds.items()}}}
-    if given.get("history_rows") is not None:
-        timing["history"] = given["history_rows"]
-    applied = rules_applied(settings.suites)
-    summary = build_summary(accounting, audit.findings, parameters,
-                            {"name": "nmr-audit", "version": __version__},
-                            skipped + [part for i in intakes for part in i.skipped], timing,
-                            ignored_columns=[column for i in intakes for column in i.ignored_columns])
-    summary["findings"] = findings_totals(audit.findings, applied)
-    summary["visits"] = visit_totals(audit.visits)
-    summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
-    summary["reference_unverified"] = unverified_rows(ref)
-    return summary
-
-
-def sharing_settings(masking: Masking, key_file: str | None) -> Sharing | InputError:
-    """The masking mode and its key; a missing key for `hash` is an input problem, said plainly."""
-    if masking != "hash":
-        return Sharing(masking)
-    if key_file:
-        path = Path(key_file)
-        if not path.exists():
-            return InputError(path, "mask key file not found")
-        key = path.read_bytes().strip()
-    else:
-        key = os.environ.get(MASK_KEY_VARIABLE, "").encode()
-    if not key:
-        return InputError(Path(key_file or MASK_KEY_VARIABLE), "hashing patient ids needs a key",
-                          f"set {MASK_KEY_VARIABLE} or pass --mask-key-file FILE (keep the same key per client)")
-    return Sharing("hash", key)
-
-
-def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, reference: ReferenceData,
-                   expectations: str | None, out: str) -> Audit:
-    """Split, map one task per partition (on Dask when the flow runs with a DaskTaskRunner), merge."""
-    started = time.perf_counter()
-    work = Path(out) / f".work-{uuid.uuid4().hex[:12]}"
-    lines, visit_notes, services, held = bucket_tables(spill, 0, LaterCopies(claims.duplicates, notes.duplicates))
-    try:
-        folders = split_partitions(lines, visit_notes, services, str(work), held_notes(notes.quarantine))
-        done = audit_partition.map(folders, reference=unmapped(reference),
-                                   expectations=unmapped(expectations)).result()
-        visits, findings = merge_partitions(done)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    get_run_logger().info("partitioned audit: %d partition(s); Data Docs are written by single-process "
-                          "runs only", len(folders))
-    seconds = time.perf_counter() - started
-    return Audit(visits, findings, held, None, {"audit_buckets": seconds})
-
-
-@task(name="add history", cache_policy=NO_CACHE)
-def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str, list[Path]]
-                ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Earlier nights' rows of the patients and days tonight's rows touch, into the spill beside
-    them (`runtime.state.rows_to_reaudit`), cast to tonight's dtypes. Returns what was added
-    (for the summary: rows per table, patient-days touched, the window's first date) and the
-    patient-days touched (`runtime.state.touched_days`)."""
-    state = read_state(folder)
-    tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
-               if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
-    touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
-    start = pd.Timestamp(since) if since else pd.Timestamp.min
-    due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None},
-                          [str(p) for paths in files.values() for p in paths], start)
-    added = {}
-    for table in (CLAIM_LINES, VISIT_NOTES):
-        rows = due[table]
-        if tonight[table] is not None and not rows.empty:
-            template = tonight[table]
-            rows = rows[list(template.columns)].astype(template.dtypes.to_dict())
-        if rows.columns.empty:
-            continue
-        bucket = patient_buckets(rows["patient_id"], spill.buckets)
-        spill.add(table, rows, bucket)
-        if table == VISIT_NOTES and not due[NOTE_SERVICES].columns.empty:  # even none: the table's columns
-            services = due[NOTE_SERVICES]
-            if NOTE_SERVICES in spill.tables:
-                template = spill.load(NOTE_SERVICES, 0)
-                services = services[list(template.columns)].astype(template.dtypes.to_dict())
-            note_of = pd.MultiIndex.from_frame(rows[list(LINEAGE)].astype("str")).get_indexer(
-                pd.MultiIndex.from_frame(services[list(LINEAGE)].astype("str")))
-            spill.add(NOTE_SERVICES, services.loc[note_of >= 0], bucket[note_of[note_of >= 0]])
-        added[table] = len(rows)
-    get_run_logger().info("history: %d patient-day(s) touched; %d claim line(s) and %d note(s) of earlier nights "
-                          "audited again", len(touched), added.get(CLAIM_LINES, 0), added.get(VISIT_NOTES, 0))
-    return {"rows_audited_again": added, "patient_days_touched": len(touched),
-            "since": start.date().isoformat() if since else None}, touched
-
-
-@task(name="compare with the last night", cache_policy=NO_CACHE)
-def compare_with_last_night(given: dict[str, Any], findings: pd.DataFrame, summary: dict[str, Any]) -> SinceLastNight:
-    """Tonight's findings against the nightly root's previous run (read through its ledger) and
-    the state it left (`nmr_audit.since_last_night`); the figures go into `summary`
-    (`since_last_night`) so that later nights read them back for their series."""
-    root = Path(given["nightly_root"])
-    earlier = earlier_nights(root)
-    since_day = given["history_since"]
-    look_back = (date.fromisoformat(given["as_of"]) - since_day).days if since_day and given["as_of"] else 0
-    touched = given.get("touched")
-    compared = since_last_night(
-        findings, summary["findings"]["dollars_at_risk"], summary["run"]["run_id"], given["as_of"] or "",
-        earlier.previous, earlier.previous_findings, state_findings(Path(given["history"]) if given["history"] else None),
-        touched if touched is not None else pd.DataFrame(columns=PATIENT_DAY),
-        pd.Timestamp(since_day) if since_day else pd.Timestamp.min, earlier.series, look_back)
-    summary["since_last_night"] = compared.totals()
-    totals = summary["since_last_night"]
-    get_run_logger().info(
-        "since the last night (%s): %s", totals["previous_run_id"] or "none: first run in this root",
-        "nothing to compare with" if compared.first_night else
-        f"{totals['new_findings']} new finding(s) (${totals['new_dollars_at_risk']:,.2f}), "
-        f"{totals['resolved_findings']} resolved (${totals['resolved_dollars_at_risk']:,.2f}) of "
-        f"{totals['reexamined_findings']} examined again")
-    return compared
+        canonical.close()
+        workbooks.close()
+    publish(config.out, summary, audit.findings)
+    return AuditResult(out=config.out, summary=summary, outputs=outputs)

@@ -19,7 +19,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
@@ -27,18 +26,20 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 
-from flows.audit import AuditResult, audit_flow, discover_inputs, publish
-from flows.prefect_server import flow_guard, mark_crashed
+from flows.audit import AuditResult, audit_flow, publish
+from flows.guard import flow_guard, mark_crashed
 from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
 from nmr_audit.errors import InputError
 from nmr_audit.io.ledger_file import fingerprints, read_ledger
 from nmr_audit.ledger import select_new, tables_seen
+from nmr_audit.runtime.config import NightlyConfig
 from nmr_audit.runtime.faults import checkpoint
 from nmr_audit.runtime.guard import Guard
+from nmr_audit.runtime.plan import discover_tables
 from nmr_audit.runtime.root import RUNS, Night, commit_night, current_state_folder, recover
-from nmr_audit.runtime.state import LOOK_BACK_DAYS, read_state, window_start
+from nmr_audit.runtime.state import read_state, window_start
 
-Severity = Literal["info", "low", "medium", "high"]
+__all__ = ["NightlyConfig", "NightlyResult", "nightly_audit"]
 
 
 @dataclass
@@ -49,6 +50,17 @@ class NightlyResult:
     reason: str
     run_id: str | None = None
     reexamined: dict[str, int] = field(default_factory=dict)  # earlier findings: found again, cleared
+
+
+@task(name="discover inputs", cache_policy=NO_CACHE)
+def discover_exports(config: NightlyConfig) -> dict[str, list[Path]] | InputError:
+    """The export files in the folders the nightly run watches (`runtime.plan.discover_tables`)."""
+    try:
+        files, _ = discover_tables(config.claims, config.notes)
+    except InputError as problem:
+        return problem
+    get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(files[CLAIM_LINES]), len(files[VISIT_NOTES]))
+    return {table: list(paths) for table, paths in files.items()}
 
 
 @task(name="select new files", cache_policy=NO_CACHE)
@@ -82,45 +94,25 @@ def commit(night: Night, history: Path | None) -> Night:
 
 
 @flow(name="nmr-audit-nightly", log_prints=True)
-def nightly_audit(
-    claims: list[str],
-    notes: list[str],
-    output_root: str,
-    as_of: date | None = None,
-    full: bool = False,
-    mapping: str | None = None,
-    profile: str | None = None,
-    reference: str | None = None,
-    expectations: str | None = None,
-    partitioned: bool = False,
-    data_docs: bool = True,
-    fail_on: Severity | None = None,
-    look_back_days: int = LOOK_BACK_DAYS,
-    share_with_group: bool = False,
-) -> NightlyResult | State:
+def nightly_audit(config: NightlyConfig) -> NightlyResult | State:
     """Audit the export files that arrived since the last run into `output_root/runs/<date>_<id>`,
     with the earlier nights' rows of the patients and days they touch (dates of service within
     `look_back_days` of `as_of`). Holds the root for the whole run: a second run meanwhile ends
     Cancelled, auditing nothing."""
-    with flow_guard(Path(output_root), "nightly", share_with_group) as guard:
+    with flow_guard(Path(config.output_root), "nightly", config.share_with_group) as guard:
         if isinstance(guard, State):
             return guard
         recover_root(guard)
-        return _night(guard, claims, notes, as_of or date.today(), full, look_back_days, {
-            "mapping": mapping, "profile": profile, "reference": reference, "expectations": expectations,
-            "partitioned": partitioned, "data_docs": data_docs, "fail_on": fail_on,
-            "share_with_group": share_with_group})
+        return _night(guard, config, config.as_of or date.today())
 
 
-def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full: bool, look_back_days: int,
-           options: dict) -> NightlyResult | State:
+def _night(guard: Guard, config: NightlyConfig, as_of: date) -> NightlyResult | State:
     logger = get_run_logger()
     root = guard.folder
-    plan = discover_inputs(claims, notes)
-    if isinstance(plan, InputError):
-        return Failed(message=plan.line())
-    files, _ = plan
-    fresh = select_new_files(files, str(root), full)
+    files = discover_exports(config)
+    if isinstance(files, InputError):
+        return Failed(message=files.line())
+    fresh = select_new_files(files, str(root), config.full)
     new = {table: fresh.loc[fresh["table"] == table, "file"].tolist() for table in (CLAIM_LINES, VISIT_NOTES)}
     never = [t for t in (CLAIM_LINES, VISIT_NOTES) if not new[t] and t not in tables_seen(read_ledger(root))]
     if fresh.empty or never:
@@ -133,19 +125,15 @@ def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full:
     run_id = f"{as_of:%Y-%m-%d}_{uuid.uuid4().hex[:12]}"
     run_dir = root / RUNS / run_id
     (root / RUNS).mkdir(mode=guard.access.folder, exist_ok=True)
-    history = current_state_folder(root) if look_back_days > 0 else None
-    state = audit_flow(claims=new[CLAIM_LINES], notes=new[VISIT_NOTES], out=str(run_dir), mapping=options["mapping"],
-                       profile=options["profile"], reference=options["reference"],
-                       expectations=options["expectations"], data_docs=options["data_docs"],
-                       partitioned=options["partitioned"], as_of=as_of, run_id=run_id, fail_on=options["fail_on"],
-                       share_with_group=options["share_with_group"], history=str(history) if history else None,
-                       history_since=window_start(as_of, look_back_days).date(), nightly_root=str(root),
-                       return_state=True)
+    history = current_state_folder(root) if config.look_back_days > 0 else None
+    tonight = config.night(new[CLAIM_LINES], new[VISIT_NOTES], run_dir, as_of, run_id, history,
+                           window_start(as_of, config.look_back_days).date())
+    state = audit_flow(tonight, return_state=True)
     if not state.is_completed():
         return Failed(message=f"run {run_id} failed, ledger and latest unchanged: {state.message}")
     result: AuditResult = state.result()
     checkpoint("nightly:audited")
-    night = commit(Night(root, run_id, as_of, look_back_days, fresh, guard.access), history)
+    night = commit(Night(root, run_id, as_of, config.look_back_days, fresh, guard.access), history)
     outcomes = night.reexamined["outcome"].value_counts().to_dict() if night.reexamined is not None else {}
     found = result.summary["findings"]
     publish(str(run_dir), result.summary, pd.read_parquet(run_dir / "findings.parquet"))  # on this flow run too

@@ -29,7 +29,8 @@ def nightly_schedule(config: Path | None = None) -> dict[str, Any]:
 def deployment(claims: list[str], notes: list[str], output_root: str, interval_seconds: int | None = None,
                parameters: dict[str, Any] | None = None) -> Any:
     """The nightly RunnerDeployment with the schedule of `prefect.yaml` (or, to try a deployment
-    out, every `interval_seconds`); `parameters` are added to the flow's (e.g. look_back_days)."""
+    out, every `interval_seconds`); `parameters` are added to the flow's configuration
+    (`NightlyConfig`: e.g. look_back_days)."""
     from prefect.schedules import Cron, Interval
 
     from flows.nightly import nightly_audit
@@ -40,7 +41,7 @@ def deployment(claims: list[str], notes: list[str], output_root: str, interval_s
              Cron(schedule["cron"], timezone=schedule["timezone"]))
     return nightly_audit.to_deployment(
         name=entry["name"], description=entry.get("description"), schedules=[every],
-        parameters={"claims": claims, "notes": notes, "output_root": output_root, **(parameters or {})})
+        parameters={"config": {"claims": claims, "notes": notes, "output_root": output_root, **(parameters or {})}})
 
 
 def main() -> None:

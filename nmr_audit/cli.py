@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import atexit
-import importlib
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +17,7 @@ from nmr_audit import __version__
 from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.resources import shipped_mappings
+from nmr_audit.runtime.config import NightlyConfig, RunConfig
 from nmr_audit.runtime.state import LOOK_BACK_DAYS
 from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
 
@@ -105,9 +106,11 @@ def audit(
     expectations: Annotated[Path | None, typer.Option(
         help="Folder of rule suites (default: the suites shipped with nmr-audit).")] = None,
     data_docs: Annotated[bool, typer.Option(help="Write GX Data Docs (HTML) to DIR/data_docs.")] = True,
-    partitioned: Annotated[bool, typer.Option(help="Split the work by clinic and month (mapped tasks).")] = False,
+    partitioned: Annotated[bool, typer.Option(
+        help="Audit each bucket of patients as a task of its own (on Dask with --dask-address).")] = False,
     dask_address: Annotated[str | None, typer.Option(
-        help="Run the partitions on a Dask cluster: tcp://host:8786, or 'local' for one in-process.")] = None,
+        help="Audit the buckets on a Dask cluster: tcp://host:8786, or 'local' for one worker process per "
+        "core on this machine.")] = None,
     mask_patients: Annotated[MaskMode, typer.Option(
         help="Patient ids in findings.csv and the reports: keep, hash (keyed, stable per client) or drop.")
     ] = MaskMode.keep,
@@ -124,20 +127,21 @@ def audit(
     _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
                  mask_patients=mask_patients.value, mask_key_file=mask_key_file)
     folder = _claimed(out, "run", share_with_group)
-    head = None
-    if not (partitioned or dask_address):  # read at once, while Prefect starts: the flow takes it over
-        from nmr_audit.io import head_start
+    config = RunConfig(claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
+                       reference=_opt(reference), expectations=_opt(expectations),
+                       fail_on=fail_on.value if fail_on else None, data_docs=data_docs,
+                       partitioned=partitioned or bool(dask_address), mask_patients=mask_patients.value,
+                       mask_key_file=_opt(mask_key_file), share_with_group=share_with_group,
+                       lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows)
+    from nmr_audit.runtime import head_start
 
-        head = head_start.begin(claims, notes, out, _opt(mapping), _opt(profile), _opt(reference), data_docs,
-                                lines_per_bucket, expectations=_opt(expectations))
+    head = None if config.partitioned else head_start.begin(config)  # read now, while Prefect starts
     try:
-        audit_flow = _flow(folder / ".prefect", "flows.audit", "audit_flow")
-        state = _with_runner(audit_flow, dask_address)(
-            claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
-            reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
-            expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
-            mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), lines_per_bucket=lines_per_bucket,
-            workbook_rows=workbook_rows, share_with_group=share_with_group, return_state=True)
+        server_started = _start_prefect(folder / ".prefect")
+        from flows.audit import audit_flow
+
+        server_started()
+        state = _with_runner(audit_flow, dask_address)(config, return_state=True)
     finally:
         if head is not None:
             head.close()
@@ -175,14 +179,18 @@ def nightly(
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
     _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
-    nightly_audit = _flow(_claimed(output_root, "nightly", share_with_group) / ".prefect", "flows.nightly",
-                          "nightly_audit")
+    folder = _claimed(output_root, "nightly", share_with_group)
+    config = NightlyConfig(claims=claims, notes=notes, output_root=str(output_root),
+                           as_of=as_of.date() if as_of else None, full=full, profile=_opt(profile),
+                           mapping=_opt(mapping), partitioned=bool(dask_address), look_back_days=look_back_days,
+                           share_with_group=share_with_group)
+    server_started = _start_prefect(folder / ".prefect")
+    from flows.nightly import nightly_audit
+
+    server_started()
     from nmr_audit.summary import at_or_above
 
-    state = _with_runner(nightly_audit, dask_address)(
-        claims=claims, notes=notes, output_root=str(output_root), as_of=as_of.date() if as_of else None,
-        full=full, profile=_opt(profile), mapping=_opt(mapping), partitioned=bool(dask_address),
-        look_back_days=look_back_days, share_with_group=share_with_group, return_state=True)
+    state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the nightly run failed; see the log above", _exit_code(state))
     result = state.result()
@@ -206,23 +214,22 @@ def _check_first(*args: Any, **kwargs: Any) -> None:
 
 
 def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
-    """`out` checked and marked as nmr-audit's before anything (Prefect's home) is created in
-    it: a file, or a user's non-empty folder, is refused here (exit 2) with one line. The folder's
-    lock is taken here, before any server starts, and held until the command ends: a folder
-    another run holds is refused at once (exit 75), and two commands never share Prefect's home."""
-    from nmr_audit.runtime.guard import sweep_once
-    from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError, RunLock
-    from nmr_audit.runtime.marker import claim_output
-    from nmr_audit.runtime.permissions import access
+    """`out` checked and marked as nmr-audit's before anything (Prefect's home, the head start's
+    spill) is created in it: a file, or a user's non-empty folder, is refused here (exit 2) with
+    one line. The folder's lock is taken here, before any server starts, and held until the
+    command ends (`runtime.guard.held_by_command`): a folder another run holds is refused at once
+    (exit 75), and two commands never share Prefect's home."""
+    from contextlib import ExitStack
 
-    folder = claim_output(out, kind, access(share_with_group).folder).resolve()  # type: ignore[arg-type]
-    lock = RunLock(folder)
+    from nmr_audit.runtime.guard import held_by_command
+    from nmr_audit.runtime.lock import EX_TEMPFAIL, LockHeldError
+
+    held = ExitStack()
     try:
-        lock.__enter__()  # held until this process exits (the flow's own lock joins it)
-    except LockHeldError as held:
-        raise _fail(held.line(), EX_TEMPFAIL) from None
-    atexit.register(lock.__exit__, None, None, None)  # not run when killed: the next run then knows
-    sweep_once(lock)  # before the command reads into a work folder here (the flow's guard then sweeps nothing)
+        folder = held.enter_context(held_by_command(out, kind, share_with_group))  # type: ignore[arg-type]
+    except LockHeldError as busy:
+        raise _fail(busy.line(), EX_TEMPFAIL) from None
+    atexit.register(held.close)  # not run when killed: the next run then knows
     return folder
 
 
@@ -233,23 +240,17 @@ def _exit_code(state: Any) -> int:
     return EX_TEMPFAIL if state.is_cancelled() else 2
 
 
-def _flow(prefect_home: Path, module: str, name: str) -> Any:
-    """The flow `module.name`, imported once Prefect is configured (it reads its settings on
-    import) while its temporary server starts (`flows.prefect_server`), and that server up.
+def _start_prefect(prefect_home: Path) -> Callable[[], None]:
+    """Prefect configured (it reads its settings on import) and its temporary server starting
+    (`runtime.server`); returns the wait for that server, to call once the flow is imported.
     Every process started from here on (the server, bucket workers, the workbook writer) ends
     when this one ends, even by SIGKILL (`runtime.supervise`)."""
-    from nmr_audit.prefect_env import configure_prefect
+    from nmr_audit.runtime.server import configure_prefect, start_server_early
     from nmr_audit.runtime.supervise import supervise
 
     supervise()
-
     configure_prefect(prefect_home)
-    from flows.prefect_server import start_server_early
-
-    server_started = start_server_early()
-    flow = getattr(importlib.import_module(module), name)
-    server_started()
-    return flow
+    return start_server_early()
 
 
 def _with_runner(flow_function: object, dask_address: str | None) -> object:
@@ -258,9 +259,19 @@ def _with_runner(flow_function: object, dask_address: str | None) -> object:
         return flow_function
     from prefect_dask import DaskTaskRunner
 
-    runner = (DaskTaskRunner(cluster_kwargs={"processes": False, "n_workers": 2})
-              if dask_address == "local" else DaskTaskRunner(address=dask_address))
+    runner = (DaskTaskRunner(cluster_kwargs=local_cluster()) if dask_address == "local"
+              else DaskTaskRunner(address=dask_address))
     return flow_function.with_options(task_runner=runner)  # type: ignore[attr-defined]
+
+
+def local_cluster(workers: int | None = None) -> dict[str, Any]:
+    """A local Dask cluster's settings: one single-threaded worker process per core (threads of
+    one process share the GIL: two of them audited slower than one process), each building its
+    rule engine as it starts (`runtime.workers.dask_setup`)."""
+    import os
+
+    return {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
+            "preload": ["nmr_audit.runtime.workers"], "dashboard_address": None}
 
 
 def _opt(path: Path | None) -> str | None:

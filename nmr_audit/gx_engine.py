@@ -27,10 +27,16 @@ UNEXPECTED_COLUMNS = ("grain", "expectation", "rule_id", "severity", "field", "f
 META_KEYS = ("rule_id", "severity", "message")
 RESULT_FORMAT = {"result_format": "COMPLETE"}  # unexpected_index_list: the batch index, i.e. row_id
 
-# GX fingerprints every pandas batch under 1 GB (hash_pandas_object over all of it, then MD5) only
-# to label the batch: a quarter of the rule engine's time at millions of rows. Nothing here reads
-# the label, so no batch is fingerprinted.
-pandas_execution_engine.HASH_THRESHOLD = 0
+
+
+def setup_gx() -> None:
+    """Set GX up for nmr-audit's rule engine; called by `RuleEngine` before it builds a context.
+
+    GX fingerprints every pandas batch under 1 GB (hash_pandas_object over all of it, then MD5)
+    only to label the batch: a quarter of the rule engine's time at millions of rows. Nothing
+    here reads the label, so no batch is fingerprinted (GX's `HASH_THRESHOLD` set to 0 in this
+    process). Idempotent."""
+    pandas_execution_engine.HASH_THRESHOLD = 0
 
 
 class RuleEngineError(RuntimeError):
@@ -73,6 +79,7 @@ class RuleEngine:
     """
 
     def __init__(self, suites: dict[str, gx.ExpectationSuite], docs_dir: Path | None = None) -> None:
+        setup_gx()
         self.suites = suites
         self.context = _context()
         if docs_dir is not None:

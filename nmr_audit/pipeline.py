@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
-from nmr_audit.gx_engine import RuleEngine
+
+if TYPE_CHECKING:
+    from nmr_audit.gx_engine import RuleEngine
 from nmr_audit.reference import ReferenceData
 from nmr_audit.visits import match_notes, reconcile_visits
 

@@ -68,6 +68,20 @@ def guarded_run(folder: Path, kind: Kind, share_with_group: bool = False,
             shutil.rmtree(temp, ignore_errors=True)
 
 
+@contextmanager
+def held_by_command(folder: Path, kind: Kind, share_with_group: bool = False) -> Iterator[Path]:
+    """What a command takes before it starts anything (reading, Prefect's server): `folder`
+    checked and marked (`marker.claim_output`: a file, or a user's non-empty folder, raises
+    InputError), its lock (raises `LockHeldError` when another run holds it), and what killed runs
+    left there swept. The flow's guard, run inside, joins this lock and sweeps nothing more (the
+    command's own work folders, made next, are safe). Yields the folder, resolved."""
+    given = access(share_with_group)
+    claimed = claim_output(folder, kind, mode=given.folder).resolve()
+    with RunLock(claimed) as lock:
+        sweep_once(lock)
+        yield claimed
+
+
 def sweep_once(lock: RunLock) -> list[str]:
     """Remove what killed runs left in the lock's folder (`commit.sweep`) once per lock taken:
     the command sweeps as it takes the lock, before it starts reading into a work folder of its

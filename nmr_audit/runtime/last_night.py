@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ import pyarrow.parquet as pq
 from nmr_audit.io.ledger_file import read_ledger
 from nmr_audit.ledger import head, runs
 from nmr_audit.runtime.root import RUNS
-from nmr_audit.runtime.state import FINDINGS
-from nmr_audit.since_last_night import NIGHTS, SERIES_COLUMNS
+from nmr_audit.runtime.state import FINDINGS, PATIENT_DAY
+from nmr_audit.since_last_night import NIGHTS, SERIES_COLUMNS, SinceLastNight, since_last_night
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,20 @@ def _figures(run_dir: Path, run_id: str, as_of: str) -> dict[str, Any] | None:
             "dollars_at_risk": found.get("dollars_at_risk"),
             **{k: since.get(k) for k in ("new_findings", "new_dollars_at_risk", "resolved_findings",
                                          "resolved_dollars_at_risk")}}
+
+
+def compare_nights(root: Path, history: Path | None, since_day: date | None, as_of: date | None,
+                   findings: pd.DataFrame, summary: dict[str, Any], touched: pd.DataFrame | None) -> SinceLastNight:
+    """Tonight's findings against the nightly root's previous run (read through its ledger) and
+    the state it left (`nmr_audit.since_last_night`); the figures go into `summary`
+    (`since_last_night`) so that later nights read them back for their series. `since_day`: the
+    look-back window's first date of service; `touched`: the patient-days tonight touched."""
+    earlier = earlier_nights(root)
+    look_back = (as_of - since_day).days if since_day and as_of else 0
+    compared = since_last_night(
+        findings, summary["findings"]["dollars_at_risk"], summary["run"]["run_id"], as_of.isoformat() if as_of else "",
+        earlier.previous, earlier.previous_findings, state_findings(history),
+        touched if touched is not None else pd.DataFrame(columns=PATIENT_DAY),
+        pd.Timestamp(since_day) if since_day else pd.Timestamp.min, earlier.series, look_back)
+    summary["since_last_night"] = compared.totals()
+    return compared

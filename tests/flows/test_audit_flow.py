@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from flows.audit import audit_flow
 from nmr_audit.cli import app
+from nmr_audit.runtime.config import RunConfig
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -23,9 +24,8 @@ SETS = {  # sample set: (claims, notes, mapping profile)
 @pytest.mark.parametrize("name", list(SETS))
 def test_every_sample_set_is_audited_and_accounts_for_every_row(tmp_path, name):
     claims, notes, mapping = SETS[name]
-    state = audit_flow(claims=[str(SAMPLE / claims)], notes=[str(SAMPLE / notes)], out=str(tmp_path),
-                       mapping=str(REPO / "data" / "mappings" / mapping) if mapping else None,
-                       return_state=True)
+    state = audit_flow(RunConfig(claims=[str(SAMPLE / claims)], notes=[str(SAMPLE / notes)], out=str(tmp_path),
+                                 mapping=str(REPO / "data" / "mappings" / mapping) if mapping else None), return_state=True)
     assert state.is_completed(), state.message
     summary = json.loads((tmp_path / "summary.json").read_text())
     quarantine = pd.read_parquet(tmp_path / "quarantine.parquet")
@@ -105,8 +105,7 @@ def test_unreadable_file_fails_the_flow_with_one_line_and_writes_nothing(tmp_pat
     bad = tmp_path / "claims.xlsx"
     bad.write_bytes(b"not a workbook")
     out = tmp_path / "out"
-    state = audit_flow(claims=[str(bad)], notes=[str(SAMPLE / "canonical/notes")], out=str(out),
-                       return_state=True)
+    state = audit_flow(RunConfig(claims=[str(bad)], notes=[str(SAMPLE / "canonical/notes")], out=str(out)), return_state=True)
     assert state.is_failed()
     assert str(bad) in state.message and "cannot be read" in state.message
     assert not (out / "summary.json").exists()
@@ -143,9 +142,8 @@ def test_cli_audit_exit_codes(tmp_path):
 def test_profile_changes_the_rule_basis_recorded_for_the_run(tmp_path):
     profile = tmp_path / "highmark.yaml"
     profile.write_text("name: cms-commercial\nrule_basis:\n  commercial: cms\n")
-    state = audit_flow(claims=[str(SAMPLE / "canonical/claims")],
-                       notes=[str(SAMPLE / "canonical/notes")], out=str(tmp_path / "o"),
-                       profile=str(profile), return_state=True)
+    state = audit_flow(RunConfig(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                                 out=str(tmp_path / "o"), profile=str(profile)), return_state=True)
     summary = state.result().summary
     assert summary["run"]["parameters"]["rule_basis"]["commercial"] == "cms"
     visits = pd.read_parquet(tmp_path / "o" / "visits.parquet")
@@ -171,9 +169,9 @@ def test_clean_generated_data_has_no_findings_and_passes_fail_on_info(tmp_path):
 
 def test_two_runs_over_the_same_input_write_identical_findings(tmp_path):
     for run in ("a", "b"):
-        state = audit_flow(claims=[str(SAMPLE / "canonical_jsonl/claims")],
-                           notes=[str(SAMPLE / "canonical_jsonl/notes")], out=str(tmp_path / run),
-                           data_docs=False, return_state=True)
+        state = audit_flow(RunConfig(claims=[str(SAMPLE / "canonical_jsonl/claims")],
+                                     notes=[str(SAMPLE / "canonical_jsonl/notes")], out=str(tmp_path / run), data_docs=False),
+                           return_state=True)
         assert state.is_completed()
     first, second = (pd.read_parquet(tmp_path / run / "findings.parquet") for run in ("a", "b"))
     pd.testing.assert_frame_equal(first, second)
@@ -196,8 +194,8 @@ def test_the_run_publishes_a_summary_and_top_findings_as_artifacts(tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    state = audit_flow(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
-                       out=str(tmp_path), data_docs=False, return_state=True)
+    state = audit_flow(RunConfig(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                                 out=str(tmp_path), data_docs=False), return_state=True)
     assert state.is_completed()
     with get_client(sync_client=True) as client:
         def latest(key):
@@ -214,15 +212,19 @@ def test_the_run_publishes_a_summary_and_top_findings_as_artifacts(tmp_path):
 def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
     from nmr_audit.synth.write import ExportStyle, write_dataset
 
-    write_dataset(tmp_path / "g", visits=16, seed=3, defect_rate=0.2, style=ExportStyle(format="jsonl"))  # 3 partitions
-    for mode in (False, True):
-        state = audit_flow(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
-                           out=str(tmp_path / str(mode)), partitioned=mode, data_docs=False, return_state=True)
+    write_dataset(tmp_path / "g", visits=16, seed=3, defect_rate=0.2, style=ExportStyle(format="jsonl"))
+    for mode in (False, True):  # partitioned: buckets of about 12 claim lines, each a task of its own
+        state = audit_flow(RunConfig(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
+                                     out=str(tmp_path / str(mode)), partitioned=mode, data_docs=False,
+                                     lines_per_bucket=12 if mode else 1_000_000), return_state=True)
         assert state.is_completed(), state.message
-    for name in ("findings.parquet", "visits.parquet"):
+    for name in ("findings.parquet", "visits.parquet", "quarantine.parquet"):  # canonical tables: bucket by bucket
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "False" / name),
                                       pd.read_parquet(tmp_path / "True" / name))
+    summary = json.loads((tmp_path / "True" / "summary.json").read_text())
+    assert summary["run"]["parameters"]["buckets"] >= 3 and summary["run"]["parameters"]["partitioned"] is True
     assert len(pd.read_parquet(tmp_path / "True" / "findings.parquet")) > 5
+    assert not list((tmp_path / "True").glob(".spill-*"))
 
 
 def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_path):
@@ -237,8 +239,8 @@ def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_pa
     (claims / "zz-resent.csv").write_text("\n".join([lines[0], *lines[1:4]]) + "\n")  # a file sent twice, in part
     runs = {"whole": {}, "buckets": {"batch_rows": 17, "lines_per_bucket": 40}}
     for name, sizes in runs.items():
-        state = audit_flow(claims=[str(claims)], notes=[str(tmp_path / "g" / "notes")], out=str(tmp_path / name),
-                           data_docs=False, return_state=True, **sizes)
+        state = audit_flow(RunConfig(claims=[str(claims)], notes=[str(tmp_path / "g" / "notes")], out=str(tmp_path / name),
+                                     data_docs=False, **sizes), return_state=True)
         assert state.is_completed(), state.message
     whole, buckets = tmp_path / "whole", tmp_path / "buckets"
     for name in ("findings.parquet", "visits.parquet", "quarantine.parquet"):
@@ -275,8 +277,8 @@ def test_a_rule_that_fails_in_a_bucket_worker_fails_the_run_with_its_rule_id(tmp
     suite = json.loads((rules / "visits.json").read_text())
     suite["expectations"][0]["kwargs"]["column_A"] = "no_such_fact"
     (rules / "visits.json").write_text(json.dumps(suite))
-    state = audit_flow(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
-                       out=str(tmp_path / "o"), expectations=str(rules), data_docs=False, lines_per_bucket=20,
+    state = audit_flow(RunConfig(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
+                                 out=str(tmp_path / "o"), expectations=str(rules), data_docs=False, lines_per_bucket=20),
                        return_state=True)
     assert state.is_failed()
     assert "UNITS_EXCEED_TIME" in state.message and "could not be evaluated" in state.message
@@ -302,8 +304,8 @@ def test_a_formula_looking_patient_id_is_inert_in_every_export(tmp_path):
     import openpyxl
 
     claims, notes = formula_export(tmp_path)
-    state = audit_flow(claims=[str(claims)], notes=[str(notes)], out=str(tmp_path / "o"), data_docs=False,
-                       return_state=True)
+    state = audit_flow(RunConfig(claims=[str(claims)], notes=[str(notes)], out=str(tmp_path / "o"),
+                                 data_docs=False), return_state=True)
     assert state.is_completed(), state.message
     raw = '=HYPERLINK("http://x","y")'
     findings = pd.read_parquet(tmp_path / "o" / "findings.parquet")
@@ -321,8 +323,8 @@ def test_masked_reports_carry_no_patient_ids(tmp_path, monkeypatch):
     import openpyxl
 
     monkeypatch.setenv("NMR_AUDIT_MASK_KEY", "client-secret")
-    state = audit_flow(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
-                       out=str(tmp_path / "o"), data_docs=False, mask_patients="hash", return_state=True)
+    state = audit_flow(RunConfig(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                                 out=str(tmp_path / "o"), data_docs=False, mask_patients="hash"), return_state=True)
     assert state.is_completed(), state.message
     raw = set(pd.read_parquet(tmp_path / "o" / "findings.parquet")["patient_id"])
     csv = pd.read_csv(tmp_path / "o" / "findings.csv", dtype=str)
@@ -332,8 +334,8 @@ def test_masked_reports_carry_no_patient_ids(tmp_path, monkeypatch):
     cells = {c for sheet in ("Findings", "Visits") for row in book[sheet].iter_rows(values_only=True) for c in row}
     assert not any(p in html for p in raw) and not raw & cells
     monkeypatch.delenv("NMR_AUDIT_MASK_KEY")
-    failed = audit_flow(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
-                        out=str(tmp_path / "x"), mask_patients="hash", return_state=True)
+    failed = audit_flow(RunConfig(claims=[str(SAMPLE / "canonical/claims")], notes=[str(SAMPLE / "canonical/notes")],
+                                  out=str(tmp_path / "x"), mask_patients="hash"), return_state=True)
     assert failed.is_failed() and "NMR_AUDIT_MASK_KEY" in failed.message
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from flows.audit import audit_flow
 from nmr_audit.cli import app
+from nmr_audit.runtime.config import RunConfig
 from nmr_audit.summary import findings_totals
 from tests.conftest import REPO
 
@@ -23,8 +24,8 @@ runner = CliRunner()
 
 def test_the_documented_example_draws_the_reviewed_claims_and_gives_the_documented_figures(tmp_path):
     canonical = REPO / "data" / "sample" / "canonical"
-    state = audit_flow(claims=[str(canonical / "claims")], notes=[str(canonical / "notes")], out=str(tmp_path / "run"),
-                       data_docs=False, return_state=True)
+    state = audit_flow(RunConfig(claims=[str(canonical / "claims")], notes=[str(canonical / "notes")],
+                                 out=str(tmp_path / "run"), data_docs=False), return_state=True)
     assert state.is_completed(), state.message
     drawn = runner.invoke(app, ["sample", "--run", str(tmp_path / "run"), "--unit", "claim", "--size", "60",
                                 "--stratify", "amount", "--strata", "3", "--seed", "20260401",

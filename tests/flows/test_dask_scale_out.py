@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nmr_audit.runtime.config import RunConfig
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -64,7 +65,7 @@ def cluster(prefect_server, tmp_path_factory):
         for number in range(2):
             processes.append(subprocess.Popen(  # the audit's modules imported while the CLI starts
                 [BIN / "dask", "worker", f"tcp://127.0.0.1:{dask_port}", "--no-nanny", "--nthreads", "1",
-                 "--no-dashboard", "--name", f"worker-{number}", "--preload", "flows.partitions"], env=env, cwd=REPO,
+                 "--no-dashboard", "--name", f"worker-{number}", "--preload", "nmr_audit.runtime.workers"], env=env, cwd=REPO,
                 stdout=(logs / f"worker-{number}.log").open("w"), stderr=subprocess.STDOUT))
         yield api, f"tcp://127.0.0.1:{dask_port}", env
     finally:
@@ -89,13 +90,13 @@ def test_partitioned_audit_on_dask_matches_the_single_process_run(cluster, tmp_p
     from nmr_audit.synth.write import ExportStyle, write_dataset
 
     api, address, env = cluster
-    data = tmp_path / "exports"  # a few partitions by clinic and month: work for each worker
+    data = tmp_path / "exports"  # buckets of about 12 claim lines: a few, work for each worker
     write_dataset(data, visits=16, seed=3, defect_rate=0.2, style=ExportStyle(format="csv"))
     began = datetime.now(UTC)
-    scaled = audit(data, tmp_path / "dask", env, "--dask-address", address)
+    scaled = audit(data, tmp_path / "dask", env, "--dask-address", address, "--lines-per-bucket", "12")
     assert scaled.returncode == 0, scaled.stdout[-3000:] + scaled.stderr[-3000:]
-    single = audit_flow(claims=[str(data / "claims")], notes=[str(data / "notes")], out=str(tmp_path / "single"),
-                        data_docs=False, return_state=True)
+    single = audit_flow(RunConfig(claims=[str(data / "claims")], notes=[str(data / "notes")], out=str(tmp_path / "single"),
+                                  data_docs=False), return_state=True)
     assert single.is_completed(), single.message
     for name in ("findings.parquet", "visits.parquet", "quarantine.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / name),
@@ -104,7 +105,7 @@ def test_partitioned_audit_on_dask_matches_the_single_process_run(cluster, tmp_p
     summaries = [json.loads((tmp_path / run / "summary.json").read_text()) for run in ("dask", "single")]
     assert summaries[0]["findings"] == summaries[1]["findings"] and summaries[0]["visits"] == summaries[1]["visits"]
     assert summaries[0]["run"]["parameters"]["partitioned"] is True and summaries[0]["findings"]["total"] > 5
-    assert not list((tmp_path / "dask").glob(".work-*"))
+    assert not list((tmp_path / "dask").glob(".spill-*"))
 
     from distributed import Client
 
@@ -115,8 +116,8 @@ def test_partitioned_audit_on_dask_matches_the_single_process_run(cluster, tmp_p
 
 
 def partition_runs_completed(api: str, since: datetime) -> int:
-    """Task runs named 'audit partition' begun since then that the real server recorded as completed."""
-    wanted = {"task_runs": {"name": {"like_": "audit partition"}, "start_time": {"after_": since.isoformat()}}}
+    """Task runs named 'audit bucket' begun since then that the real server recorded as completed."""
+    wanted = {"task_runs": {"name": {"like_": "audit bucket"}, "start_time": {"after_": since.isoformat()}}}
     request = urllib.request.Request(f"{api}/task_runs/filter", method="POST", data=json.dumps(wanted).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from flows.audit import audit_flow
-from nmr_audit.io import head_start
+from nmr_audit.runtime import head_start
+from nmr_audit.runtime.config import RunConfig
+from nmr_audit.runtime.guard import held_by_command
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.flow]
@@ -15,18 +17,18 @@ SAMPLE = REPO / "data" / "sample" / "canonical"
 
 @pytest.mark.parametrize("sizes", [{}, {"batch_rows": 97, "lines_per_bucket": 300}], ids=["in memory", "buckets"])
 def test_a_flow_that_takes_over_the_head_start_writes_what_its_own_read_writes(tmp_path, sizes):
-    claims, notes = [str(SAMPLE / "claims")], [str(SAMPLE / "notes")]
-    head = head_start.begin(claims, notes, tmp_path / "early", data_docs=False, **sizes)
-    try:
-        early = audit_flow(claims=claims, notes=notes, out=str(tmp_path / "early"), data_docs=False,
-                           return_state=True, **sizes)
-    finally:
-        head.close()
-    assert early.is_completed(), early.message
+    early, own = (RunConfig(claims=[str(SAMPLE / "claims")], notes=[str(SAMPLE / "notes")], out=str(tmp_path / name),
+                            data_docs=False, **sizes) for name in ("early", "own"))
+    with held_by_command(tmp_path / "early", "run"):  # as the command holds it, before anything is written there
+        head = head_start.begin(early)
+        try:
+            done = audit_flow(early, return_state=True)
+        finally:
+            head.close()
+    assert done.is_completed(), done.message
     assert head.adopted
-    own = audit_flow(claims=claims, notes=notes, out=str(tmp_path / "own"), data_docs=False, return_state=True,
-                     **sizes)
-    assert own.is_completed(), own.message
+    alone = audit_flow(own, return_state=True)
+    assert alone.is_completed(), alone.message
     for name in ("findings.parquet", "visits.parquet", "quarantine.parquet", "claim_lines.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "early" / name), pd.read_parquet(tmp_path / "own" / name))
     summaries = [json.loads((tmp_path / out / "summary.json").read_text()) for out in ("early", "own")]

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from flows.nightly import nightly_audit
+from nmr_audit.runtime.config import NightlyConfig
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -101,8 +102,8 @@ def second_night(tmp_path):
                                   "nightly:ledger"])
 def test_a_nightly_killed_at_each_step_is_recovered_by_the_next_night(second_night, tmp_path, step):
     exports, root = second_night
-    first = nightly_audit(claims=[str(exports / "claims")], notes=[str(exports / "notes")], output_root=str(root),
-                          as_of=date(2026, 4, 1), data_docs=False)
+    first = nightly_audit(NightlyConfig(claims=[str(exports / "claims")], notes=[str(exports / "notes")],
+                                        output_root=str(root), as_of=date(2026, 4, 1), data_docs=False))
     for table in ("claims", "notes"):
         (exports / table / "night2.jsonl").write_bytes(next((SAMPLE / "canonical_jsonl" / table).iterdir()).read_bytes())
     killed = subprocess.run([sys.executable, "-c", KILLED_AT, step, "nightly", "--claims", str(exports / "claims"),
@@ -118,8 +119,8 @@ def test_a_nightly_killed_at_each_step_is_recovered_by_the_next_night(second_nig
     if summary.exists():  # complete: every output is this run's
         assert json.loads(summary.read_text())["run"]["run_id"] == killed_run
 
-    third = nightly_audit(claims=[str(exports / "claims")], notes=[str(exports / "notes")], output_root=str(root),
-                          as_of=date(2026, 4, 3), data_docs=False)
+    third = nightly_audit(NightlyConfig(claims=[str(exports / "claims")], notes=[str(exports / "notes")],
+                                        output_root=str(root), as_of=date(2026, 4, 3), data_docs=False))
     ledger = pd.read_csv(root / "ledger.csv")
     latest = json.loads((root / "latest.json").read_text())
     if step == "nightly:ledger":  # committed before the kill: latest moved forward, nothing audited again

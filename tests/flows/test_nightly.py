@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from flows.nightly import nightly_audit
+from nmr_audit.runtime.config import NightlyConfig
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -29,8 +30,8 @@ def exports(tmp_path):
 
 
 def night(exports, root, as_of, **options):
-    state = nightly_audit(claims=[str(exports / "claims")], notes=[str(exports / "notes")], output_root=str(root),
-                          as_of=as_of, data_docs=False, return_state=True, **options)
+    state = nightly_audit(NightlyConfig(claims=[str(exports / "claims")], notes=[str(exports / "notes")],
+                                        output_root=str(root), as_of=as_of, data_docs=False, **options), return_state=True)
     return state
 
 
@@ -145,8 +146,11 @@ def test_deployment_schedule_is_the_one_the_readme_gives():
     built = deployment(["/x/claims"], ["/x/notes"], "/x/out")
     assert built.schedules[0].schedule.cron == schedule["cron"] == "30 2 * * *"
     assert built.schedules[0].schedule.timezone == schedule["timezone"] == "America/New_York"
-    assert set(built.parameters) == {"claims", "notes", "output_root"}
+    assert set(built.parameters) == {"config"}  # the flow's one parameter, NightlyConfig
+    assert set(built.parameters["config"]) == {"claims", "notes", "output_root"}
     document = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    configured = NightlyConfig(**document["deployments"][0]["parameters"]["config"])  # what prefect.yaml passes
+    assert configured.output_root == "/srv/nmr-audit" and configured.look_back_days == 30
     assert document["deployments"][0]["work_pool"]["name"] == "nmr-audit"
 
 

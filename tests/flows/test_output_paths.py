@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.audit import audit_flow
+from nmr_audit.runtime.config import RunConfig
 from tests.conftest import REPO
 
 SAMPLE = REPO / "data" / "sample" / "canonical"
@@ -60,8 +61,8 @@ def test_an_output_folder_inside_an_input_folder_is_never_read_back(tmp_path):
     shutil.copytree(SAMPLE / "notes", exports / "notes")
     out = exports / "claims" / "audit-out"
     for _ in range(2):
-        result = audit_flow(claims=[str(exports / "claims"), str(exports / "claims" / "**" / "*.csv")],
-                            notes=[str(exports / "notes")], out=str(out), data_docs=False)
+        result = audit_flow(RunConfig(claims=[str(exports / "claims"), str(exports / "claims" / "**" / "*.csv")],
+                                      notes=[str(exports / "notes")], out=str(out), data_docs=False))
     read = sorted(Path(entry["source_file"]).name for entry in result.summary["inputs"])
     assert read == ["claims.csv", "notes.csv"] and (out / "findings.csv").exists()
 
@@ -70,8 +71,8 @@ def test_an_output_folder_inside_an_input_folder_is_never_read_back(tmp_path):
 def test_a_binary_file_fails_in_one_line_without_raw_bytes_or_traceback(tmp_path, capfd):
     (tmp_path / "claims").mkdir()
     (tmp_path / "claims" / "export.csv").write_bytes(bytes(range(256)) * 80)
-    state = audit_flow(claims=[str(tmp_path / "claims")], notes=[str(SAMPLE / "notes")], out=str(tmp_path / "out"),
-                       data_docs=False, return_state=True)
+    state = audit_flow(RunConfig(claims=[str(tmp_path / "claims")], notes=[str(SAMPLE / "notes")], out=str(tmp_path / "out"),
+                                 data_docs=False), return_state=True)
     assert state.is_failed()
     assert state.message == (f"{tmp_path / 'claims' / 'export.csv'}: is not a text file (it holds binary data, not "
                              "CSV) (export the table as CSV, or give the file the extension of its real type)")

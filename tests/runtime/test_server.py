@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.prefect_server import database_plan, only_environment, snapshot, sqlite_file, start_server_early
+from nmr_audit.runtime.server import database_plan, only_environment, snapshot, sqlite_file, start_server_early
 from tests.conftest import REPO
 
 SAMPLE = REPO / "data" / "sample" / "canonical"

@@ -1,6 +1,4 @@
-"""The temporary Prefect server of a command run without PREFECT_API_URL, started early; the
-Prefect side of a guarded run (`flow_guard`: Cancelled when the folder is held, Crashed for a
-run that died holding it).
+"""The temporary Prefect server of a command run without PREFECT_API_URL, started early.
 
 Prefect starts that server on a flow's first call and waits for it. On a 2-core box that took
 16 s of one core after 11 s of imports, 9 s of it migrating the fresh database every run
@@ -36,24 +34,29 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from nmr_audit.errors import InputError
 from nmr_audit.io.cache import cache_dir, keep
-from nmr_audit.runtime.guard import Guard, guarded_run
-from nmr_audit.runtime.lock import LockHeldError, describe_holder
-from nmr_audit.runtime.marker import Kind
-
-if TYPE_CHECKING:
-    from prefect.states import State
 
 # Settings that make a run's Prefect configuration more than its environment variables.
 CONFIGURED_ELSEWHERE = ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH", "PREFECT_SERVER_EPHEMERAL_ENABLED",
                         "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "PREFECT_SERVER_DATABASE", "PREFECT_API_DATABASE")
 PORT_IN_USE = 3  # uvicorn's exit status when the port was taken meanwhile
+
+
+def configure_prefect(home: Path) -> None:
+    """Keep Prefect's database beside the run and stop it calling out to the internet.
+
+    Values a user already set (a real server's PREFECT_API_URL, their own PREFECT_HOME) win.
+    """
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)  # its SQLite db needs it
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+    # a first start migrates a fresh database: on a busy 2-core machine that outlasts 20 s
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
 def start_server_early() -> Callable[[], None]:
@@ -238,66 +241,3 @@ def _prefect_version() -> str:
     import prefect
 
     return prefect.__version__
-
-
-def mark_crashed(flow_run_id: str | None, message: str) -> bool:
-    """Set a flow run that is still Running (or Pending) Crashed, with `message`: its process
-    died without telling the server (`kill -9`, out of memory, power). True when one was set.
-    A run the server does not know (another server, a database since removed) is left alone."""
-    if not flow_run_id:
-        return False
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-    from prefect.states import Crashed
-
-    try:
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(flow_run_id)
-            if run.state is None or run.state.is_final():
-                return False
-            client.set_flow_run_state(flow_run_id, Crashed(message=message), force=True)
-            return True
-    except (ObjectNotFound, ValueError):
-        return False
-
-
-def current_flow_run_id() -> str | None:
-    """The id of the flow run this code runs in, None outside one."""
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.id
-    return str(run_id) if run_id else None
-
-
-@contextmanager
-def flow_guard(folder: Path, kind: Kind, share_with_group: bool) -> Iterator[Guard | State]:
-    """`runtime.guard.guarded_run` for the flow run in progress: a folder refused yields a
-    Failed state (its one line), a folder another run holds yields a Cancelled state (the CLI
-    exits 75), and a run before this one that died holding the folder is set Crashed."""
-    from prefect import get_run_logger
-    from prefect.states import Cancelled, Failed
-
-    this_run = current_flow_run_id()
-    held = ExitStack()
-    try:
-        guard = held.enter_context(guarded_run(folder, kind, share_with_group, this_run))
-    except InputError as problem:
-        yield Failed(message=problem.line())
-        return
-    except LockHeldError as busy:
-        yield Cancelled(message=busy.line())
-        return
-    with held:
-        logger = get_run_logger()
-        if guard.previous_died and guard.previous.get("flow_run_id") != this_run:
-            crashed = mark_crashed(guard.previous.get("flow_run_id"), (
-                f"its process ({describe_holder(guard.previous)}) ended without finishing; "
-                f"found by the next run on {folder}"))
-            logger.warning("the run before this one on %s was killed (%s)%s", folder,
-                           describe_holder(guard.previous), "; its flow run is now Crashed" if crashed else "")
-        if guard.swept:
-            logger.warning("removed what killed runs left in %s: %s", folder, ", ".join(guard.swept))
-        if guard.found == "incomplete":
-            logger.warning("%s held the outputs of a run killed before its commit ended (no summary.json): "
-                           "this run replaces them", folder)
-        yield guard

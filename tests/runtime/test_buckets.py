@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from nmr_audit.buckets import bucket_count, patient_buckets
+from nmr_audit.runtime.buckets import bucket_count, patient_buckets
 
 
 def test_every_row_of_a_patient_lands_in_the_same_bucket_and_every_bucket_is_used():

@@ -19,19 +19,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
-from flows.buckets import LaterCopies, bucket_claims, bucket_notes
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, SOURCE_FILE, UNIQUE_KEYS, VISIT_NOTES
 from nmr_audit.denial import claim_risk
+from nmr_audit.errors import InputError
 from nmr_audit.io.data_docs import make_offline
 from nmr_audit.io.report_html import write_report_html
 from nmr_audit.io.report_xlsx import Workbook, ready, workbook, write_workbook
-from nmr_audit.io.spill import Spill
 from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
@@ -39,13 +36,22 @@ from nmr_audit.names import ROW_NAME_COLUMNS, Names, combine, names_from_referen
 from nmr_audit.reference import ReferenceData
 from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
+from nmr_audit.runtime.buckets import LaterCopies, bucket_claims, bucket_notes
+from nmr_audit.runtime.config import RunConfig
 from nmr_audit.runtime.permissions import PRIVATE, Access
+from nmr_audit.runtime.reading import TableIntake
+from nmr_audit.runtime.results import Audit
+from nmr_audit.runtime.spill import Spill
 from nmr_audit.since_last_night import SinceLastNight
 
-if TYPE_CHECKING:
-    from flows.audit import Audit, TableIntake
-
 CANONICAL_FILES = ("claim_lines.parquet", "visit_notes.parquet", "note_services.parquet")
+MASK_KEY_VARIABLE = "NMR_AUDIT_MASK_KEY"
+
+
+class Log(Protocol):
+    def info(self, msg: str, *args: Any) -> None: ...
+
+    def warning(self, msg: str, *args: Any) -> None: ...
 
 
 @dataclass
@@ -55,6 +61,25 @@ class Sharing:
     masking: Masking = "keep"
     key: bytes | None = None
     access: Access = PRIVATE  # modes of the committed files (owner only, or the group too)
+
+
+def sharing_settings(config: RunConfig, access: Access = PRIVATE) -> Sharing | InputError:
+    """The masking mode and its key (`config.mask_patients`, `config.mask_key_file`, else the
+    NMR_AUDIT_MASK_KEY environment variable); a missing key for `hash` is an input problem, said
+    plainly. `access`: the modes the committed outputs get."""
+    if config.mask_patients != "hash":
+        return Sharing(config.mask_patients, access=access)
+    if config.mask_key_file:
+        path = Path(config.mask_key_file)
+        if not path.exists():
+            return InputError(path, "mask key file not found")
+        key = path.read_bytes().strip()
+    else:
+        key = os.environ.get(MASK_KEY_VARIABLE, "").encode()
+    if not key:
+        return InputError(Path(config.mask_key_file or MASK_KEY_VARIABLE), "hashing patient ids needs a key",
+                          f"set {MASK_KEY_VARIABLE} or pass --mask-key-file FILE (keep the same key per client)")
+    return Sharing("hash", key, access)
 
 
 class CanonicalTables:
@@ -162,19 +187,21 @@ class WorkbookWriter:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-@task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, audit: Audit, quarantine: pd.DataFrame,
                   summary: dict[str, Any], reference: ReferenceData, sharing: Sharing, workbook_rows: int,
-                  workbooks: WorkbookWriter, since: SinceLastNight | None = None) -> list[str]:
-    """Write every output aside and move them into `out` together. `since`: a nightly run's
-    comparison with the root's previous run, shown in both reports."""
+                  workbooks: WorkbookWriter, log: Log, since: SinceLastNight | None = None) -> list[str]:
+    """Write every output aside (visits, findings, quarantine and canonical tables as Parquet,
+    findings.csv, report.html, report.xlsx, Data Docs, summary.json last) and move them into
+    `out` together (`io.writers.StagedOutputs`: the crash-safe commit). `since`: a nightly run's
+    comparison with the root's previous run, shown in both reports. Returns the paths written."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
     with StagedOutputs(target, sharing.access) as staged:
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
-                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks, since)
+                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks, log,
+                                          since)
         reported = time.perf_counter()
         write_parquet(audit.visits, staged.path("visits.parquet"))
         write_parquet(audit.findings, staged.path("findings.parquet"))
@@ -182,26 +209,26 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
         if audit.docs is not None:
             shutil.copytree(audit.docs, staged.path("data_docs"))
             for left in make_offline(staged.path("data_docs")):
-                get_run_logger().warning("data_docs still load an external asset: %s", left)
+                log.warning("data_docs still load an external asset: %s", left)
         write_parquet(quarantine, staged.path("quarantine.parquet"))
         canonical.link_into(staged)
         written = time.perf_counter()
         workbook_written.result()
-        get_run_logger().info("report.xlsx written (detail sheets: up to %d row(s) each)", workbook_rows)
+        log.info("report.xlsx written (detail sheets: up to %d row(s) each)", workbook_rows)
         began = datetime.fromisoformat(summary["run"]["started_at"])
         summary["run"]["seconds"] |= {"write_outputs": round(written - reported, 3),
                                       "reports": round(time.perf_counter() - started - (written - reported), 3),
                                       "total": round((datetime.now(UTC) - began).total_seconds(), 3)}
         write_json(summary, staged.path("summary.json"))
         names = sorted(p.name for p in staged.stage.iterdir())
-    get_run_logger().info("outputs written to %s", target)
+    log.info("outputs written to %s", target)
     return [str(target / name) for name in names]
 
 
 def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
                    shown_findings: pd.DataFrame, quarantine: pd.DataFrame, canonical: CanonicalTables,
-                   reference: ReferenceData, sharing: Sharing, workbook_rows: int,
-                   workbooks: WorkbookWriter, since: SinceLastNight | None = None) -> Future[Path]:
+                   reference: ReferenceData, sharing: Sharing, workbook_rows: int, workbooks: WorkbookWriter,
+                   log: Log, since: SinceLastNight | None = None) -> Future[Path]:
     """report.html, and report.xlsx on its way: from the same numbers, with patient ids as
     `sharing` says. The workbook is cut to its sheets and handed to `workbooks` first, so that
     a large run writes it while this process writes the rest."""
@@ -219,6 +246,6 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
                    apply_masking(audit.visits, sharing.masking, sharing.key), context, workbook_rows)
     written = workbooks.submit(staged.path("report.xlsx"), cut)
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
-    get_run_logger().info("report.html written (%d chart(s), %d claim(s) ranked by denial risk, %d quarantined "
+    log.info("report.html written (%d chart(s), %d claim(s) ranked by denial risk, %d quarantined "
                           "row(s) listed)", 5 + (since is not None), len(at_risk), len(quarantine))
     return written

@@ -3,7 +3,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from nmr_audit.io.spill import Spill
+from nmr_audit.runtime.spill import Spill
 
 
 def rows(first: int, count: int) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from flows.partitions import rule_engine
 from nmr_audit.errors import InputError
 from nmr_audit.io.suites import default_expectations_dir
+from nmr_audit.runtime.workers import thread_engine as rule_engine
 
 
 def test_partitions_in_one_thread_share_its_engine():

@@ -1,7 +1,7 @@
 import gc
 import weakref
 
-from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
+from nmr_audit.runtime.memory import collector_sees_only_the_run, give_back_memory
 
 
 class Node:

@@ -1,0 +1,124 @@
+"""Patient buckets: the unit of work of every run, whichever way it is executed.
+
+Every grain the rules read (claim line, visit, note, patient-day) lies within one patient, so
+all of a patient's rows must land in one bucket. A stable hash of `patient_id` decides which:
+the same on every machine and in every run, so a run audited bucket by bucket (in this process,
+in worker processes, or as tasks on a Dask cluster: `runtime.executors`) writes the findings a
+run held whole in memory writes. Buckets are sized by work (about `LINES_PER_BUCKET` claim
+lines each), so each pays the rule engine's fixed cost once per million lines, not once per
+clinic and month.
+
+`audit_bucket` loads one bucket from the spill, audits it and lets it go, in whichever process
+runs it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
+from nmr_audit.intake import drop_duplicates, keep_lineage
+from nmr_audit.pipeline import Audited, audit_tables
+from nmr_audit.reference import ReferenceData
+from nmr_audit.runtime.memory import give_back_memory
+from nmr_audit.runtime.spill import Spill
+
+
+def bucket_count(claim_lines: int, lines_per_bucket: int, side_by_side: int = 1) -> int:
+    """Enough buckets that each holds about `lines_per_bucket` claim lines (at least one).
+
+    More than one is rounded up to a multiple of the buckets audited side by side, so that the
+    last bucket does not run alone with the other cores idle (11 buckets of 10M lines on 2 cores
+    left one core idle for a bucket's 12 s).
+    """
+    needed = max(1, math.ceil(claim_lines / max(1, lines_per_bucket)))
+    return needed if needed == 1 else math.ceil(needed / max(1, side_by_side)) * max(1, side_by_side)
+
+
+def patient_buckets(patient_id: pd.Series, buckets: int) -> np.ndarray:
+    """The bucket (0 … buckets − 1) of each row's patient."""
+    if buckets <= 1:
+        return np.zeros(len(patient_id), dtype="int64")
+    hashed = pd.util.hash_pandas_object(patient_id, index=False).to_numpy()
+    return (hashed % np.uint64(buckets)).astype("int64")
+
+
+@dataclass(frozen=True)
+class LaterCopies:
+    """The later copies of a unique key in each table (`intake.duplicate_keys`): held back from
+    every bucket, so the first copy read is the one audited."""
+
+    claim_lines: pd.DataFrame
+    visit_notes: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class BucketWork:
+    """What auditing any bucket of a run reads: the spill, the later copies held back, the
+    reference tables and the run's quarantined notes (`facts.held_notes`: their visit keys make
+    NOTE_QUARANTINED instead of NO_NOTE). Picklable: a worker process or a Dask worker gets it
+    whole (the spill's rows stay in its files)."""
+
+    spill: Spill
+    copies: LaterCopies
+    reference: ReferenceData
+    quarantined_notes: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class BucketAudit:
+    """One bucket audited: its visits and findings with the stage times (`pipeline.Audited`),
+    the later copies found in it (for the quarantine) and how many claim lines it held."""
+
+    audited: Audited
+    held: pd.DataFrame
+    claim_lines: int
+
+    def load(self) -> BucketAudit:
+        """Itself (a bucket audited in another process may come back as files: `executors`)."""
+        return self
+
+    def counts(self) -> dict[str, int]:
+        """What a bucket's log line says: claim lines, visits with 97112, of them billing more
+        units than documented, findings."""
+        visits = self.audited.visits
+        return {"claim_lines": self.claim_lines, "visits": len(visits),
+                "excess": int((visits["excess_units_97112"] > 0).sum()), "findings": len(self.audited.findings)}
+
+
+def bucket_claims(spill: Spill, bucket: int, copies: LaterCopies) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One bucket's claim lines without the later copies of a unique key, and those copies."""
+    return drop_duplicates(spill.load(CLAIM_LINES, bucket), copies.claim_lines, CLAIM_LINES)
+
+
+def bucket_notes(spill: Spill, bucket: int, copies: LaterCopies) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One bucket's notes (later copies taken out), their minutes, and the copies."""
+    visit_notes, held = drop_duplicates(spill.load(VISIT_NOTES, bucket), copies.visit_notes, VISIT_NOTES)
+    return visit_notes, keep_lineage(spill.load(NOTE_SERVICES, bucket), visit_notes), held
+
+
+def bucket_tables(spill: Spill, bucket: int, copies: LaterCopies
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One bucket's claim lines, notes and note minutes, and the later copies of a unique key."""
+    lines, held_lines = bucket_claims(spill, bucket, copies)
+    visit_notes, services, held_notes = bucket_notes(spill, bucket, copies)
+    return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
+
+
+def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
+    """Load, audit and let go of one bucket in one call, so that nothing of it outlives the call
+    in whichever process ran it. `rules`: a `gx_engine.RuleEngine` this thread alone uses. The
+    run's quarantined notes are cut to the bucket's patients."""
+    lines, visit_notes, services, held = bucket_tables(work.spill, bucket, work.copies)
+    quarantined = work.quarantined_notes
+    if quarantined is not None and len(quarantined):
+        quarantined = quarantined[patient_buckets(quarantined["patient_id"], work.spill.buckets) == bucket]
+    audited = audit_tables(lines, visit_notes, services, work.reference, rules, quarantine=quarantined)  # type: ignore[arg-type]
+    count = len(lines)
+    del lines, visit_notes, services
+    give_back_memory()
+    return BucketAudit(audited, held, count)

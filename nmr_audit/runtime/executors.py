@@ -1,0 +1,175 @@
+"""Where a run's buckets of patients are audited: one interface, three strategies.
+
+The flow submits one task per bucket and calls `Executor.audit(bucket, work)` in it; it never
+knows which executor ran. Every strategy audits the same buckets with the same function
+(`runtime.buckets.audit_bucket`), so the outputs are identical:
+
+- `InProcess`: the flow's own process, `threads` buckets at a time, each thread with a rule
+  engine no other thread uses (a GX context is not shared between threads). A run held in memory
+  (one bucket) and a run writing Data Docs (one GX site lists every bucket) audit here.
+- `WorkerProcesses`: a run spilled to disk audits one bucket at a time in the flow's process and
+  the others side by side in spawned worker processes (`runtime.workers`), which start while the
+  inputs are read (or with the command: `runtime.head_start`).
+- `Partitions`: each bucket audited wherever its task runs, with that thread's rule engine: on a
+  Dask cluster when the flow runs with prefect-dask's task runner (the spill and the results are
+  files in the output folder, which the workers must see). Buckets are sized by work (about a
+  million claim lines), so each pays the rule engine's fixed cost once per million lines.
+
+`choose` picks one from the run's configuration and plan.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from abc import ABC, abstractmethod
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Queue
+from typing import Any
+
+import pandas as pd
+
+from nmr_audit.pipeline import Audited
+from nmr_audit.runtime.buckets import BucketAudit, BucketWork, audit_bucket
+from nmr_audit.runtime.config import RunConfig
+from nmr_audit.runtime.plan import RunPlan
+from nmr_audit.runtime.workers import audit_in_worker, start_workers, thread_engine
+
+
+class BucketWorkerError(RuntimeError):
+    """A worker process died under a bucket (the system's out-of-memory killer, most likely)."""
+
+
+class Executor(ABC):
+    """Audits the buckets of one run (see the module). `workers`: processes beside the flow's
+    own that audit buckets (summary.json: `bucket_workers`)."""
+
+    name: str = ""
+    workers: int = 0
+
+    @abstractmethod
+    def audit(self, bucket: int, work: BucketWork) -> BucketAudit | StoredBucket:
+        """One bucket audited; `.load()` of what comes back is its `BucketAudit`."""
+
+    def close(self) -> None:  # noqa: B027 (most executors start nothing to stop)
+        """Stop what the executor started (worker processes); idempotent."""
+
+
+class InProcess(Executor):
+    """Buckets audited in this process, `threads` at a time (`docs`: GX Data Docs written there)."""
+
+    name = "in process"
+
+    def __init__(self, suites: dict[str, Any], threads: int = 1, docs: Path | None = None) -> None:
+        from nmr_audit.gx_engine import RuleEngine
+
+        self._engines: Queue[Any] = Queue()
+        for _ in range(max(1, threads)):
+            self._engines.put(RuleEngine(suites, docs))
+
+    def audit(self, bucket: int, work: BucketWork) -> BucketAudit:
+        engine = self._engines.get()
+        try:
+            return audit_bucket(bucket, work, engine)
+        finally:
+            self._engines.put(engine)
+
+
+class WorkerProcesses(Executor):
+    """One bucket at a time in this process and `workers` more in worker processes (`pool`: those
+    a head start started already, taken over; else started now, from `expectations`).
+
+    The flow's own process keeps one bucket at a time even when workers share the load: its rule
+    engine is built already, and one auditing thread has no other to contend with for the GIL."""
+
+    name = "worker processes"
+
+    def __init__(self, suites: dict[str, Any], workers: int, expectations: str | None,
+                 pool: ProcessPoolExecutor | None = None) -> None:
+        from nmr_audit.gx_engine import RuleEngine
+
+        self.workers = workers
+        self._pool = pool or start_workers(workers, expectations)
+        self._slots: Queue[Any] = Queue()  # this process's engine, or None: a worker
+        self._slots.put(RuleEngine(suites))
+        for _ in range(workers):
+            self._slots.put(None)
+
+    def audit(self, bucket: int, work: BucketWork) -> BucketAudit:
+        slot = self._slots.get()
+        try:
+            if slot is not None:
+                return audit_bucket(bucket, work, slot)
+            try:
+                return self._pool.submit(audit_in_worker, bucket, work).result()
+            except BrokenProcessPool as exc:
+                raise BucketWorkerError(
+                    f"the worker process auditing bucket {bucket + 1} of {work.spill.buckets} stopped (out of "
+                    "memory?): run again with a smaller --lines-per-bucket") from exc
+        finally:
+            self._slots.put(slot)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class StoredBucket:
+    """A bucket audited in another process whose visits and findings wait in a file of the run's
+    work folder (small to send back; read once, by the flow's merge)."""
+
+    path: Path
+    held: pd.DataFrame
+    claim_lines: int
+    seconds: dict[str, float]
+    counted: dict[str, int]
+
+    def counts(self) -> dict[str, int]:
+        return self.counted
+
+    def load(self) -> BucketAudit:
+        with self.path.open("rb") as handle:
+            visits, findings = pickle.load(handle)
+        self.path.unlink(missing_ok=True)
+        return BucketAudit(Audited(visits, findings, self.seconds), self.held, self.claim_lines)
+
+
+class Partitions(Executor):
+    """Each bucket audited in whichever process its task runs (a Dask worker under prefect-dask's
+    task runner, else the flow's threads), with that thread's rule engine over the suites in
+    `expectations`; its visits and findings go to `results` (inside the spill's folder, removed
+    with it)."""
+
+    name = "partitions"
+
+    def __init__(self, expectations: str | None, results: Path) -> None:
+        self.expectations = expectations
+        self.results = results
+        results.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def audit(self, bucket: int, work: BucketWork) -> StoredBucket:
+        done = audit_bucket(bucket, work, thread_engine(self.expectations))
+        path = self.results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.pickle"
+        with path.open("wb") as handle:  # pandas' own pickle: every dtype comes back as it was
+            pickle.dump((done.audited.visits, done.audited.findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts())
+
+
+
+def choose(config: RunConfig, plan: RunPlan, suites: dict[str, Any], docs: Path | None = None,
+           pool: ProcessPoolExecutor | None = None) -> Executor:
+    """The executor for a run: partitions when `config.partitioned`, worker processes for a run
+    spilled to disk with workers planned (`pool`: started already by a head start), else this
+    process (`docs`: the folder GX Data Docs are written to)."""
+    if config.partitioned:
+        assert plan.spill is not None, "a partitioned run spills to disk"
+        return Partitions(config.expectations, plan.spill / "results")  # removed with the spill
+    if plan.workers:
+        return WorkerProcesses(suites, plan.workers, config.expectations, pool)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return InProcess(suites, max(1, min(config.side_by_side, plan.buckets)), docs)
+

@@ -1,0 +1,65 @@
+"""Earlier nights' rows audited again beside tonight's (a nightly run's look-back window).
+
+`add_history` reads the nightly state (`runtime.state`), picks the rows of the patients and
+days tonight's rows touch (`state.rows_to_reaudit`) and puts them into the run's spill beside
+tonight's rows, in tonight's dtypes, so that every executor audits them like any other row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, VISIT_NOTES
+from nmr_audit.runtime.buckets import patient_buckets
+from nmr_audit.runtime.reading import Log
+from nmr_audit.runtime.spill import Spill
+from nmr_audit.runtime.state import PATIENT_DAY, read_state, rows_to_reaudit, touched_days
+
+
+@dataclass(frozen=True)
+class History:
+    """What a run added of earlier nights: for summary.json (rows audited again per table,
+    patient-days touched, the window's first date) and the patient-days touched."""
+
+    summary: dict[str, Any]
+    touched: pd.DataFrame
+
+
+def add_history(spill: Spill, folder: Path, since: date | None, files: list[str], log: Log) -> History:
+    """Earlier nights' rows of the patients and days tonight's rows touch, from the state in
+    `folder` (rows dated `since` or later), into `spill` beside them, cast to tonight's dtypes.
+    `files`: tonight's input files (a row of the state read from one of them is tonight's)."""
+    state = read_state(folder)
+    tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
+               if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
+    touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
+    start = pd.Timestamp(since) if since else pd.Timestamp.min
+    due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None}, files, start)
+    added = {}
+    for table in (CLAIM_LINES, VISIT_NOTES):
+        rows = due[table]
+        if tonight[table] is not None and not rows.empty:
+            template = tonight[table]
+            rows = rows[list(template.columns)].astype(template.dtypes.to_dict())
+        if rows.columns.empty:
+            continue
+        bucket = patient_buckets(rows["patient_id"], spill.buckets)
+        spill.add(table, rows, bucket)
+        if table == VISIT_NOTES and not due[NOTE_SERVICES].columns.empty:  # even none: the table's columns
+            services = due[NOTE_SERVICES]
+            if NOTE_SERVICES in spill.tables:
+                template = spill.load(NOTE_SERVICES, 0)
+                services = services[list(template.columns)].astype(template.dtypes.to_dict())
+            note_of = pd.MultiIndex.from_frame(rows[list(LINEAGE)].astype("str")).get_indexer(
+                pd.MultiIndex.from_frame(services[list(LINEAGE)].astype("str")))
+            spill.add(NOTE_SERVICES, services.loc[note_of >= 0], bucket[note_of[note_of >= 0]])
+        added[table] = len(rows)
+    log.info("history: %d patient-day(s) touched; %d claim line(s) and %d note(s) of earlier nights audited again",
+             len(touched), added.get(CLAIM_LINES, 0), added.get(VISIT_NOTES, 0))
+    return History({"rows_audited_again": added, "patient_days_touched": len(touched),
+                    "since": start.date().isoformat() if since else None}, touched)

@@ -1,0 +1,83 @@
+"""Processes that audit buckets: spawned bucket workers, and the rule engine a Dask worker keeps.
+
+Two buckets audited in two threads of one process kept both cores only 60% busy: GX's
+per-expectation bookkeeping and pandas' Python layers hold the GIL. A run that spills its
+buckets to disk therefore audits them in worker processes as well, each loading its bucket from
+the spill files, with a rule engine built once per process. Workers are spawned, not forked (the
+flow's process runs threads, and a forked lock can stay locked), and import `nmr_audit` only,
+never Prefect; they load the rule suites themselves (the command starts them before it has
+imported GX: `runtime.head_start`).
+
+A Dask worker auditing a partitioned run keeps one engine per thread (`thread_engine`), built
+for its first bucket (`dask_setup` builds it as the worker starts, with `--preload
+nmr_audit.runtime.workers`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from nmr_audit.runtime.buckets import BucketAudit, BucketWork, audit_bucket
+from nmr_audit.runtime.memory import keep_imports_out_of_collections
+
+_ENGINE: list[Any] = []  # the worker process's own rule engine
+_ENGINES = threading.local()  # a GX context is never shared between threads
+
+
+def rule_engine(expectations: str | None) -> Any:
+    """A new rule engine over the suites in `expectations` (the shipped ones when None), with GX
+    set up for it (`gx_engine.setup_gx`). Raises InputError for a missing or invalid suite."""
+    from nmr_audit.gx_engine import RuleEngine
+    from nmr_audit.io.suites import load_suites
+
+    return RuleEngine(load_suites(Path(expectations) if expectations else None))
+
+
+def start_workers(count: int, expectations: str | None) -> ProcessPoolExecutor:
+    """`count` bucket worker processes, started now (spawned: imports and rule engine, about 7 s
+    of CPU each), so that they are ready when the run audits its first buckets."""
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(expectations,))
+    for _ in range(count):
+        pool.submit(ready)  # every worker starts now, not when its first bucket is due
+    return pool
+
+
+def _start_worker(expectations: str | None) -> None:
+    _ENGINE.append(rule_engine(expectations))
+    keep_imports_out_of_collections()
+
+
+def ready() -> None:
+    """Submitted once per worker so that every worker starts before the first bucket is due."""
+
+
+def audit_in_worker(bucket: int, work: BucketWork) -> BucketAudit:
+    """One bucket audited in a worker process, with the engine it built as it started."""
+    return audit_bucket(bucket, work, _ENGINE[0])
+
+
+def thread_engine(expectations: str | None) -> Any:
+    """This thread's rule engine for the suites in `expectations` (the shipped ones if None), built
+    for its first bucket and kept: a Dask worker audits bucket after bucket, and building an
+    engine (a GX context, a batch per expectation) costs seconds. Keyed by the suites' files, so an
+    edited suite counts from the next bucket on."""
+    from nmr_audit.io.suites import default_expectations_dir, suites_fingerprint
+
+    folder = Path(expectations) if expectations else default_expectations_dir()
+    key = (str(folder), suites_fingerprint(folder))
+    if getattr(_ENGINES, "key", None) != key:
+        _ENGINES.engine, _ENGINES.key = rule_engine(str(folder)), key
+    return _ENGINES.engine
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook (`dask worker --preload nmr_audit.runtime.workers`): the shipped rule
+    engine built in the worker's thread pool as it starts, before the first bucket is due."""
+    pool = getattr(worker, "executors", {}).get("default")
+    if pool is not None:
+        pool.submit(thread_engine, None)
