@@ -134,7 +134,9 @@ def audit(
                        mask_key_file=_opt(mask_key_file), share_with_group=share_with_group,
                        lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows)
     from nmr_audit.runtime import head_start
+    from nmr_audit.runtime.supervise import supervise
 
+    supervise()  # every process started from here on ends with this one, even on SIGKILL
     head = None if config.partitioned else head_start.begin(config)  # read now, while Prefect starts
     try:
         server_started = _start_prefect(folder / ".prefect")

@@ -74,12 +74,20 @@ def held_by_command(folder: Path, kind: Kind, share_with_group: bool = False) ->
     checked and marked (`marker.claim_output`: a file, or a user's non-empty folder, raises
     InputError), its lock (raises `LockHeldError` when another run holds it), and what killed runs
     left there swept. The flow's guard, run inside, joins this lock and sweeps nothing more (the
-    command's own work folders, made next, are safe). Yields the folder, resolved."""
+    command's own work folders, made next, are safe). Temporary files of the command and of
+    the processes it starts go to a folder of its own inside (as `guarded_run`'s). Yields the
+    folder, resolved."""
     given = access(share_with_group)
     claimed = claim_output(folder, kind, mode=given.folder).resolve()
     with RunLock(claimed) as lock:
         sweep_once(lock)
-        yield claimed
+        temp = claimed / f".staging-{uuid.uuid4().hex[:12]}"  # the command's temporary files (and its children's)
+        temp.mkdir(mode=given.folder)
+        try:
+            with _temporary_folder(temp):
+                yield claimed
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def sweep_once(lock: RunLock) -> list[str]:

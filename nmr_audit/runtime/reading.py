@@ -79,9 +79,15 @@ def spill_rows(spill: Spill, table: str, part: Conformed) -> None:
     """A batch's canonical rows (and a note's minutes, with their note) into their patients' buckets."""
     bucket = patient_buckets(part.rows["patient_id"], spill.buckets)
     spill.add(table, part.rows, bucket)
-    if part.services is not None:
-        note_row = pd.Index(part.rows[SOURCE_ROW]).get_indexer(part.services[SOURCE_ROW])
-        spill.add(NOTE_SERVICES, part.services.loc[note_row >= 0], bucket[note_row[note_row >= 0]])
+    if part.services is not None:  # a note's row: its line, and its file where the batch holds several files
+        rows, services = part.rows, part.services
+        files = rows[SOURCE_FILE]
+        if len(files) and (files != files.iloc[0]).any():
+            note_row = pd.MultiIndex.from_frame(rows[list(LINEAGE)].astype({SOURCE_FILE: "str"})).get_indexer(
+                pd.MultiIndex.from_frame(services[list(LINEAGE)].astype({SOURCE_FILE: "str"})))
+        else:
+            note_row = pd.Index(rows[SOURCE_ROW]).get_indexer(services[SOURCE_ROW])
+        spill.add(NOTE_SERVICES, services.loc[note_row >= 0], bucket[note_row[note_row >= 0]])
 
 
 @dataclass
