@@ -54,6 +54,7 @@ from nmr_audit.intake import (
     conventions_for,
     duplicate_keys,
     reader_quarantine,
+    replaced_in_later_files,
 )
 from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
@@ -93,6 +94,7 @@ class TableIntake:
     files: pd.DataFrame  # table, source_file (path, or path#sheet), file, sheet, format, sha256, rows_read
     skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
     ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
+    x12_issues: list[dict[str, Any]] = field(default_factory=list)  # table, source_file, segment, code, message
 
 
 @dataclass
@@ -150,11 +152,11 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                            pd.DataFrame(columns=list(QUARANTINE_COLUMNS)),
                            pd.DataFrame(columns=["table", SOURCE_FILE, "file", "sheet", "format", "sha256", "rows_read"]))
     table_mapping = mapping.for_table(table)
-    keys, held, stats, skipped, ignored = [], [], [], [], []
+    keys, held, stats, skipped, ignored, issues, replacements = [], [], [], [], [], [], []
     options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
-                          decimal_mark=table_mapping.decimal_mark)
+                          decimal_mark=table_mapping.decimal_mark, x12=dict(table_mapping.x12) or None)
     try:
-        exports = [open_export(path, options) for path in files]  # a workbook's sheets are tables of their own
+        exports = [open_export(path, options, table) for path in files]  # a workbook's sheets are tables of their own
         source = pd.CategoricalDtype([raw.source for export in exports for raw in export.tables])
         for export in exports:
             skipped += [{"kind": "sheet", "source": part.source, "reason": part.reason} for part in export.skipped]
@@ -176,6 +178,9 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                     if done >= batch_rows:
                         logger.info("%s: %s: %d row(s) validated so far", table, raw.source, done)
                 held.append(reader_quarantine(raw.invalid, table, raw.source))  # complete once the batches are read
+                issues += [{"table": table, SOURCE_FILE: raw.source, **i.as_dict()} for i in getattr(raw, "issues", [])]
+                if hasattr(raw, "replacements"):  # 837P: its replacement and void claims, for the run's other files
+                    replacements.append(raw.replacements().assign(**{SOURCE_FILE: raw.source}))
                 quarantined += len(raw.invalid)
                 ignored += [{"table": table, SOURCE_FILE: raw.source, "column": c} for c in sorted(columns)]
                 stats.append({"table": table, SOURCE_FILE: raw.source, "file": str(raw.path), "sheet": raw.sheet,
@@ -187,8 +192,23 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(
         {**{c: pd.Series(dtype="str") for c in UNIQUE_KEYS[table]}, SOURCE_FILE: pd.Series(dtype=source),
          SOURCE_ROW: pd.Series(dtype="int64")})
-    return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats), skipped, ignored)
+    return TableIntake(all_keys, later_copies_of(all_keys, replacements, list(source.categories), table),
+                       pd.concat(held, ignore_index=True), pd.DataFrame(stats), skipped, ignored, issues)
+
+
+def later_copies_of(keys: pd.DataFrame, replacements: list[pd.DataFrame], sources: list[str], table: str
+                    ) -> pd.DataFrame:
+    """The rows held back from every bucket: claim lines a later file's 837P replacement or void
+    takes back (`intake.replaced_in_later_files`, a stage over all claim lines of the run), then
+    the later copies of a unique key among the rest (`intake.duplicate_keys`)."""
+    if not replacements:
+        return duplicate_keys(keys, table)
+    superseded = replaced_in_later_files(keys, pd.concat(replacements, ignore_index=True), sources)
+    if superseded.empty:
+        return duplicate_keys(keys, table)
+    taken = pd.MultiIndex.from_frame(keys[list(LINEAGE)].astype({SOURCE_FILE: "str"})).isin(
+        pd.MultiIndex.from_frame(superseded[list(LINEAGE)]))
+    return pd.concat([superseded, duplicate_keys(keys[~taken], table)], ignore_index=True)
 
 
 def _spill(spill: Spill, table: str, part: Conformed) -> None:
@@ -509,6 +529,7 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, 
     summary["visits"] = visit_totals(audit.visits)
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
     summary["reference_unverified"] = unverified_rows(ref)
+    summary["x12_envelope_issues"] = [issue for i in intakes for issue in i.x12_issues]  # SE/GE/IEA counts …
     return summary
 
 
