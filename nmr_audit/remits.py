@@ -85,7 +85,7 @@ def _per_line(rows: pd.DataFrame, kinds: pd.Series, key: list[str]) -> pd.DataFr
     grouped = flags.groupby(key, sort=False)
     found = grouped.agg(reversed=("reversal", "any"), denied_claim=("denied_claim", "any"),
                         denial=("denial", "any"), rejection=("rejection", "any"))
-    service = rows.drop_duplicates([SOURCE_FILE, SOURCE_ROW])  # a service line's amounts repeat on each adjustment
+    service = rows.drop_duplicates([SOURCE_FILE, SOURCE_ROW, *key])  # amounts repeat on each adjustment row
     current = service[(service["claim_status"].astype("str") != REVERSAL).to_numpy()]
     money = current.groupby(key, sort=False).agg(paid_amount=("paid_amount", "sum"), units_paid=("units_paid", "sum"),
                                                  units_billed=("units_billed", "max"))
