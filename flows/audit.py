@@ -64,7 +64,7 @@ from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
-from nmr_audit.io.readers import ReadOptions, open_export
+from nmr_audit.io.readers import ReadOptions, open_export, recognise
 from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
@@ -130,15 +130,20 @@ def load_settings(mapping: str | None, profile: str | None, reference: str | Non
 
 
 @task(name="discover inputs", cache_policy=NO_CACHE)
-def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = False, remits: list[str] | None = None
-                    ) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
+def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = False, remits: list[str] | None = None,
+                    remits_may_be_empty: bool = False) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
     """The files to read; a table given no path at all is allowed only with `allow_empty` (a
     nightly run whose history holds that table's rows). `remits`: 835 remittance paths (`--remits`;
-    the files are listed under `remits` only when some are given)."""
+    the files are listed under `remits` only when some are given); with `remits_may_be_empty` (the
+    nightly flow: payers' files come when they come) remittance folders holding no 835 yet are
+    no error, but a path that does not exist still is."""
     try:
         claim_files, skipped_claims = discover(claims, CLAIM_LINES) if claims or not allow_empty else ([], [])
         note_files, skipped_notes = discover(notes, VISIT_NOTES) if notes or not allow_empty else ([], [])
-        remit_files, skipped_remits = discover(remits, REMITS) if remits else ([], [])
+        remit_files, skipped_remits = [], []
+        if remits and not (remits_may_be_empty and all(Path(p).is_dir() and not any(_readable_835(Path(p)))
+                                                       for p in remits)):
+            remit_files, skipped_remits = discover(remits, REMITS)
     except InputError as problem:
         return problem
     get_run_logger().info("inputs: %d claim file(s), %d note file(s)%s", len(claim_files),
@@ -147,6 +152,11 @@ def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = Fal
                for s in skipped_claims + skipped_notes + skipped_remits]
     files = {CLAIM_LINES: claim_files, VISIT_NOTES: note_files}
     return (files | {REMITS: remit_files} if remits else files), skipped
+
+
+def _readable_835(folder: Path) -> list[Path]:
+    """The 835 files a remittance folder holds now (none: nothing new from the payers)."""
+    return [p for p in folder.rglob("*") if p.is_file() and recognise(p, table=REMITS).reader is not None]
 
 
 @dataclass

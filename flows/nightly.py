@@ -119,7 +119,7 @@ def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full:
            options: dict) -> NightlyResult | State:
     logger = get_run_logger()
     root = guard.folder
-    plan = discover_inputs(claims, notes, remits=options["remits"])
+    plan = discover_inputs(claims, notes, remits=options["remits"], remits_may_be_empty=True)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
     files, _ = plan

@@ -168,7 +168,8 @@ def nightly(
     remits: Annotated[list[str] | None, typer.Option(help=REMITS_HELP + " Only files no earlier night read.")] = None,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
-    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root", remits=remits)
+    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root", remits=remits,
+                 remits_may_be_empty=True)
     nightly_audit = _flow(_claimed(output_root, "nightly", share_with_group) / ".prefect", "flows.nightly",
                           "nightly_audit")
     from nmr_audit.summary import at_or_above

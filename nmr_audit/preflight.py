@@ -22,7 +22,7 @@ SUITE_GRAINS = ("claim_lines", "visits", "notes", "patient_days")
 def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, mapping: Path | None = None,
               profile: Path | None = None, reference: Path | None = None, expectations: Path | None = None,
               mask_patients: str = "keep", mask_key_file: Path | None = None, out_label: str = "--out",
-              remits: list[str] | None = None) -> None:
+              remits: list[str] | None = None, remits_may_be_empty: bool = False) -> None:
     """Raise `InputError` (one line: the file and what to do) for the first thing that would stop
     the run: a claims, notes or remittances PATH matching no supported file, an unreadable or invalid mapping
     or audit profile, a missing reference table or rule suite, `--mask-patients hash` without a
@@ -33,7 +33,11 @@ def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, m
 
     discover(claims, CLAIM_LINES)
     discover(notes, VISIT_NOTES)
-    if remits:
+    if remits and remits_may_be_empty:  # the nightly drop folder of the payers' files: empty most nights
+        for pattern in remits:
+            if not Path(pattern).is_dir():
+                discover([pattern], REMITS)
+    elif remits:
         discover(remits, REMITS)
     if mapping is not None:
         mapping = mapping_profile(mapping)  # a shipped profile may be named: therachart_csv
