@@ -121,7 +121,7 @@ def code_pair_facts(claim_lines: pd.DataFrame, reference: ReferenceData) -> pd.D
     pairs = pairs[(in_force & applies).to_numpy()].reset_index(drop=True)
     if pairs.empty:
         return _empty()
-    bypassed = _bypassed(pairs, lines)
+    bypassed = _bypassed(pairs, lines, reference.modifiers_of("ncci_bypass"))
     facts = pd.DataFrame({
         **{c: pairs[c] for c in KEY}, "clinic_id": pairs["b_clinic_id"], "payer_type": pairs["b_payer_type"],
         "payer_id": pairs["b_payer_id"], "claim_id": pairs["b_claim_id"], "line_number": pairs["b_line_number"],
@@ -141,19 +141,25 @@ def code_pair_facts(claim_lines: pd.DataFrame, reference: ReferenceData) -> pd.D
     return facts[list(CODE_PAIR_COLUMNS)]
 
 
-def _bypassed(pairs: pd.DataFrame, lines: pd.DataFrame) -> np.ndarray:
-    """Whether one of the modifiers each pair's edit accepts is on either of its lines."""
-    allowed = pairs["bypass"].explode().dropna()
-    if allowed.empty:
-        return np.zeros(len(pairs), dtype=bool)
-    held = modifier_rows(lines["modifiers"])  # one row per modifier, indexed by the line's position
-    held = pd.DataFrame({"position": held.index.to_numpy(), "modifier": held.to_numpy()})
-    asked = pd.DataFrame({"pair": allowed.index.to_numpy(), "modifier": allowed.astype("str").to_numpy()})
-    hit = np.zeros(len(pairs), dtype=bool)
+def _bypassed(pairs: pd.DataFrame, lines: pd.DataFrame, ncci_bypass: list[str]) -> np.ndarray:
+    """Whether one of the modifiers each pair's edit accepts is on either of its lines: for NCCI
+    edits of indicator 1 the `ncci_bypass` modifiers (a flag per paired line, computed once), for
+    payer edits each row's own list."""
+    paired = np.unique(np.concatenate([pairs["position"].to_numpy(), pairs["b_position"].to_numpy()]))
+    held = modifier_rows(lines["modifiers"].iloc[paired])  # the paired lines' modifiers, one row each
+    held = pd.DataFrame({"position": paired[held.index.to_numpy()], "modifier": held.to_numpy()})
+    flag = np.zeros(len(lines), dtype=bool)
+    flag[held.loc[held["modifier"].isin(ncci_bypass).to_numpy(), "position"].to_numpy()] = True
+    ncci = (pairs["edit"] == NCCI).to_numpy()
+    indicator = pairs["modifier_indicator"].fillna(0).to_numpy(dtype="int64")
+    hit = ncci & (indicator == 1) & (flag[pairs["position"].to_numpy()] | flag[pairs["b_position"].to_numpy()])
+    own = pairs.loc[~ncci, "bypass"].explode().dropna()  # the payer edits' own lists (few rows)
+    if own.empty:
+        return hit
+    asked = pd.DataFrame({"pair": own.index.to_numpy(), "modifier": own.astype("str").to_numpy()})
     for side in ("position", "b_position"):
         on_line = asked.assign(position=pairs[side].to_numpy()[asked["pair"].to_numpy()])
-        found = on_line.merge(held, on=["position", "modifier"])["pair"].unique()
-        hit[found] = True
+        hit[on_line.merge(held, on=["position", "modifier"])["pair"].unique()] = True
     return hit
 
 
