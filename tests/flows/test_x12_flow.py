@@ -108,8 +108,9 @@ def test_replacements_across_files_and_envelope_issues_reach_the_outputs(tmp_pat
     first = write(tmp_path / "claims" / "a.837",
                   interchange([*body, claim("C9"), "HI*ABK:R2681", *line(1, "97112:GP", "93", "3", control="C9-1"),
                                *line(2, "97110:GP", "31", "1", control="C9-2")], se_count=99))
-    write(tmp_path / "claims" / "b.837",
-          interchange([*body, claim("C9", frequency="7"), "HI*ABK:R2681", *line(1, "97112:GP", "62", "2")]))
+    second = write(tmp_path / "claims" / "b.837",
+                   interchange([*body, claim("C9", frequency="7"), "HI*ABK:R2681", *line(1, "97112:GP", "62", "2"),
+                                *line(2, "97110:GP", "30", "23", basis="MJ")]))
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "notes.csv").write_text(
         "note_id,patient_id,date_of_service,rendering_npi,clinic_id,provider_credential,time_in,time_out,"
@@ -125,6 +126,8 @@ def test_replacements_across_files_and_envelope_issues_reach_the_outputs(tmp_pat
     replaced = quarantine[quarantine["source_file"] == str(first)]
     assert len(replaced) == 2 and replaced["reason"].str.startswith(
         f"claim 'C9' replaced by the claim with the same CLM01 in {tmp_path / 'claims' / 'b.837'} at segment").all()
+    minutes = quarantine[quarantine["source_file"] == str(second)].iloc[0]  # a bad service line, the rest audited
+    assert minutes["reason"].startswith(f"SV1 at segment {minutes['source_row']}:") and "SV103 is 'MJ'" in minutes["reason"]
     summary = json.loads((out / "summary.json").read_text())
     issue = summary["x12_envelope_issues"][0]
     assert (issue["source_file"], issue["code"]) == (str(first), "se_count") and "SE01 says 99" in issue["message"]
@@ -159,3 +162,16 @@ def test_a_remittance_a_night_after_its_claim_finds_the_line_audited_again(tmp_p
     assert findings.loc[findings["rule_id"] == "MISSING_THERAPY_MODIFIER", "outcome"].eq("denied").all()
     assert summary["remits"]["service_lines_matched"] >= 360
 
+
+
+def test_an_interchange_that_cannot_be_read_fails_the_run_with_one_line(tmp_path):
+    (tmp_path / "claims").mkdir()
+    whole = interchange([*HEADER_837, *subscriber(2, "MB", "M1", "MCR01"), claim("C1"), "HI*ABK:R2681",
+                         *line(1, "97112:GP", "62", "1")])
+    write(tmp_path / "claims" / "cut.edi", whole[: len(whole) // 2])  # cut off mid-transmission
+    state = audit_flow(claims=[str(tmp_path / "claims")], notes=[str(X12 / "notes")], out=str(tmp_path / "out"),
+                       data_docs=False, return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith(f"{tmp_path / 'claims' / 'cut.edi'}: the interchange is truncated: its last "
+                                    "segment is not the IEA trailer")
+    assert "\n" not in state.message and "complete X12 interchange" in state.message  # one line, what to do
