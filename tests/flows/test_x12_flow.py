@@ -136,6 +136,7 @@ def test_replacements_across_files_and_envelope_issues_reach_the_outputs(tmp_pat
     assert {e["format"] for e in summary["inputs"] if e["table"] == "claim_lines"} == {"x12-837p"}
 
 
+@pytest.mark.slow  # two nights of the sample
 def test_a_remittance_a_night_after_its_claim_finds_the_line_audited_again(tmp_path):
     drop = tmp_path / "drop"
     for folder in ("claims", "notes"):
