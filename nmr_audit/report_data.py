@@ -275,7 +275,9 @@ def unreadable_fields(findings: pd.DataFrame, lineage: dict[str, pd.DataFrame]) 
 def _by(findings: pd.DataFrame, money: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     counts = findings.groupby(keys, dropna=False).size().rename("findings")
     dollars = money.groupby(keys, dropna=False)["dollars"].sum().round(2).rename("dollars_at_risk")
-    table = pd.concat([counts, dollars], axis=1).fillna({"dollars_at_risk": 0.0}).reset_index()
+    # every line with money has a finding: keep the findings' groups (an empty money frame's
+    # groupby can still yield a stray all-missing key)
+    table = pd.concat([counts, dollars.reindex(counts.index)], axis=1).fillna({"dollars_at_risk": 0.0}).reset_index()
     return table.sort_values(["dollars_at_risk", "findings"], ascending=False, kind="stable").reset_index(drop=True)
 
 
