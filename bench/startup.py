@@ -6,12 +6,12 @@
 Times, with this box's speed beside them (a 10M-step Python loop, as bench/audit.py):
 
 - imports, each in a fresh interpreter after `pandas` (which everything imports): the command line
-  (`nmr_audit.cli`), the reading a head start needs (`nmr_audit.io.head_start`), Prefect, GX, the
+  (`nmr_audit.cli`), the reading a head start needs (`nmr_audit.runtime.head_start`), Prefect, GX, the
   audit flow with all it imports (`flows.audit`), and Prefect's server module, which Prefect's
   own way of starting a temporary server (`SubprocessASGIServer`) imports in the command's process;
 - the temporary Prefect server, from its process start to its first answer to /api/health: on a
   fresh database (migrated at start), on a copy of a migrated database, and on that copy with
-  migration and block registration skipped (what `flows.prefect_server` now does);
+  migration and block registration skipped (what `nmr_audit.runtime.server` now does);
 - the interpreter's own teardown at exit once Prefect and GX are imported, against `os._exit`.
 
 Writes bench/out/startup.json. Figures belong in docs/performance.md, never in tests.
@@ -35,7 +35,7 @@ from pathlib import Path
 from audit import ROOT, machine_speed
 
 PYTHON = sys.executable
-IMPORTS = ("nmr_audit.cli", "nmr_audit.io.head_start", "prefect", "great_expectations", "flows.audit",
+IMPORTS = ("nmr_audit.cli", "nmr_audit.runtime.head_start", "prefect", "great_expectations", "flows.audit",
            "prefect.server.api.server")
 QUIET = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_UI_ENABLED": "false"}
 
@@ -58,7 +58,7 @@ def exit_seconds(fast: bool) -> float:
 
 
 def server_seconds(template: Path | None, skip: bool) -> float:
-    """The temporary server as `flows.prefect_server` starts it, to its first healthy answer."""
+    """The temporary server as `nmr_audit.runtime.server` starts it, to its first healthy answer."""
     home = Path(tempfile.mkdtemp(prefix="nmr-audit-bench-prefect-"))
     try:
         if template is not None:

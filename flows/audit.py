@@ -26,10 +26,12 @@ from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.guard import flow_guard
-from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
+from nmr_audit.denial import learnt_summary, learnt_weights
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.errors import InputError
 from nmr_audit.gx_engine import RuleEngineError
+from nmr_audit.remits import Remittances, with_outcomes
 from nmr_audit.runtime import plan as planning
 from nmr_audit.runtime.buckets import BucketAudit, BucketWork
 from nmr_audit.runtime.config import RunConfig
@@ -43,6 +45,9 @@ from nmr_audit.runtime.outputs import write_outputs as write_run_outputs
 from nmr_audit.runtime.permissions import Access
 from nmr_audit.runtime.plan import RunPlan, Settings
 from nmr_audit.runtime.reading import TableIntake
+from nmr_audit.runtime.remittances import RemitIntake
+from nmr_audit.runtime.remittances import match_remittances as match_to_lines
+from nmr_audit.runtime.remittances import read_remits as read_remit_files
 from nmr_audit.runtime.results import Audit, AuditResult, accounting, merge_buckets, run_quarantine, run_summary
 from nmr_audit.runtime.workspace import Workspace
 from nmr_audit.since_last_night import SinceLastNight
@@ -67,7 +72,8 @@ def plan_run(config: RunConfig) -> RunPlan | InputError:
     except InputError as problem:
         return problem
     logger = get_run_logger()
-    logger.info("inputs: %d claim file(s), %d note file(s)", len(plan.files[CLAIM_LINES]), len(plan.files[VISIT_NOTES]))
+    logger.info("inputs: %d claim file(s), %d note file(s)%s", len(plan.files[CLAIM_LINES]), len(plan.files[VISIT_NOTES]),
+                f", {len(plan.files[REMITS])} remittance file(s)" if REMITS in plan.files else "")
     if plan.buckets > 1:
         logger.info("about %d claim line(s): auditing in %d bucket(s) of patients", plan.expected_lines, plan.buckets)
     if config.partitioned and config.data_docs:
@@ -81,12 +87,27 @@ def read_inputs(run: Workspace) -> list[TableIntake | InputError]:
     return run.read_all(get_run_logger())
 
 
+@task(name="read remittances", cache_policy=NO_CACHE)
+def read_remits(files: tuple[Path, ...]) -> RemitIntake | InputError:
+    """Every 835 file read whole (`runtime.remittances.read_remits`)."""
+    return read_remit_files(files, get_run_logger())
+
+
+@task(name="match remittances", cache_policy=NO_CACHE)
+def match_remittances(remits: RemitIntake, run: Workspace, work: BucketWork) -> Remittances:
+    """The remittances matched to the run's audited claim lines, with each answered line's
+    outcome (`runtime.remittances.match_remittances`)."""
+    return match_to_lines(remits, run.spill, work.copies, run.settings.reference, get_run_logger())
+
+
 @task(name="add history", cache_policy=NO_CACHE)
-def add_history(run: Workspace) -> History:
-    """Earlier nights' rows of the patients and days tonight's rows touch (`runtime.history`)."""
+def add_history(run: Workspace, remits: RemitIntake | None) -> History:
+    """Earlier nights' rows of the patients and days tonight's rows touch (`runtime.history`);
+    a remittance reopens the earlier nights' visits of the claims it answers."""
     config = run.config
     return add_earlier_rows(run.spill, Path(str(config.history)), config.history_since,
-                            [str(p) for paths in run.plan.files.values() for p in paths], get_run_logger())
+                            [str(p) for paths in run.plan.files.values() for p in paths], get_run_logger(),
+                            remits.claim_ids if remits is not None else None)
 
 
 @task(name="audit bucket", cache_policy=NO_CACHE)
@@ -119,10 +140,11 @@ def compare_with_last_night(config: RunConfig, findings: pd.DataFrame, summary: 
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def write_outputs(config: RunConfig, canonical: CanonicalTables, claims: TableIntake, audit: Audit,
                   quarantine: pd.DataFrame, summary: dict[str, Any], settings: Settings, sharing: Sharing,
-                  workbooks: WorkbookWriter, since: SinceLastNight | None) -> list[str]:
+                  workbooks: WorkbookWriter, since: SinceLastNight | None, remitted: Remittances | None,
+                  learnt: pd.DataFrame | None) -> list[str]:
     """Every output written aside and moved into the output folder together (`runtime.outputs`)."""
     return write_run_outputs(config.out, canonical, claims, audit, quarantine, summary, settings.reference, sharing,
-                             config.workbook_rows, workbooks, get_run_logger(), since)
+                             config.workbook_rows, workbooks, get_run_logger(), since, remitted, learnt)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -178,7 +200,10 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
     for intake in (claims, notes):
         if isinstance(intake, InputError):
             return Failed(message=intake.line())
-    history = add_history(run) if config.history else None
+    remits = read_remits(run.plan.files[REMITS]) if run.plan.files.get(REMITS) else None
+    if isinstance(remits, InputError):
+        return Failed(message=remits.line())
+    history = add_history(run, remits) if config.history else None
     work, began = run.work(claims, notes), time.perf_counter()
     try:
         futures = [audit_bucket.submit(b, work, run.executor) for b in range(run.buckets)]
@@ -187,6 +212,7 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
         return Failed(message=str(problem))
     finally:
         run.stop_workers()  # their memory back before the outputs are written
+    remitted = match_remittances(remits, run, work) if remits is not None else None  # before the spill is let go
     canonical = CanonicalTables(Path(config.out), run.spill, claims, notes)  # written beside the merge
     workbooks = WorkbookWriter(own_process=run.spill.folder is not None)
     try:
@@ -194,12 +220,21 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
         get_run_logger().info("audited %d bucket(s) (%s): %d visit(s) with 97112, %d finding(s) (%s)", run.buckets,
                               run.plan.strategy, len(audit.visits), len(audit.findings), ", ".join(
                                   f"{k} {v}" for k, v in audit.findings["severity"].value_counts().items()) or "none")
-        quarantine = run_quarantine([claims.quarantine, notes.quarantine, audit.quarantine])
-        summary = run_summary(config, run.plan, run.settings, accounting(claims, notes, quarantine), audit, started,
-                              read_seconds, (claims, notes), history.summary if history is not None else None)
+        learnt = None
+        if remitted is not None:  # each finding's actual outcome, and the weights the clinic's denials teach
+            audit.findings = with_outcomes(audit.findings, remitted.outcomes)
+            learnt = learnt_weights(audit.findings, run.settings.reference.denial_weights)
+        quarantine = run_quarantine([claims.quarantine, notes.quarantine, audit.quarantine,
+                                     *([remits.quarantine] if remits is not None else [])])
+        summary = run_summary(config, run.plan, run.settings, accounting(claims, notes, quarantine, remits), audit,
+                              started, read_seconds, (claims, notes), history.summary if history is not None else None)
+        if remitted is not None:
+            summary["x12_envelope_issues"] += remits.issues
+            summary["remits"] = remitted.totals() | {"findings_with_outcome": int(audit.findings["outcome"].notna().sum())}
+            summary["denial_weights"] = learnt_summary(learnt)
         since = compare_with_last_night(config, audit.findings, summary, history) if config.nightly_root else None
         outputs = write_outputs(config, canonical, claims, audit, quarantine, summary, run.settings, sharing,
-                                workbooks, since)
+                                workbooks, since, remitted, learnt)
     finally:
         canonical.close()
         workbooks.close()

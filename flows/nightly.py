@@ -28,7 +28,7 @@ from prefect.states import Failed, State
 
 from flows.audit import AuditResult, audit_flow, publish
 from flows.guard import flow_guard, mark_crashed
-from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
 from nmr_audit.errors import InputError
 from nmr_audit.io.ledger_file import fingerprints, read_ledger
 from nmr_audit.ledger import select_new, tables_seen
@@ -54,12 +54,15 @@ class NightlyResult:
 
 @task(name="discover inputs", cache_policy=NO_CACHE)
 def discover_exports(config: NightlyConfig) -> dict[str, list[Path]] | InputError:
-    """The export files in the folders the nightly run watches (`runtime.plan.discover_tables`)."""
+    """The export files in the folders the nightly run watches (`runtime.plan.discover_tables`);
+    a remittance folder holding no 835 yet is no error (payers' files come when they come)."""
     try:
-        files, _ = discover_tables(config.claims, config.notes)
+        files, _ = discover_tables(config.claims, config.notes, remits=config.remits, remits_may_be_empty=True)
     except InputError as problem:
         return problem
-    get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(files[CLAIM_LINES]), len(files[VISIT_NOTES]))
+    get_run_logger().info("inputs: %d claim file(s), %d note file(s)%s", len(files[CLAIM_LINES]),
+                          len(files[VISIT_NOTES]),
+                          f", {len(files[REMITS])} remittance file(s)" if REMITS in files else "")
     return {table: list(paths) for table, paths in files.items()}
 
 
@@ -97,8 +100,11 @@ def commit(night: Night, history: Path | None) -> Night:
 def nightly_audit(config: NightlyConfig) -> NightlyResult | State:
     """Audit the export files that arrived since the last run into `output_root/runs/<date>_<id>`,
     with the earlier nights' rows of the patients and days they touch (dates of service within
-    `look_back_days` of `as_of`). Holds the root for the whole run: a second run meanwhile ends
-    Cancelled, auditing nothing."""
+    `look_back_days` of `as_of`). `config.remits`: where the payers' 835 remittances arrive;
+    those no earlier night read are matched to tonight's claim lines and to the earlier nights'
+    lines of the claims they answer (audited again tonight), and their outcomes go onto the
+    findings. Holds the root for the whole run: a second run meanwhile ends Cancelled, auditing
+    nothing."""
     with flow_guard(Path(config.output_root), "nightly", config.share_with_group) as guard:
         if isinstance(guard, State):
             return guard
@@ -113,7 +119,7 @@ def _night(guard: Guard, config: NightlyConfig, as_of: date) -> NightlyResult | 
     if isinstance(files, InputError):
         return Failed(message=files.line())
     fresh = select_new_files(files, str(root), config.full)
-    new = {table: fresh.loc[fresh["table"] == table, "file"].tolist() for table in (CLAIM_LINES, VISIT_NOTES)}
+    new = {table: fresh.loc[fresh["table"] == table, "file"].tolist() for table in (CLAIM_LINES, VISIT_NOTES, REMITS)}
     never = [t for t in (CLAIM_LINES, VISIT_NOTES) if not new[t] and t not in tables_seen(read_ledger(root))]
     if fresh.empty or never:
         reason = ("nothing new since the last run" if fresh.empty else
@@ -127,7 +133,7 @@ def _night(guard: Guard, config: NightlyConfig, as_of: date) -> NightlyResult | 
     (root / RUNS).mkdir(mode=guard.access.folder, exist_ok=True)
     history = current_state_folder(root) if config.look_back_days > 0 else None
     tonight = config.night(new[CLAIM_LINES], new[VISIT_NOTES], run_dir, as_of, run_id, history,
-                           window_start(as_of, config.look_back_days).date())
+                           window_start(as_of, config.look_back_days).date(), new[REMITS])
     state = audit_flow(tonight, return_state=True)
     if not state.is_completed():
         return Failed(message=f"run {run_id} failed, ledger and latest unchanged: {state.message}")

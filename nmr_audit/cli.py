@@ -23,6 +23,8 @@ from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
 
 MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
                 + ", ".join(shipped_mappings()) + ".")
+REMITS_HELP = ("X12 835 remittance file, folder or glob (repeatable): matched to the claim lines (remits.parquet), "
+               "each finding's actual outcome, denial weights learnt from the payers' answers.")
 SHARE_HELP = ("Make outputs readable and writable by the owning group (folders 2770, files 660) instead of "
               "the owner only (700/600).")
 
@@ -62,7 +64,7 @@ class Format(StrEnum):
 
 # Placeholders in --help, by option: plain words a person types, never Python types (Typer
 # alone shows `<list[str]>`, `<int range>`). An option not named here shows its name in capitals.
-METAVARS = {"claims": "PATH", "notes": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
+METAVARS = {"claims": "PATH", "notes": "PATH", "remits": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
             "mapping": "FILE", "reference": "DIR", "expectations": "DIR", "dask_address": "ADDRESS",
             "mask_key_file": "FILE", "as_of": "YYYY-MM-DD", "delimiter": "CHAR", "defect_rate": "RATE",
             "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N",
@@ -90,6 +92,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command(
     epilog="Example: nmr-audit audit --claims data/sample/canonical/claims "
     "--notes data/sample/canonical/notes --out out/sample\n\n"
+    "With remittances: nmr-audit audit --claims data/sample/x12/claims --notes data/sample/x12/notes "
+    "--remits data/sample/x12/remits --mapping x12_837p --out out/x12\n\n"
     "Exit status: 0 audit ran; 2 bad invocation or unreadable input; 3 --fail-on threshold met; "
     "75 another run holds --out (nothing audited: try again later)."
 )
@@ -122,17 +126,18 @@ def audit(
     workbook_rows: Annotated[int, typer.Option(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
     share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
+    remits: Annotated[list[str] | None, typer.Option(help=REMITS_HELP)] = None,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
-                 mask_patients=mask_patients.value, mask_key_file=mask_key_file)
+                 mask_patients=mask_patients.value, mask_key_file=mask_key_file, remits=remits)
     folder = _claimed(out, "run", share_with_group)
     config = RunConfig(claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
                        reference=_opt(reference), expectations=_opt(expectations),
                        fail_on=fail_on.value if fail_on else None, data_docs=data_docs,
                        partitioned=partitioned or bool(dask_address), mask_patients=mask_patients.value,
                        mask_key_file=_opt(mask_key_file), share_with_group=share_with_group,
-                       lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows)
+                       lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows, remits=remits)
     from nmr_audit.runtime import head_start
     from nmr_audit.runtime.supervise import supervise
 
@@ -178,14 +183,16 @@ def nightly(
         min=0, help="Days of dates of service whose audited rows are kept and audited again when new "
         "files touch their visits (0: only new files).")] = LOOK_BACK_DAYS,
     share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
+    remits: Annotated[list[str] | None, typer.Option(help=REMITS_HELP + " Only files no earlier night read.")] = None,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
-    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
+    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root", remits=remits,
+                 remits_may_be_empty=True)
     folder = _claimed(output_root, "nightly", share_with_group)
     config = NightlyConfig(claims=claims, notes=notes, output_root=str(output_root),
                            as_of=as_of.date() if as_of else None, full=full, profile=_opt(profile),
                            mapping=_opt(mapping), partitioned=bool(dask_address), look_back_days=look_back_days,
-                           share_with_group=share_with_group)
+                           share_with_group=share_with_group, remits=remits)
     server_started = _start_prefect(folder / ".prefect")
     from flows.nightly import nightly_audit
 

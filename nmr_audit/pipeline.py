@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nmr_audit.editions import with_fee_editions
 from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
 
@@ -38,6 +39,6 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     visits = reconcile_visits(claim_lines, visit_notes, note_services, reference, history)
     reconciled = time.perf_counter()
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine).by_grain()
-    findings = build_findings(rules.validate(facts), facts)
+    findings = with_fee_editions(build_findings(rules.validate(facts), facts), reference)
     return Audited(visits, findings, {"reconcile_units": reconciled - started,
                                       "apply_rules": time.perf_counter() - reconciled})

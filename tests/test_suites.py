@@ -21,6 +21,7 @@ CONTRACT_RULES = {  # the contract's rule ids and severities (data contract v1, 
     "TIME_INCONSISTENT": {"medium"}, "NOT_ONE_ON_ONE": {"high"}, "NOTE_UNSIGNED": {"medium"},
     "DUPLICATE_LINE": {"high"}, "CANALITH_AS_97112": {"medium"},
     "FIELD_UNREADABLE": {"low", "medium"}, "NOTE_QUARANTINED": {"medium"}, "DAY_UNITS_EXCEED_TIME": {"medium"},
+    "PAYER_EDIT": {"high"},
 }
 NECESSITY = {"diagnosis_codes", "functional_deficit", "treatment_goals", "techniques", "patient_response",
              "time_in", "time_out", "total_treatment_minutes"}

@@ -10,7 +10,9 @@ suite each):
 - `notes`: one row per note of a 97112 visit (`facts.notes`);
 - `patient_days`: one row per patient and date of service with 97112 billed (`facts.days`);
 - `discipline_days`: one row per patient, date, clinic and discipline billed under several NPIs (`facts.days`);
-- `fields`: one row per unreadable optional value of a claim line or note (`facts.fields`).
+- `fields`: one row per unreadable optional value of a claim line or note (`facts.fields`);
+- `code_pairs`: one row per pair of claim lines of one visit (any codes) forming an NCCI or a
+  payer edit in force (`facts.code_pairs`).
 
 Each frame has a `row_id` (0 … n − 1), the id GX reports unexpected rows by.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from nmr_audit.facts.code_pairs import code_pair_facts
 from nmr_audit.facts.common import KEY, LINE_ID
 from nmr_audit.facts.days import discipline_day_facts, patient_day_facts
 from nmr_audit.facts.fields import field_facts
@@ -42,10 +45,12 @@ class Facts:
     patient_days: pd.DataFrame
     discipline_days: pd.DataFrame
     fields: pd.DataFrame
+    code_pairs: pd.DataFrame
 
     def by_grain(self) -> dict[str, pd.DataFrame]:
         return {"claim_lines": self.claim_lines, "visits": self.visits, "notes": self.notes,
-                "patient_days": self.patient_days, "discipline_days": self.discipline_days, "fields": self.fields}
+                "patient_days": self.patient_days, "discipline_days": self.discipline_days, "fields": self.fields,
+                "code_pairs": self.code_pairs}
 
 
 def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_services: pd.DataFrame,
@@ -57,7 +62,8 @@ def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_servi
     """
     notes = match_notes(claim_lines, visit_notes)
     held = held_for_visits(visits, held_notes(quarantine))
-    lines = line_facts(claim_lines, visits, notes, reference, held)
+    pairs = code_pair_facts(claim_lines, reference)
+    lines = line_facts(claim_lines, visits, notes, reference, held, pairs)
     first_lines = lines.loc[lines["line_rank_97112"] == 1, [*KEY, *LINE_ID]]
     return Facts(
         claim_lines=lines,
@@ -67,4 +73,5 @@ def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_servi
         discipline_days=discipline_day_facts(claim_lines, notes, note_services, visits, reference,
                                              held["note_quarantined"]),
         fields=field_facts(claim_lines, notes, visits),
+        code_pairs=pairs,
     )

@@ -42,7 +42,9 @@ def _text(value: Any) -> str | None:
 class RunConfig:
     """One audit run (`flows.audit.audit_flow`).
 
-    Inputs: `claims`, `notes` (files, folders or globs); `mapping` (a mapping profile's file or
+    Inputs: `claims`, `notes` (files, folders or globs); `remits` (X12 835 remittance files,
+    folders or globs: matched to the claim lines, each finding's outcome, denial weights learnt
+    from them; none: no remittances); `mapping` (a mapping profile's file or
     shipped name), `profile` (audit profile), `reference` (a folder of reference tables),
     `expectations` (a folder of rule suites); each None for the defaults. Outputs: `out` (the
     folder written), `data_docs` (GX Data Docs), `mask_patients` with `mask_key_file` (patient ids
@@ -82,9 +84,10 @@ class RunConfig:
     history: str | None = None
     history_since: date | None = None
     nightly_root: str | None = None
+    remits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("claims", "notes"):
+        for name in ("claims", "notes", "remits"):
             object.__setattr__(self, name, _paths(getattr(self, name)))
         for name in ("out", "mapping", "profile", "reference", "expectations", "mask_key_file", "history",
                      "nightly_root"):
@@ -106,7 +109,9 @@ class NightlyConfig:
     `notes`), the `output_root` holding runs/, ledger.csv and state/, the night (`as_of`, today
     when None), `full` (re-audit every file, not only new ones), `look_back_days` (dates of
     service whose audited rows are kept and audited again when new files touch their visits),
-    and the settings each night's run takes (`RunConfig`)."""
+    `remits` (where the payers' 835 remittances arrive: a folder holding none yet is no error;
+    those no earlier night read are tonight's), and the settings each night's run takes
+    (`RunConfig`)."""
 
     claims: tuple[str, ...]
     notes: tuple[str, ...]
@@ -122,9 +127,10 @@ class NightlyConfig:
     fail_on: Severity | None = None
     look_back_days: int = LOOK_BACK_DAYS
     share_with_group: bool = False
+    remits: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("claims", "notes"):
+        for name in ("claims", "notes", "remits"):
             object.__setattr__(self, name, _paths(getattr(self, name)))
         for name in ("output_root", "mapping", "profile", "reference", "expectations"):
             object.__setattr__(self, name, _text(getattr(self, name)))
@@ -132,9 +138,11 @@ class NightlyConfig:
             raise ValueError(f"look_back_days must be 0 or more, not {self.look_back_days}")
 
     def night(self, claims: list[str], notes: list[str], out: Path, as_of: date, run_id: str,
-              history: Path | None, history_since: date) -> RunConfig:
-        """The run of one night: its new files into its own folder, with the root's history."""
-        return RunConfig(claims=tuple(claims), notes=tuple(notes), out=str(out), mapping=self.mapping,
+              history: Path | None, history_since: date, remits: list[str] | None = None) -> RunConfig:
+        """The run of one night: its new files (and new remittances) into its own folder, with the
+        root's history."""
+        return RunConfig(claims=tuple(claims), notes=tuple(notes), remits=tuple(remits or ()), out=str(out),
+                         mapping=self.mapping,
                          profile=self.profile, reference=self.reference, expectations=self.expectations,
                          data_docs=self.data_docs, partitioned=self.partitioned, as_of=as_of, run_id=run_id,
                          fail_on=self.fail_on, share_with_group=self.share_with_group,

@@ -30,14 +30,22 @@ class History:
     touched: pd.DataFrame
 
 
-def add_history(spill: Spill, folder: Path, since: date | None, files: list[str], log: Log) -> History:
+def add_history(spill: Spill, folder: Path, since: date | None, files: list[str], log: Log,
+                remit_claims: pd.Series | None = None) -> History:
     """Earlier nights' rows of the patients and days tonight's rows touch, from the state in
     `folder` (rows dated `since` or later), into `spill` beside them, cast to tonight's dtypes.
-    `files`: tonight's input files (a row of the state read from one of them is tonight's)."""
+    `files`: tonight's input files (a row of the state read from one of them is tonight's).
+    Tonight's remittances touch the days of the earlier claim lines they answer (`remit_claims`:
+    their claim ids), so a remittance that arrives nights after its claim finds the line
+    audited again tonight."""
     state = read_state(folder)
     tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
                if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
     touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
+    earlier_lines = state.table(CLAIM_LINES)
+    if remit_claims is not None and len(remit_claims) and earlier_lines is not None and len(earlier_lines):
+        answered = earlier_lines.loc[earlier_lines["claim_id"].isin(remit_claims).to_numpy(), PATIENT_DAY]
+        touched = pd.concat([touched, answered], ignore_index=True).drop_duplicates().reset_index(drop=True)
     start = pd.Timestamp(since) if since else pd.Timestamp.min
     due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None}, files, start)
     added = {}

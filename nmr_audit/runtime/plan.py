@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
 from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.profile_file import load_profile
+from nmr_audit.io.readers import recognise
 from nmr_audit.io.reference import load_reference
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.buckets import bucket_count
 from nmr_audit.runtime.config import RunConfig
 
-TABLES = (CLAIM_LINES, VISIT_NOTES)
+TABLES = (CLAIM_LINES, VISIT_NOTES)  # read into the spill by patient bucket; remittances are read whole
 
 
 @dataclass
@@ -58,7 +59,8 @@ def load_settings(config: RunConfig, suites: bool = True) -> Settings:
 class RunPlan:
     """The files a run reads and how it audits them.
 
-    `files`: each table's files, sorted; `skipped`: files seen in folders that no reader takes
+    `files`: each table's files, sorted (and `remits`' 835 files, where the run was given
+    remittances); `skipped`: files seen in folders that no reader takes
     (kind, source, reason); `expected_lines`: the claim lines the files hold, estimated without
     reading them; `buckets`: buckets of patients (`runtime.buckets.bucket_count`); `spill`: the
     work folder the buckets wait in (None: held in memory, one bucket); `workers`: worker
@@ -80,24 +82,39 @@ class RunPlan:
         return f"{self.buckets} buckets" + (f", {self.workers} worker process(es)" if self.workers else "")
 
 
-def discover_tables(claims: tuple[str, ...], notes: tuple[str, ...], allow_empty: bool = False
+def discover_tables(claims: tuple[str, ...], notes: tuple[str, ...], allow_empty: bool = False,
+                    remits: tuple[str, ...] = (), remits_may_be_empty: bool = False
                     ) -> tuple[dict[str, tuple[Path, ...]], list[dict[str, str]]]:
     """Each table's files (`io.discover.discover`: files, folders, globs), and the files seen in
     folders that no reader takes (kind, source, reason). A table given no path is allowed only
-    with `allow_empty`. Raises InputError for a path that matches no file nmr-audit reads."""
+    with `allow_empty`. `remits`: 835 remittance paths, listed under `remits` only when some are
+    given; with `remits_may_be_empty` (the nightly run: payers' files come when they come)
+    remittance folders holding no 835 yet are no error, but a path that does not exist still is.
+    Raises InputError for a path that matches no file nmr-audit reads."""
     files, skipped = {}, []
     for table, paths in zip(TABLES, (claims, notes), strict=True):
         found, left = discover(list(paths), table) if paths or not allow_empty else ([], [])
         files[table] = tuple(found)
         skipped += [{"kind": "file", "source": s.source, "reason": s.reason} for s in left]
+    if remits:
+        found, left = [], []
+        if not (remits_may_be_empty and all(Path(p).is_dir() and not readable_835(Path(p)) for p in remits)):
+            found, left = discover(list(remits), REMITS)
+        files[REMITS] = tuple(found)
+        skipped += [{"kind": "file", "source": s.source, "reason": s.reason} for s in left]
     return files, skipped
+
+
+def readable_835(folder: Path) -> list[Path]:
+    """The 835 files a remittance folder holds now (none: nothing new from the payers)."""
+    return [p for p in folder.rglob("*") if p.is_file() and recognise(p, table=REMITS).reader is not None]
 
 
 def plan_run(config: RunConfig, allow_empty: bool = False) -> RunPlan:
     """The run's files and sizes. A table given no path is allowed only with `allow_empty` (a
     nightly run whose history holds that table's rows). Raises InputError for a path that
     matches no file nmr-audit reads."""
-    files, skipped = discover_tables(config.claims, config.notes, allow_empty)
+    files, skipped = discover_tables(config.claims, config.notes, allow_empty, config.remits)
     expected = estimated_rows(list(files[CLAIM_LINES]))
     side_by_side = config.side_by_side
     buckets = bucket_count(expected, config.lines_per_bucket, side_by_side)

@@ -28,7 +28,7 @@ import pandas as pd
 from nmr_audit.conform import Conformed
 from nmr_audit.contract import LINEAGE, NOTE_SERVICES, QUARANTINE_COLUMNS, SOURCE_FILE, SOURCE_ROW, UNIQUE_KEYS
 from nmr_audit.errors import InputError
-from nmr_audit.intake import conform_file, conventions_for, duplicate_keys, reader_quarantine
+from nmr_audit.intake import conform_file, conventions_for, duplicate_keys, reader_quarantine, replaced_in_later_files
 from nmr_audit.io.readers import RawTable, ReadOptions, open_export
 from nmr_audit.mapping import MappingProfile
 from nmr_audit.reference import ReferenceData
@@ -66,6 +66,7 @@ class TableIntake:
     files: pd.DataFrame  # table, source_file (path, or path#sheet), file, sheet, format, sha256, rows_read
     skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
     ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
+    x12_issues: list[dict[str, Any]] = field(default_factory=list)  # table, source_file, segment, code, message
 
 
 def empty_intake(table: str) -> TableIntake:
@@ -113,6 +114,8 @@ class _TableReader:
         self.stats: list[dict[str, Any]] = []
         self.ignored: list[dict[str, str]] = []
         self.quarantined: dict[str, int] = {}
+        self.issues: list[dict[str, Any]] = []  # X12 envelope issues (SE/GE/IEA counts …)
+        self.replacements: list[pd.DataFrame] = []  # 837P replacement and void claims, for the run's other files
         self.pending = _Pending()
         self.files_done = 0
 
@@ -136,6 +139,9 @@ class _TableReader:
                 self.log.info("%s: %s: %d row(s) validated so far", self.table, raw.source, done)
         if raw.rows_read > raw.rows:  # rows the parser could not split, complete once the batches are read
             self.held.append(reader_quarantine(raw.invalid, self.table, raw.source))
+        self.issues += [{"table": self.table, SOURCE_FILE: raw.source, **i.as_dict()} for i in getattr(raw, "issues", [])]
+        if hasattr(raw, "replacements"):
+            self.replacements.append(raw.replacements().assign(**{SOURCE_FILE: raw.source}))
         self.stats.append({"table": self.table, SOURCE_FILE: raw.source, "file": str(raw.path), "sheet": raw.sheet,
                            "format": raw.format, "sha256": raw.sha256, "rows_read": raw.rows_read})
         self.files_done += 1
@@ -189,8 +195,26 @@ class _TableReader:
                           sum(s["rows_read"] for s in self.stats), self.files_done, len(held))
         ignored = sorted({(i["table"], i[SOURCE_FILE], i["column"]): i for i in self.ignored}.values(),
                          key=lambda i: (sources.index(i[SOURCE_FILE]), i["column"]))
-        return TableIntake(keys, duplicate_keys(keys, self.table), held, pd.DataFrame(self.stats, columns=FILE_COLUMNS),
-                           skipped, ignored)
+        return TableIntake(keys, later_copies_of(keys, self.replacements, sources, self.table), held,
+                           pd.DataFrame(self.stats, columns=FILE_COLUMNS), skipped, ignored, self.issues)
+
+
+def later_copies_of(keys: pd.DataFrame, replacements: list[pd.DataFrame], sources: list[str], table: str
+                    ) -> pd.DataFrame:
+    """The rows held back from every bucket: claim lines a later file's 837P replacement or void
+    takes back (`intake.replaced_in_later_files`, a stage over all claim lines of the run), then
+    the later copies of a unique key among the rest (`intake.duplicate_keys`). `keys`: unique key
+    columns, source_file, source_row of every canonical row; `replacements`: each 837P file's
+    replacement and void claims (`X12Table.replacements`, with source_file); `sources`: the run's
+    files in reading order."""
+    if not replacements:
+        return duplicate_keys(keys, table)
+    superseded = replaced_in_later_files(keys, pd.concat(replacements, ignore_index=True), sources)
+    if superseded.empty:
+        return duplicate_keys(keys, table)
+    taken = pd.MultiIndex.from_frame(keys[list(LINEAGE)].astype({SOURCE_FILE: "str"})).isin(
+        pd.MultiIndex.from_frame(superseded[list(LINEAGE)]))
+    return pd.concat([superseded, duplicate_keys(keys[~taken], table)], ignore_index=True)
 
 
 def read_table(table: str, files: list[Path] | tuple[Path, ...], mapping: MappingProfile, reference: ReferenceData,
@@ -204,13 +228,13 @@ def read_table(table: str, files: list[Path] | tuple[Path, ...], mapping: Mappin
         return empty_intake(table)
     table_mapping = mapping.for_table(table)
     options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
-                          decimal_mark=table_mapping.decimal_mark)
+                          decimal_mark=table_mapping.decimal_mark, x12=dict(table_mapping.x12) or None)
     reader = _TableReader(table, mapping, reference, spill, batch_rows, log, stop)
     try:
         exports = []
         for path in files:  # a workbook's sheets are tables of their own
             first_file_opened(path, log)
-            exports.append(open_export(path, options))
+            exports.append(open_export(path, options, table))
         skipped = [{"kind": "sheet", "source": part.source, "reason": part.reason}
                    for export in exports for part in export.skipped]
         for export in exports:

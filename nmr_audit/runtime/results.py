@@ -16,9 +16,10 @@ from typing import Any
 import pandas as pd
 
 from nmr_audit import __version__
-from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, REMITS, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
+from nmr_audit.editions import editions_summary
 from nmr_audit.findings import ordered
-from nmr_audit.intake import account, audited_per_file
+from nmr_audit.intake import account, audited_per_file, rows_per_file
 from nmr_audit.io.reference import default_reference_dir
 from nmr_audit.io.suites import default_expectations_dir
 from nmr_audit.runtime.buckets import BucketAudit
@@ -26,6 +27,7 @@ from nmr_audit.runtime.config import RunConfig
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.plan import RunPlan, Settings
 from nmr_audit.runtime.reading import TableIntake
+from nmr_audit.runtime.remittances import RemitIntake
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import in_visit_order
 
@@ -73,10 +75,15 @@ def run_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return held.sort_values(["table", SOURCE_FILE, SOURCE_ROW], kind="stable").reset_index(drop=True)
 
 
-def accounting(claims: TableIntake, notes: TableIntake, quarantine: pd.DataFrame) -> pd.DataFrame:
-    """Per file: rows read = rows audited + rows quarantined (`intake.account`; raises when not)."""
-    return pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
-                      for t, i in ((CLAIM_LINES, claims), (VISIT_NOTES, notes))], ignore_index=True)
+def accounting(claims: TableIntake, notes: TableIntake, quarantine: pd.DataFrame,
+               remits: RemitIntake | None = None) -> pd.DataFrame:
+    """Per file: rows read = rows audited + rows quarantined (`intake.account`; raises when not);
+    the 835 files' too, where the run was given remittances."""
+    parts = [account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
+             for t, i in ((CLAIM_LINES, claims), (VISIT_NOTES, notes))]
+    if remits is not None:
+        parts.append(account(remits.files, rows_per_file(remits.rows), quarantine[quarantine["table"] == REMITS]))
+    return pd.concat(parts, ignore_index=True)
 
 
 def run_summary(config: RunConfig, plan: RunPlan, settings: Settings, accounted: pd.DataFrame, audit: Audit,
@@ -85,7 +92,8 @@ def run_summary(config: RunConfig, plan: RunPlan, settings: Settings, accounted:
     """summary.json's content (`summary.build_summary`): parameters, inputs and accounting,
     findings and visit totals, the rules applied, the stage times."""
     ref = settings.reference
-    parameters = {"claims": list(config.claims), "notes": list(config.notes), "out": config.out,
+    parameters = {"claims": list(config.claims), "notes": list(config.notes), "remits": list(config.remits),
+                  "out": config.out,
                   "mapping": config.mapping, "as_of": config.as_of.isoformat() if config.as_of else None,
                   "partitioned": config.partitioned, "mask_patients": config.mask_patients,
                   "batch_rows": config.batch_rows, "lines_per_bucket": config.lines_per_bucket, "buckets": plan.buckets,
@@ -110,4 +118,6 @@ def run_summary(config: RunConfig, plan: RunPlan, settings: Settings, accounted:
     summary["visits"] = visit_totals(audit.visits)
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
     summary["reference_unverified"] = unverified_rows(ref)
+    summary["x12_envelope_issues"] = [issue for i in intakes for issue in i.x12_issues]  # SE/GE/IEA counts …
+    summary["reference_editions"] = editions_summary(ref)  # what findings' reference_edition names, for appeals
     return summary
