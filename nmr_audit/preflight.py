@@ -26,19 +26,23 @@ def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, m
     """Raise `InputError` (one line: the file and what to do) for the first thing that would stop
     the run: a claims, notes or remittances PATH matching no supported file, an unreadable or invalid mapping
     or audit profile, a missing reference table or rule suite, `--mask-patients hash` without a
-    key, or an output folder that is a file or cannot be made."""
+    key, or an output folder that is a file or cannot be made. Every input file's first bytes
+    are read (`io.readers.check_head`): a file its extension promises as CSV, Parquet or a
+    workbook that is not one (a binary file named .csv) is refused here, not by the run."""
     from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
     from nmr_audit.io.discover import discover
+    from nmr_audit.io.readers import check_head
     from nmr_audit.resources import mapping_profile, shipped_mappings
 
-    discover(claims, CLAIM_LINES)
-    discover(notes, VISIT_NOTES)
+    found = {CLAIM_LINES: discover(claims, CLAIM_LINES)[0], VISIT_NOTES: discover(notes, VISIT_NOTES)[0]}
     if remits and remits_may_be_empty:  # the nightly drop folder of the payers' files: empty most nights
-        for pattern in remits:
-            if not Path(pattern).is_dir():
-                discover([pattern], REMITS)
+        found[REMITS] = [path for pattern in remits if not Path(pattern).is_dir()
+                         for path in discover([pattern], REMITS)[0]]
     elif remits:
-        discover(remits, REMITS)
+        found[REMITS] = discover(remits, REMITS)[0]
+    for table, paths in found.items():
+        for path in paths:
+            check_head(path, table)
     if mapping is not None:
         mapping = mapping_profile(mapping)  # a shipped profile may be named: therachart_csv
         if not mapping.exists():

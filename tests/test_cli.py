@@ -67,6 +67,28 @@ def test_a_mapping_that_breaks_the_contract_is_caught_before_prefect(too_early, 
     assert "imported too early" not in done.stderr
 
 
+@pytest.mark.parametrize(("name", "said"), [
+    ("claims.csv", "is not a text file (it holds binary data, not CSV) (export the table as CSV, or give the file "
+                   "the extension of its real type)"),
+    ("claims.parquet", "is not a Parquet file (it does not start with PAR1)"),
+    ("claims.xlsx", "is not an Excel workbook"),
+])
+def test_a_binary_file_named_as_a_table_is_refused_before_prefect_starts(too_early, tmp_path, name, said):
+    """A newcomer's binary file named .csv was refused only after ~31 s of Prefect's logs: its
+    first bytes say at once that no reader can read it, named directly or found in a folder."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    binary = folder / name
+    binary.write_bytes(bytes(range(256)) * 64)  # NUL and control bytes, no format's magic
+    for given in (str(binary), str(folder)):
+        out = tmp_path / "out"
+        done = nmr_audit("audit", *audit_args(**{"--claims": given, "--out": str(out)}), path=too_early)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"nmr-audit: error: {binary}: {said}"), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "imported too early" not in done.stderr
+        assert not out.exists()  # refused before the output folder, Prefect's home or a head start
+
+
 def test_nightly_checks_its_paths_first_too(too_early):
     done = nmr_audit("nightly", "--claims", "no/such", "--notes", str(SAMPLE / "notes"), "--output-root", "out/n",
                      path=too_early)

@@ -136,6 +136,10 @@ class Reader:
     estimate_rows(path, head): about how many rows, cheaply (sizes a run's buckets; never exact).
     tables: the inputs it reads (`claim_lines`, `visit_notes`, `remits`): a tabular export can be
         either table; an X12 837P only claims, an 835 only remittances.
+    check_head(path, head): for a file this reader was given by its extension alone (its first
+        bytes not recognised), raise InputError where those bytes already say it cannot be read
+        as this format (a binary file named .csv); the command's preflight calls it, so that such
+        a file is refused at once, not after the run has started. None: no such check.
     """
 
     name: str
@@ -145,6 +149,7 @@ class Reader:
     open: Callable[[Path, ReadOptions], Opened]
     estimate_rows: Callable[[Path, bytes], int]
     tables: tuple[str, ...] = (CLAIM_LINES, VISIT_NOTES)
+    check_head: Callable[[Path, bytes], None] | None = None
 
 
 def unreadable(path: Path, kind: str, exc: Exception) -> InputError:

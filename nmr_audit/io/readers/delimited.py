@@ -127,6 +127,13 @@ def check_text(path: Path, head: bytes, whole: bool) -> None:
                              f"at offset {problem.start})", "save the export as UTF-8 CSV") from None
 
 
+def check_head(path: Path, head: bytes) -> None:
+    """The first bytes of a file named as CSV checked as opening it would (`check_text`, after
+    a byte-order mark): binary data or another encoding raises InputError."""
+    start = len(BOM) if head.startswith(BOM) else 0
+    check_text(path, head[start:], whole=len(head) < HEAD_BYTES)
+
+
 def _line_end(head: bytes, start: int) -> int:
     ends = [i for i in (head.find(b"\n", start), head.find(b"\r", start)) if i >= 0]
     return min(ends) if ends else -1
@@ -280,4 +287,5 @@ READER = Reader(
     recognises=recognises,
     open=open_csv,
     estimate_rows=bytes_per_line_estimate,
+    check_head=check_head,
 )

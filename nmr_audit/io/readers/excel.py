@@ -47,6 +47,14 @@ def recognises(head: bytes) -> bool:
     return head.startswith(_ZIP) and b"xl/" in head
 
 
+def check_head(path: Path, head: bytes) -> None:
+    """A file named as a workbook that is no ZIP archive (every .xlsx is one) raises InputError:
+    it cannot be read as a workbook, and says so before the run."""
+    if not head.startswith(_ZIP):
+        raise InputError(path, "is not an Excel workbook (an .xlsx file is a ZIP archive; this one is not)",
+                         "save it from Excel as .xlsx again, or give the file the extension of its real type")
+
+
 def open_workbook(path: Path, options: ReadOptions) -> Opened:
     book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     try:
@@ -204,4 +212,5 @@ READER = Reader(
     recognises=recognises,
     open=open_workbook,
     estimate_rows=estimate_rows,
+    check_head=check_head,
 )

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from nmr_audit.contract import SOURCE_ROW
+from nmr_audit.errors import InputError
 from nmr_audit.io.readers.base import (
     Opened,
     RawTable,
@@ -34,6 +35,14 @@ _TEXT = {pa.string(): pd.StringDtype(na_value=np.nan)}
 
 def recognises(head: bytes) -> bool:
     return head.startswith(MAGIC)
+
+
+def check_head(path: Path, head: bytes) -> None:
+    """A file named as Parquet whose first bytes are not Parquet's (every Parquet file starts
+    with `PAR1`) raises InputError: it cannot be read as Parquet, and says so before the run."""
+    if not head.startswith(MAGIC):
+        raise InputError(path, "is not a Parquet file (it does not start with PAR1)",
+                         "export the table as Parquet again, or give the file the extension of its real type")
 
 
 def open_parquet(path: Path, options: ReadOptions) -> Opened:
@@ -91,4 +100,5 @@ READER = Reader(
     recognises=recognises,
     open=open_parquet,
     estimate_rows=estimate_rows,
+    check_head=check_head,
 )

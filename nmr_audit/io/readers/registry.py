@@ -126,6 +126,23 @@ def unsupported(path: Path | str, reason: str, table: str | None = None) -> Inpu
     return InputError(path, f"unsupported file type: {reason}", f"nmr-audit reads {supported(table)}")
 
 
+def check_head(path: Path, table: str | None = None) -> None:
+    """Raise InputError (one line naming the file and what to do) where a file's first bytes
+    already say it cannot be read: no reader takes it (as `table`, when given), or the reader
+    chosen by its extension alone finds bytes that are not its format (`Reader.check_head`: a
+    binary file named .csv). Reads only the file's first `HEAD_BYTES`: the command's preflight
+    calls it for every input file before anything slow starts."""
+    try:
+        head = head_of(path)
+    except OSError as exc:
+        raise InputError(path, f"cannot be opened: {exc.strerror or exc}", "check the file's permissions") from None
+    found = recognise(path, head, table)
+    if found.reader is None:
+        raise unsupported(path, found.reason, table)
+    if found.reader.check_head is not None and not (head and found.reader.recognises(head)):
+        found.reader.check_head(path, head)
+
+
 def open_export(path: Path, options: ReadOptions | None = None, table: str | None = None) -> Export:
     """Open one export file with its reader; its rows come through each table's `batches`.
 
