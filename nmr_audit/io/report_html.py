@@ -163,14 +163,16 @@ def _groups(data: ReportData, findings: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     top = data.visit_groups.head(VISIT_GROUPS)
     mine = findings[findings["visit"].isin(top["visit"])]
+    firsts = defuse_frame(mine.groupby("visit", sort=False).head(1))  # each visit's first finding, in the findings' order
+    first_of = {number: row for number, (_, row) in zip(firsts["visit"], firsts.iterrows(), strict=True)}
+    mine = defuse_frame(mine.iloc[np.argsort(severity_rank(mine["severity"]), kind="stable")])  # once, not per visit
     by_visit = {number: rows for number, rows in mine.groupby("visit", sort=False)}
     groups = []
     for fact in defuse_frame(top).astype(object).itertuples(index=False):
         rows = by_visit.get(fact.visit)
         if rows is None:
             continue
-        first = defuse_frame(rows.head(1)).iloc[0]
-        ordered = rows.iloc[np.argsort(severity_rank(rows["severity"]), kind="stable")]
+        first, ordered = first_of[fact.visit], rows  # rows: most severe first, then in the findings' order
         groups.append({
             "visit": int(fact.visit),
             "patient": _show(first.get("patient_id"), "patient_id"),
@@ -184,15 +186,16 @@ def _groups(data: ReportData, findings: pd.DataFrame) -> list[dict[str, Any]]:
             "excess": _show(fact.excess_units_97112, "n"), "minutes": _show(fact.minutes_97112, "n"),
             "note": _show(fact.note_id, "note_id"), "explanation": _show(fact.explanation, "explanation"),
             "dollars": _show(float(fact.dollars_at_risk), "dollars_at_risk"), "count": int(fact.findings),
-            "rows": _cells(ordered[[c for c in GROUPED_COLUMNS if c in ordered.columns]]),
+            "rows": _cells(ordered[[c for c in GROUPED_COLUMNS if c in ordered.columns]], defused=True),
         })
     return groups
 
 
-def _cells(frame: pd.DataFrame, limit: int | None = None) -> dict[str, Any]:
+def _cells(frame: pd.DataFrame, limit: int | None = None, defused: bool = False) -> dict[str, Any]:
     """Columns, their kinds (num, date, text) and rows as display text: dates as YYYY-MM-DD,
-    money with cents, text defused."""
-    shown = defuse_frame(frame if limit is None else frame.head(limit))
+    money with cents, text defused (`defused`: by the caller already, for many frames at once)."""
+    shown = frame if limit is None else frame.head(limit)
+    shown = shown if defused else defuse_frame(shown)
     columns = list(shown.columns)
     rows = []
     for record in shown.astype(object).itertuples(index=False):
