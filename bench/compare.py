@@ -87,6 +87,8 @@ def duckdb_visits(run: Path, threads: int | None) -> pa.Table:
                 "types = {'cpt_code': 'VARCHAR', 'timed': 'BOOLEAN'})")
     con.execute(f"CREATE VIEW payer_rule_basis AS SELECT payer_type, rule_basis FROM "
                 f"read_csv('{reference / 'payer_rule_basis.csv'}', all_varchar = true)")
+    con.execute(f"CREATE VIEW payers AS SELECT payer_id, rule_basis FROM "  # payer ids are unique there
+                f"read_csv('{reference / 'payers.csv'}', all_varchar = true)")
     *setup, query = statements(SQL.read_text())
     for statement in setup:
         con.execute(statement)

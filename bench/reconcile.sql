@@ -1,13 +1,14 @@
 -- The visit reconciliation of visits.parquet, written in SQL as an analyst would (DuckDB).
 --
--- Reads the run's canonical tables and two reference tables, set up by bench/compare.py as views:
---   claim_lines(patient_id, date_of_service, rendering_npi, clinic_id, payer_type, cpt_code, units,
---               file_row_number)
---   visit_notes(note_id, patient_id, date_of_service, rendering_npi, clinic_id, itemizes_minutes,
---               total_timed_minutes, file_row_number)
+-- Reads the run's canonical tables and three reference tables, set up by bench/compare.py as views:
+--   claim_lines(patient_id, date_of_service, rendering_npi, clinic_id, payer_type, payer_id, cpt_code,
+--               units, file_row_number)
+--   visit_notes(note_id, patient_id, date_of_service, rendering_npi, supervising_npi, clinic_id,
+--               itemizes_minutes, total_timed_minutes, file_row_number)
 -- (file_row_number: the row's place in the run's table, the order the audit read the rows in)
 --   note_services(note_id, cpt_code, minutes)            one row per note and code
---   cpt_codes(cpt_code, timed), payer_rule_basis(payer_type, rule_basis)   data/reference/*.csv
+--   cpt_codes(cpt_code, timed), payer_rule_basis(payer_type, rule_basis),
+--   payers(payer_id, rule_basis)                                          data/reference/*.csv
 -- and returns one row per visit with a 97112 line or 97112 minutes: the columns of visits.parquet.
 --
 -- The rules (docs/rules.md, "How units are reconciled"): a visit is (patient, date, rendering NPI)
@@ -16,10 +17,13 @@
 -- minutes; 97112 gets its full 15-minute units plus one of the units left over when fewer other
 -- codes than units left have strictly more remaining minutes (ties in its favour). AMA counts
 -- each code alone. A note that gives only a total: 97112 gets what the total leaves after the
--- other timed codes billed.
+-- other timed codes billed. A payer listed in payers.csv (by the visit's first line's payer_id)
+-- counts units its own way; any other payer its payer type's way (payer_rule_basis.csv).
 --
--- Issue 17 (a PTA's note documents the supervising PT's visit; several notes pool per code)
--- changes one place: the visit key of `notes` below (marked VISIT KEY OF A NOTE).
+-- Issue 17: a note naming a supervising therapist (a PTA's or OTA's) documents the visit billed
+-- under that therapist's NPI when no claim line was billed under the note's own NPI that day and
+-- a line or another note exists under the supervising NPI (same patient and date); several notes
+-- of a visit pool per code. Only the visit key of `notes` below says so (VISIT KEY OF A NOTE).
 
 CREATE OR REPLACE MACRO units_for(m) AS CASE WHEN m >= 8 THEN (m + 7) // 15 ELSE 0 END;
 
@@ -27,18 +31,32 @@ WITH
 timed AS (SELECT cpt_code FROM cpt_codes WHERE timed),
 
 lines AS (
-    SELECT patient_id, date_of_service, rendering_npi, clinic_id, payer_type, cpt_code, units,
+    SELECT patient_id, date_of_service, rendering_npi, clinic_id, payer_type, payer_id, cpt_code, units,
            cpt_code IN (SELECT cpt_code FROM timed) AS is_timed,
            file_row_number AS line_order
     FROM claim_lines
 ),
 
+line_keys AS (SELECT DISTINCT patient_id, date_of_service, rendering_npi FROM claim_lines),
+own_note_keys AS (SELECT DISTINCT patient_id, date_of_service, rendering_npi FROM visit_notes),
+
 notes AS (
-    SELECT note_id,
-           patient_id, date_of_service, rendering_npi,          -- VISIT KEY OF A NOTE
-           clinic_id, coalesce(itemizes_minutes, false) AS itemizes, total_timed_minutes,
-           file_row_number AS note_order
-    FROM visit_notes
+    SELECT n.note_id,
+           n.patient_id, n.date_of_service,                     -- VISIT KEY OF A NOTE
+           CASE WHEN n.supervising_npi IS NOT NULL AND n.supervising_npi <> n.rendering_npi
+                     AND own.rendering_npi IS NULL
+                     AND (sup_line.rendering_npi IS NOT NULL OR sup_note.rendering_npi IS NOT NULL)
+                THEN n.supervising_npi ELSE n.rendering_npi END AS rendering_npi,
+           n.clinic_id, coalesce(n.itemizes_minutes, false) AS itemizes, n.total_timed_minutes,
+           n.file_row_number AS note_order
+    FROM visit_notes n
+    LEFT JOIN line_keys own ON own.patient_id = n.patient_id AND own.date_of_service = n.date_of_service
+                           AND own.rendering_npi = n.rendering_npi
+    LEFT JOIN line_keys sup_line ON sup_line.patient_id = n.patient_id AND sup_line.date_of_service = n.date_of_service
+                                AND sup_line.rendering_npi = n.supervising_npi
+    LEFT JOIN own_note_keys sup_note ON sup_note.patient_id = n.patient_id
+                                    AND sup_note.date_of_service = n.date_of_service
+                                    AND sup_note.rendering_npi = n.supervising_npi
 ),
 
 -- timed minutes documented, with the visit of the note that documents them
@@ -69,7 +87,8 @@ billed AS (
            count(*) FILTER (WHERE cpt_code = '97112') AS lines_97112,
            sum(units) FILTER (WHERE is_timed AND cpt_code <> '97112') AS other_timed_units,
            arg_min(clinic_id, line_order) AS clinic_id,              -- the visit's first line
-           arg_min(payer_type, line_order) AS payer_type
+           arg_min(payer_type, line_order) AS payer_type,
+           arg_min(payer_id, line_order) AS payer_id
     FROM lines
     GROUP BY ALL
 ),
@@ -132,7 +151,7 @@ visits AS (
 
 -- a visit no line bills takes the payer of the patient's claim line nearest in date (the earlier on a tie)
 nearest_payer AS (
-    SELECT v.patient_id, v.date_of_service, v.rendering_npi, l.payer_type
+    SELECT v.patient_id, v.date_of_service, v.rendering_npi, l.payer_type, l.payer_id
     FROM visits v JOIN lines l USING (patient_id)
     WHERE v.payer_type IS NULL
     QUALIFY row_number() OVER (
@@ -145,7 +164,8 @@ with_basis AS (
     SELECT v.patient_id, v.date_of_service, v.rendering_npi,
            coalesce(v.clinic_id, v.note_clinic_id) AS clinic_id,
            coalesce(v.payer_type, p.payer_type, 'unknown') AS payer_type,
-           r.rule_basis = 'cms' AS cms_rule, r.rule_basis,
+           coalesce(pi.rule_basis, r.rule_basis) = 'cms' AS cms_rule,
+           coalesce(pi.rule_basis, r.rule_basis) AS rule_basis,
            v.note_id, v.total_timed_minutes, v.minutes_97112,
            coalesce(v.billed_units_97112, 0) AS billed_units_97112,
            coalesce(v.billed_timed_units, 0) AS billed_timed_units,
@@ -163,6 +183,7 @@ with_basis AS (
     LEFT JOIN billed_other o USING (patient_id, date_of_service, rendering_npi)
     LEFT JOIN cms c USING (patient_id, date_of_service, rendering_npi)
     LEFT JOIN payer_rule_basis r ON r.payer_type = coalesce(v.payer_type, p.payer_type, 'unknown')
+    LEFT JOIN payers pi ON pi.payer_id = coalesce(v.payer_id, p.payer_id)   -- a listed payer's own terms first
 ),
 
 supported AS (
