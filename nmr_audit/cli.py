@@ -142,7 +142,7 @@ def audit(
     from nmr_audit.runtime.supervise import supervise
 
     supervise()  # every process started from here on ends with this one, even on SIGKILL
-    head = None if config.partitioned else head_start.begin(config)  # read now, while Prefect starts
+    head = head_start.begin(config)  # read now, while Prefect (and a local Dask cluster) starts
     try:
         server_started = _start_prefect(folder / ".prefect")
         from flows.audit import audit_flow

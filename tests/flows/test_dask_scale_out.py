@@ -95,6 +95,7 @@ def test_partitioned_audit_on_dask_matches_the_single_process_run(cluster, tmp_p
     began = datetime.now(UTC)
     scaled = audit(data, tmp_path / "dask", env, "--dask-address", address, "--lines-per-bucket", "12")
     assert scaled.returncode == 0, scaled.stdout[-3000:] + scaled.stderr[-3000:]
+    assert "read by the command while Prefect started" in scaled.stdout + scaled.stderr  # the head start, taken over
     single = audit_flow(RunConfig(claims=[str(data / "claims")], notes=[str(data / "notes")], out=str(tmp_path / "single"),
                                   data_docs=False), return_state=True)
     assert single.is_completed(), single.message
