@@ -273,6 +273,7 @@ def test_finding_ids_do_not_depend_on_row_order(reference):
     assert ids[0] == ids[1] and len(ids[0]) > 20
 
 
+@pytest.mark.slow  # GX Data Docs rendered in full
 def test_the_data_docs_path_flags_the_same_rows(reference, tmp_path):
     """With Data Docs each suite runs whole through a checkpoint; without, each expectation runs
     over its own narrow batch. Both must flag exactly the same rows."""
@@ -286,6 +287,7 @@ def test_the_data_docs_path_flags_the_same_rows(reference, tmp_path):
                                   with_docs.sort_values(["grain", "expectation", "row_id"]).reset_index(drop=True))
 
 
+@pytest.mark.slow  # GX Data Docs rendered in full, bucket after bucket
 def test_one_rule_engine_validates_bucket_after_bucket_and_its_docs_list_each(reference, tmp_path):
     """A run in patient buckets reuses one engine: each call sees only its own frames, and the Data
     Docs gain one validation result per suite and call."""

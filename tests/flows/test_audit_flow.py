@@ -155,6 +155,7 @@ def test_profile_changes_the_rule_basis_recorded_for_the_run(tmp_path):
     assert (commercial["billed_timed_units"] > commercial["supported_timed_units"]).any()
 
 
+@pytest.mark.slow  # end to end: generated data through whole runs
 def test_clean_generated_data_has_no_findings_and_passes_fail_on_info(tmp_path):
     made = runner.invoke(app, ["generate", "--visits", "600", "--seed", "8", "--defect-rate", "0",
                                "--out", str(tmp_path / "g"), "--format", "parquet"])
@@ -167,6 +168,7 @@ def test_clean_generated_data_has_no_findings_and_passes_fail_on_info(tmp_path):
     assert "findings: 0 (none)" in audited.output
 
 
+@pytest.mark.slow  # end to end: generated data through whole runs
 def test_two_runs_over_the_same_input_write_identical_findings(tmp_path):
     for run in ("a", "b"):
         state = audit_flow(RunConfig(claims=[str(SAMPLE / "canonical_jsonl/claims")],
@@ -178,6 +180,7 @@ def test_two_runs_over_the_same_input_write_identical_findings(tmp_path):
     assert (tmp_path / "a" / "findings.csv").read_bytes() == (tmp_path / "b" / "findings.csv").read_bytes()
 
 
+@pytest.mark.slow  # end to end: generated data through whole runs
 def test_cli_generate_then_audit_round_trip(tmp_path):
     result = runner.invoke(app, ["generate", "--visits", "60", "--seed", "4", "--out",
                                  str(tmp_path / "g"), "--format", "jsonl"])
@@ -209,6 +212,7 @@ def test_the_run_publishes_a_summary_and_top_findings_as_artifacts(tmp_path):
     assert rows and "patient_id" not in rows[0] and rows[0]["dollars_at_risk"] > 0
 
 
+@pytest.mark.slow  # end to end: generated data through whole runs
 def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
     from nmr_audit.synth.write import ExportStyle, write_dataset
 
@@ -227,6 +231,7 @@ def test_partitioned_run_writes_what_the_single_process_run_writes(tmp_path):
     assert not list((tmp_path / "True").glob(".spill-*"))
 
 
+@pytest.mark.slow  # end to end: generated data through whole runs
 def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_path):
     """Small batches and buckets force every path of a large run: spill, global de-duplication,
     bucket-by-bucket rules, canonical tables written a bucket at a time."""
@@ -265,6 +270,7 @@ def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_pa
         pd.testing.assert_frame_equal(books[0][sheet], books[1][sheet])
 
 
+@pytest.mark.slow  # end to end: generated data through whole runs
 def test_a_rule_that_fails_in_a_bucket_worker_fails_the_run_with_its_rule_id(tmp_path):
     from nmr_audit.io.suites import GRAINS
     from nmr_audit.synth.write import ExportStyle, write_dataset

@@ -25,7 +25,7 @@ from nmr_audit.runtime.config import RunConfig
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.flow
+pytestmark = [pytest.mark.flow, pytest.mark.slow]  # end to end: a Dask scheduler, two workers, the command
 
 
 def free_port() -> int:

@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.flow]
 SAMPLE = REPO / "data" / "sample" / "canonical"
 
 
-@pytest.mark.parametrize("sizes", [{}, {"batch_rows": 97, "lines_per_bucket": 300}], ids=["in memory", "buckets"])
+@pytest.mark.parametrize("sizes", [{}, pytest.param({"batch_rows": 97, "lines_per_bucket": 300}, marks=pytest.mark.slow)],
+                         ids=["in memory", "buckets"])  # buckets: worker processes, end to end
 def test_a_flow_that_takes_over_the_head_start_writes_what_its_own_read_writes(tmp_path, sizes):
     early, own = (RunConfig(claims=[str(SAMPLE / "claims")], notes=[str(SAMPLE / "notes")], out=str(tmp_path / name),
                             data_docs=False, **sizes) for name in ("early", "own"))

@@ -59,6 +59,7 @@ def test_nights_audit_only_new_files_and_reruns_change_nothing(exports, tmp_path
     assert json.loads((root / "latest.json").read_text())["run_id"] == second.run_dir.split("/")[-1]
 
 
+@pytest.mark.slow  # end to end: several nights
 def test_a_renamed_copy_is_not_audited_again_and_full_re_audits(exports, tmp_path):
     root = tmp_path / "root"
     night(exports, root, date(2026, 11, 21)).result()
@@ -71,6 +72,7 @@ def test_a_renamed_copy_is_not_audited_again_and_full_re_audits(exports, tmp_pat
     assert json.loads((root / "latest.json").read_text())["run_id"] == full.run_id  # the ledger names it too
 
 
+@pytest.mark.slow  # end to end: several nights
 def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
     """Night 1 has every claim line but one visit's note; night 2 brings that note alone. Night 2
     audits the note with the claim lines of its patient and day kept from night 1."""
@@ -109,6 +111,7 @@ def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
     assert third.run_dir is None
 
 
+@pytest.mark.slow  # end to end: several nights
 def test_a_failed_run_moves_neither_ledger_nor_latest(exports, tmp_path):
     root = tmp_path / "root"
     night(exports, root, date(2026, 11, 21)).result()

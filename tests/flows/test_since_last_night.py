@@ -31,6 +31,7 @@ def _sheet_rows(book):
     return [[c for c in row] for row in book["Since last night"].iter_rows(values_only=True)]
 
 
+@pytest.mark.slow  # end to end: three nights
 def test_three_nights_show_new_and_resolved_findings_and_dollars_by_night(tmp_path):
     exports, root = tmp_path / "exports", tmp_path / "root"
     for table in ("claims", "notes"):

@@ -98,6 +98,7 @@ def test_nothing_starts_where_the_run_talks_to_a_real_server():
 
 
 @pytest.mark.flow
+@pytest.mark.slow  # end to end: three commands, each with its server
 def test_a_command_run_migrates_once_and_later_runs_start_from_the_cached_database(tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     environment |= {"XDG_CACHE_HOME": str(tmp_path / "cache"), "DO_NOT_TRACK": "1"}
