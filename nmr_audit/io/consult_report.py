@@ -24,6 +24,7 @@ from scipy import stats
 
 from nmr_audit.consult.extrapolate import CONFIDENCE, FORMULAS, RESULT_KEYS, Estimates
 from nmr_audit.io.writers import StagedOutputs, write_json
+from nmr_audit.money import dollars
 from nmr_audit.safe_text import defuse_frame
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def _rows(document: dict[str, Any]) -> dict[str, list[list[Any]]]:
 
 
 def _money(value: Any) -> str:
-    return "" if value is None else f"${value:,.2f}"
+    return dollars(value)
 
 
 def _show(key: str, value: Any) -> str:
