@@ -17,8 +17,7 @@ from nmr_audit import __version__
 from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.resources import shipped_mappings
-from nmr_audit.runtime.state import LOOK_BACK_DAYS
-from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
+from nmr_audit.sizes import LINES_PER_BUCKET, LOOK_BACK_DAYS, WORKBOOK_ROWS
 
 MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
                 + ", ".join(shipped_mappings()) + ".")
@@ -185,7 +184,10 @@ def nightly(
     if result.run_dir is None:
         typer.echo(f"nothing audited: {result.reason}")
         return
-    typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
+    run_dir = Path(result.run_dir).resolve()
+    typer.echo(f"run written to {run_dir} ({len(result.new_files)} new file(s))")
+    if (run_dir / "report.html").exists():
+        typer.echo(f"open the report: {run_dir / 'report.html'}")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
 
