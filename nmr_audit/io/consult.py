@@ -118,7 +118,7 @@ def write_sample_folder(out: Path, units: pd.DataFrame, sample: pd.DataFrame, de
     if (out / DESIGN).exists() and not force:
         raise InputError(out, "already holds a sample (design.json)",
                          "choose another --out folder, or add --force to replace it and its review workbook")
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # the sample holds claims: private, as a run's outputs
     staged = StagedOutputs(out)
     staged.FINAL = DESIGN
     with staged:

@@ -108,7 +108,7 @@ def write_extrapolation(out: Path, document: dict[str, Any], values: pd.DataFram
     """Write the three outputs into `out` whole (staged, extrapolation.json last).
 
     values: the reviewed amounts (`sample_unit_id, stratum, value`)."""
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # the sample holds claims: private, as a run's outputs
     units = drawn.units.set_index("sample_unit_id")
     reviewed = drawn.sample.merge(values[["sample_unit_id", "value"]], on="sample_unit_id", how="left")
     reviewed = reviewed.assign(
