@@ -18,8 +18,7 @@ from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.resources import shipped_mappings
 from nmr_audit.runtime.config import NightlyConfig, RunConfig
-from nmr_audit.runtime.state import LOOK_BACK_DAYS
-from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
+from nmr_audit.sizes import LINES_PER_BUCKET, LOOK_BACK_DAYS, WORKBOOK_ROWS
 
 MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
                 + ", ".join(shipped_mappings()) + ".")
@@ -139,18 +138,19 @@ def audit(
                        mask_key_file=_opt(mask_key_file), share_with_group=share_with_group,
                        lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows, remits=remits)
     from nmr_audit.runtime import head_start
+    from nmr_audit.runtime.guard import command_temporary_folder
     from nmr_audit.runtime.supervise import supervise
 
     supervise()  # every process started from here on ends with this one, even on SIGKILL
-    head = head_start.begin(config)  # read now, while Prefect (and a local Dask cluster) starts
-    try:
-        server_started = _start_prefect(folder / ".prefect")
-        from flows.audit import audit_flow
+    with command_temporary_folder(folder, share_with_group):
+        head = head_start.begin(config)  # read now, while Prefect (and a local Dask cluster) starts
+        try:
+            server_started = _start_prefect(folder / ".prefect")
+            from flows.audit import audit_flow
 
-        server_started()
-        state = _with_runner(audit_flow, dask_address)(config, return_state=True)
-    finally:
-        if head is not None:
+            server_started()
+            state = _with_runner(audit_flow, dask_address)(config, return_state=True)
+        finally:
             head.close()
     from nmr_audit.summary import at_or_above
 
@@ -193,20 +193,26 @@ def nightly(
                            as_of=as_of.date() if as_of else None, full=full, profile=_opt(profile),
                            mapping=_opt(mapping), partitioned=bool(dask_address), look_back_days=look_back_days,
                            share_with_group=share_with_group, remits=remits)
-    server_started = _start_prefect(folder / ".prefect")
-    from flows.nightly import nightly_audit
+    from nmr_audit.runtime.guard import command_temporary_folder
 
-    server_started()
+    with command_temporary_folder(folder, share_with_group):
+        server_started = _start_prefect(folder / ".prefect")
+        from flows.nightly import nightly_audit
+
+        server_started()
+        state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
     from nmr_audit.summary import at_or_above
 
-    state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the nightly run failed; see the log above", _exit_code(state))
     result = state.result()
     if result.run_dir is None:
         typer.echo(f"nothing audited: {result.reason}")
         return
-    typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
+    run_dir = Path(result.run_dir).resolve()
+    typer.echo(f"run written to {run_dir} ({len(result.new_files)} new file(s))")
+    if (run_dir / "report.html").exists():
+        typer.echo(f"open the report: {run_dir / 'report.html'}")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
 
@@ -238,6 +244,9 @@ def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
         folder = held.enter_context(held_by_command(out, kind, share_with_group))  # type: ignore[arg-type]
     except LockHeldError as busy:
         raise _fail(busy.line(), EX_TEMPFAIL) from None
+    except PermissionError as denied:
+        raise _fail(f"{denied.filename}: permission denied ({kind} folder {out}); run as the account that made "
+                    "it, or have that account run once with --share-with-group so that its group may") from None
     atexit.register(held.close)  # not run when killed: the next run then knows
     return folder
 
@@ -295,7 +304,9 @@ def _report_line(summary: dict, out: Path) -> str:
     return (f"audit written to {out.resolve()} ({'; '.join(parts)})\n"
             f"97112 visits: {visits['total']}; {visits['with_excess_units_97112']} bill more 97112 units "
             f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
-            f"{visits['without_note']} have no note\n"
+            f"{visits['without_note']} have no note"
+            + (f"; {visits['units_unchecked']} could not be checked (note quarantined or minutes unreadable: "
+               "see quarantine.csv)" if visits.get("units_unchecked") else "") + "\n"
             f"findings: {found['total']} ({severities}); ${found['dollars_at_risk']:,.2f} at risk on "
             f"{found['claim_lines_at_risk']} claim line(s)\n"
             f"open the report: {(out / 'report.html').resolve()}")

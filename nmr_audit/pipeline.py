@@ -39,6 +39,8 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     visits = reconcile_visits(claim_lines, visit_notes, note_services, reference, history)
     reconciled = time.perf_counter()
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine).by_grain()
+    # visits.parquet says which visits' notes were quarantined: their units are not counted as excess
+    visits = visits.assign(note_quarantined=facts["visits"]["note_quarantined"].to_numpy(dtype="bool"))
     findings = with_fee_editions(build_findings(rules.validate(facts), facts), reference)
     return Audited(visits, findings, {"reconcile_units": reconciled - started,
                                       "apply_rules": time.perf_counter() - reconciled})

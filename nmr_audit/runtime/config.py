@@ -18,8 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from nmr_audit.runtime.state import LOOK_BACK_DAYS
-from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
+from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, LOOK_BACK_DAYS, WORKBOOK_ROWS
 
 Severity = Literal["info", "low", "medium", "high"]
 Masking = Literal["keep", "hash", "drop"]

@@ -24,7 +24,7 @@ from typing import Any
 from nmr_audit.runtime.commit import state_of, sweep
 from nmr_audit.runtime.lock import RunLock
 from nmr_audit.runtime.marker import Kind, claim_output
-from nmr_audit.runtime.permissions import Access, access, run_umask
+from nmr_audit.runtime.permissions import Access, access, run_umask, set_mode
 from nmr_audit.runtime.supervise import supervise
 
 
@@ -52,9 +52,9 @@ def guarded_run(folder: Path, kind: Kind, share_with_group: bool = False,
     started = time.perf_counter()
     supervise()
     claim_output(folder, kind, mode=given.folder)
-    with RunLock(folder, flow_run_id) as lock:
+    with RunLock(folder, flow_run_id, given.file) as lock:
         locked = time.perf_counter()
-        os.chmod(folder, given.folder)
+        set_mode(folder, given.folder)
         found = state_of(folder) if kind == "run" else "empty"
         swept = sweep_once(lock)
         temp = folder / f".staging-{uuid.uuid4().hex[:12]}"
@@ -74,20 +74,30 @@ def held_by_command(folder: Path, kind: Kind, share_with_group: bool = False) ->
     checked and marked (`marker.claim_output`: a file, or a user's non-empty folder, raises
     InputError), its lock (raises `LockHeldError` when another run holds it), and what killed runs
     left there swept. The flow's guard, run inside, joins this lock and sweeps nothing more (the
-    command's own work folders, made next, are safe). Temporary files of the command and of
-    the processes it starts go to a folder of its own inside (as `guarded_run`'s). Yields the
-    folder, resolved."""
+    command's own work folders, made next, are safe). Sets the process's umask for the rest of
+    the command (private, or the group's). Raises PermissionError for a folder this user may not
+    open. Yields the folder, resolved."""
     given = access(share_with_group)
+    os.umask(given.umask)  # what the command creates (Prefect's home, its database, the spill) is private, or the group's
     claimed = claim_output(folder, kind, mode=given.folder).resolve()
-    with RunLock(claimed) as lock:
+    with RunLock(claimed, file_mode=given.file) as lock:
         sweep_once(lock)
-        temp = claimed / f".staging-{uuid.uuid4().hex[:12]}"  # the command's temporary files (and its children's)
-        temp.mkdir(mode=given.folder)
-        try:
-            with _temporary_folder(temp):
-                yield claimed
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+        yield claimed
+
+
+@contextmanager
+def command_temporary_folder(folder: Path, share_with_group: bool = False) -> Iterator[Path]:
+    """Temporary files of the command and of the processes it starts meanwhile (the head start's
+    bucket workers, Prefect's server, a local Dask cluster) in a folder of their own inside the
+    command's held `folder` (as `guarded_run`'s), never the system's: `tempfile`'s folder and
+    TMPDIR point there until the `with` ends, and it is removed then. Yields that folder."""
+    temp = folder / f".staging-{uuid.uuid4().hex[:12]}"
+    temp.mkdir(mode=access(share_with_group).folder)
+    try:
+        with _temporary_folder(temp):
+            yield temp
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def sweep_once(lock: RunLock) -> list[str]:

@@ -41,8 +41,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, UNIQUE_KEYS, VISIT_NOTES
+from nmr_audit.sizes import LOOK_BACK_DAYS  # noqa: F401  (the nightly default, kept here for its readers)
 
-LOOK_BACK_DAYS = 30
 FINDINGS = "findings"
 ROW_TABLES = (CLAIM_LINES, VISIT_NOTES, NOTE_SERVICES)
 PATIENT_DAY = ["patient_id", "date_of_service"]
