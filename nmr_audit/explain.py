@@ -50,8 +50,9 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
     """
     itemized = visits.index[visits["itemizes_minutes"].to_numpy(dtype=bool)]
     rows = code_minutes[np.isin(code_minutes["visit"].to_numpy(), itemized.to_numpy())]
-    rows = rows.assign(first=(rows["cpt_code"] != NMR_CODE).to_numpy())
-    rows = rows.sort_values(["visit", "first", "cpt_code"], kind="stable").drop(columns="first").reset_index(drop=True)
+    code_rank, _ = pd.factorize(rows["cpt_code"], sort=True)  # a few codes: their order as integers
+    order = np.lexsort((code_rank, (rows["cpt_code"] != NMR_CODE).to_numpy(), rows["visit"].to_numpy()))
+    rows = rows.iloc[order].reset_index(drop=True)
     minutes = rows["minutes"].astype("int64")
     assistant = rows["assistant_minutes"].fillna(0).astype("int64").clip(upper=minutes)
     cms = (rows["visit"].map(visits["rule_basis"]) == "cms").to_numpy()
@@ -61,7 +62,7 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
     units = np.where(cms, (minutes // 15).to_numpy() + extra, units_for_minutes(minutes).to_numpy())
     units = pd.Series(units, index=rows.index, dtype="int64")
     return pd.DataFrame({
-        "visit": rows["visit"].to_numpy(), "cpt_code": rows["cpt_code"].astype("str").to_numpy(),
+        "visit": rows["visit"].to_numpy(), "cpt_code": rows["cpt_code"].astype("str"),
         "minutes": minutes.to_numpy(), "assistant_minutes": assistant.to_numpy(), "units": units.to_numpy(),
         "cq_units": assistant_units(units, assistant, minutes - assistant).to_numpy(),
         "full_units": (minutes // 15).to_numpy(), "remaining": remaining, "left_over": extra, "rank": rank,
@@ -99,139 +100,175 @@ def explanations(visits: pd.DataFrame, rows: pd.DataFrame, credentials: pd.Serie
     """`explanation` per visit (aligned with `visits`, which holds `reconcile_visits`' columns
     and `other_timed_units`, `other_fewest_minutes`, `note_count`, `all_notes_by_assistants`).
 
-    `rows`: `allotment_rows` of the same visits; `credentials`: per visit, the credentials of its
-    notes joined (`PT, PTA`), named when several notes pool their minutes."""
+    `rows`: `allotment_rows` of the same visits; `credentials`: per visit number, the credentials
+    of its notes joined (`PT, PTA`), named when several notes pool their minutes. Built with
+    Arrow's element-wise string kernels (one pass per piece over the whole column)."""
     v = visits
     index = v.index
+    count = len(index)
+
+    def ints(column: str) -> np.ndarray:
+        return v[column].fillna(0).to_numpy(dtype="int64")
+
     cms = (v["rule_basis"] == "cms").to_numpy()
     itemized = v["itemizes_minutes"].to_numpy(dtype=bool)
     noted = v["note_count"].to_numpy() > 0
-    pooled = v["pooled_timed_minutes"].astype("int64")
-    pool_units = units_for_minutes(pooled)
-    supported = v["supported_units_97112"].astype("int64")
-    text = pd.Series("", index=index, dtype="str")
+    pooled = ints("pooled_timed_minutes")
+    pool_units = units_for_minutes(pd.Series(pooled)).to_numpy()
+    supported = ints("supported_units_97112")
 
     # the notes: several pooled, or an input the unit checks read could not be read
     several = v["note_count"].to_numpy() > 1
-    named = credentials.reindex(index).fillna("") if credentials is not None else pd.Series("", index=index, dtype="str")
-    text = text.where(~several, _n(v["note_count"]) + " notes pooled"
-                      + pd.Series(np.where(named != "", " (" + named + ")", ""), index=index, dtype="str") + "; ")
-    blocked = v["unit_inputs_unreadable"].to_numpy(dtype=bool)
-    text = text.where(~blocked, text + "a value the unit checks read could not be read (FIELD_UNREADABLE): "
-                      "no unit rule judges this visit; ")
+    named = (pa.array(credentials.reindex(index).fillna("").astype("str").to_numpy(), pa.large_string())
+             if credentials is not None else _blank(count))
+    lead = _pick([several], [_cat(_s(v["note_count"].to_numpy()), " notes pooled",
+                                  pc.if_else(pc.equal(named, ""), "", _cat(" (", named, ")")), "; ")], "")
+    lead = _pick([v["unit_inputs_unreadable"].to_numpy(dtype=bool)],
+                 [_cat(lead, "a value the unit checks read could not be read (FIELD_UNREADABLE): no unit rule "
+                             "judges this visit; ")], lead)
 
-    # itemized: the pool and each code's share
+    # itemized: the pool and each code's share; a total only: what the other codes billed leave 97112.
+    # Each case's words are built for its own visits only, then put back in place (`_by_case`).
     per_code = _per_visit_texts(rows, index)
-    cms_item = (text + "cms: " + per_code["pool"] + " " + _n(pooled) + " timed min → " + _units(pool_units)
-                + "; " + per_code["share"] + per_code["others"])
-    timed = v["supported_timed_units"]
-    ama_item = (text + "ama, each code on its own: " + per_code["each"] + " (" + _n(timed) + " timed unit"
-                + _plural(timed) + ")")
-    # a total only: what the other codes billed leave 97112
-    other = v["other_timed_units"].astype("int64")
-    fewest = v["other_fewest_minutes"].astype("int64")
-    cms_total = (text + "cms, the notes give only a total: " + _n(pooled) + " timed min → " + _units(pool_units)
-                 + pd.Series(np.where(other > 0, "; the other timed codes billed take " + _n(other), "; no other timed "
-                                      "code billed"), index=index, dtype="str")
-                 + " → 97112 " + _n(supported))
-    left = (pooled - fewest).clip(lower=0)
-    ama_total = (text + "ama, the notes give only a total: " + _n(pooled) + " timed min"
-                 + pd.Series(np.where(other > 0, "; the other timed codes' " + _units(other) + " need at least "
-                                      + _n(fewest) + " min, leaving " + _n(left), "; no other timed code billed"),
-                             index=index, dtype="str")
-                 + " → 97112 " + _n(supported))
-    no_note = text + "no note documents this visit → 97112 0"
-    text = pd.Series(np.select([~noted, itemized & cms, itemized, cms], [no_note, cms_item, ama_item, cms_total],
-                               ama_total), index=index, dtype="str")
+    timed = ints("supported_timed_units")
+    other, fewest = ints("other_timed_units"), ints("other_fewest_minutes")
+
+    def cms_item(i: np.ndarray) -> pa.Array:
+        return _cat(lead.take(i), "cms: ", per_code["pool"].take(i), " ", _s(pooled[i]), " timed min → ",
+                    _units(pool_units[i]), "; ", per_code["share"].take(i), per_code["others"].take(i))
+
+    def ama_item(i: np.ndarray) -> pa.Array:
+        return _cat(lead.take(i), "ama, each code on its own: ", per_code["each"].take(i), " (", _s(timed[i]),
+                    " timed unit", _plural(timed[i]), ")")
+
+    def cms_total(i: np.ndarray) -> pa.Array:
+        return _cat(lead.take(i), "cms, the notes give only a total: ", _s(pooled[i]), " timed min → ",
+                    _units(pool_units[i]), _pick([other[i] > 0], [_cat("; the other timed codes billed take ",
+                                                                      _s(other[i]))], "; no other timed code billed"),
+                    " → 97112 ", _s(supported[i]))
+
+    def ama_total(i: np.ndarray) -> pa.Array:
+        return _cat(lead.take(i), "ama, the notes give only a total: ", _s(pooled[i]), " timed min",
+                    _pick([other[i] > 0], [_cat("; the other timed codes' ", _units(other[i]), " need at least ",
+                                                _s(fewest[i]), " min, leaving ", _s(np.maximum(pooled[i] - fewest[i], 0)))],
+                          "; no other timed code billed"), " → 97112 ", _s(supported[i]))
+
+    def no_note(i: np.ndarray) -> pa.Array:
+        return _cat(lead.take(i), "no note documents this visit → 97112 0")
+
+    case = np.select([~noted, itemized & cms, itemized, cms], [0, 1, 2, 3], 4)
+    text = _by_case(case, [no_note, cms_item, ama_item, cms_total, ama_total])
 
     # CQ/CO: the assistant's units (payers with Medicare's rules)
     medicare = v["medicare_rules"].fillna(False).to_numpy(dtype=bool)
-    assistant = v["assistant_minutes_97112"].fillna(0).astype("int64")
-    therapist = (v["minutes_97112"].fillna(0).astype("int64") - assistant).clip(lower=0)
-    cq = v["cq_units_97112"].astype("int64")
-    billed_cq = v["billed_cq_units_97112"].astype("int64")
-    split = medicare & itemized & (assistant > 0).to_numpy()
+    assistant = ints("assistant_minutes_97112")
+    therapist = np.maximum(ints("minutes_97112") - assistant, 0)
+    cq, billed_cq = ints("cq_units_97112"), ints("billed_cq_units_97112")
+    split = medicare & itemized & (assistant > 0)
     all_assistant = medicare & ~itemized & v["all_notes_by_assistants"].to_numpy(dtype=bool) & noted
-    cq_text = np.select(
-        [split, all_assistant],
-        ["; CQ/CO: the assistant's " + _n(assistant) + " min and the therapist's " + _n(therapist)
-         + " min of 97112 → " + _n(cq) + " of " + _n(supported) + " with CQ/CO (billed " + _n(billed_cq) + ")",
-         "; every note by an assistant: CQ/CO on all " + _n(supported) + " (billed " + _n(billed_cq) + ")"], "")
-    text = text + pd.Series(cq_text, index=index, dtype="str")
+    cq_text = _by_case(np.select([split, all_assistant], [0, 1], 2), [
+        lambda i: _cat("; CQ/CO: the assistant's ", _s(assistant[i]), " min and the therapist's ", _s(therapist[i]),
+                       " min of 97112 → ", _s(cq[i]), " of ", _s(supported[i]), " with CQ/CO (billed ",
+                       _s(billed_cq[i]), ")"),
+        lambda i: _cat("; every note by an assistant: CQ/CO on all ", _s(supported[i]), " (billed ", _s(billed_cq[i]),
+                       ")"),
+        lambda i: _blank(len(i))])
 
     # what was billed against it
-    billed = v["billed_units_97112"].astype("int64")
-    excess = v["excess_units_97112"].astype("int64")
-    under = (supported - billed).clip(lower=0)
-    billed_text = np.select(
-        [(v["lines_97112"] == 0).to_numpy(), (excess > 0).to_numpy(), (under > 0).to_numpy()],
-        ["; 97112 not billed", "; billed 97112 " + _n(billed) + " → " + _n(excess) + " over",
-         "; billed 97112 " + _n(billed) + " → " + _n(under) + " under"],
-        "; billed 97112 " + _n(billed) + " → as supported")
-    timed_over = (v["billed_timed_units"] - v["supported_timed_units"]).clip(lower=0).astype("int64")
-    timed_text = np.where(noted & (timed_over > 0).to_numpy(),
-                          "; all timed codes billed " + _n(v["billed_timed_units"]) + " against "
-                          + _n(v["supported_timed_units"]) + " → " + _n(timed_over) + " over", "")
-    return (text + pd.Series(billed_text, index=index, dtype="str")
-            + pd.Series(timed_text, index=index, dtype="str")).astype("str")
+    billed, excess = ints("billed_units_97112"), ints("excess_units_97112")
+    under = np.maximum(supported - billed, 0)
+    billed_text = _by_case(np.select([v["lines_97112"].to_numpy() == 0, excess > 0, under > 0], [0, 1, 2], 3), [
+        lambda i: _constant("; 97112 not billed", len(i)),
+        lambda i: _cat("; billed 97112 ", _s(billed[i]), " → ", _s(excess[i]), " over"),
+        lambda i: _cat("; billed 97112 ", _s(billed[i]), " → ", _s(under[i]), " under"),
+        lambda i: _cat("; billed 97112 ", _s(billed[i]), " → as supported")])
+    billed_timed, supported_timed = ints("billed_timed_units"), ints("supported_timed_units")
+    timed_over = np.maximum(billed_timed - supported_timed, 0)
+    timed_text = _by_case((~(noted & (timed_over > 0))).astype("int64"), [
+        lambda i: _cat("; all timed codes billed ", _s(billed_timed[i]), " against ", _s(supported_timed[i]), " → ",
+                       _s(timed_over[i]), " over"),
+        lambda i: _blank(len(i))])
+    whole = _cat(text, cq_text, billed_text, timed_text)
+    return pd.Series(whole, index=index, dtype="str")
 
 
-def _per_visit_texts(rows: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """Per visit, the parts of an itemized explanation: `pool` (`97112 24 + 97110 23`), `each`
-    (`97112 24 min → 2, 97110 23 min → 2`), `share` (97112's units under CMS and why) and
-    `others` (`, 97110 1`: the other codes' units)."""
-    blank = pd.Series("", index=index, dtype="str")
+def _per_visit_texts(rows: pd.DataFrame, index: pd.Index) -> dict[str, pa.Array]:
+    """Per visit (aligned with `index`), the parts of an itemized explanation: `pool` (`97112 24 +
+    97110 23 =`, or `97112 alone,`), `each` (`97112 24 min → 2, 97110 23 min → 2`), `share`
+    (97112's units under CMS and why) and `others` (`, 97110 1`: the other codes' units)."""
+    count = len(index)
     if rows.empty:
-        return pd.DataFrame({"pool": blank, "each": blank, "share": "97112 has no minutes", "others": blank})
-    code, minutes, units = rows["cpt_code"].astype("str"), _n(rows["minutes"]), _n(rows["units"])
+        return {"pool": _blank(count), "each": _blank(count), "others": _blank(count),
+                "share": _constant("97112 has no minutes", count)}
     visit = rows["visit"].to_numpy()
+    at = (np.searchsorted(index.to_numpy(), visit) if index.is_monotonic_increasing
+          else pd.Index(index).get_indexer(visit))
+    code = pc.cast(pa.array(rows["cpt_code"]), pa.large_string())
+    minutes, units = _s(rows["minutes"].to_numpy()), _s(rows["units"].to_numpy())
+    remaining = rows["remaining"].to_numpy(dtype="int64")
+    rank = rows["rank"].to_numpy(dtype="int64")
+    left_over = rows["left_over"].to_numpy(dtype=bool)
     is_nmr = (rows["cpt_code"] == NMR_CODE).to_numpy()
-    pool = _joined(visit, code + " " + minutes, " + ", index)
-    each = _joined(visit, code + " " + minutes + " min → " + units, ", ", index)
-    others = _joined(visit[~is_nmr], code[~is_nmr] + " " + units[~is_nmr], ", ", index)
-    others = pd.Series(np.where(others != "", ", " + others, ""), index=index, dtype="str")
+    codes = np.bincount(at, minlength=count)
+    several = codes[at] > 1
+    pool = _by_case((codes <= 1).astype("int64"), [
+        lambda i: _cat(_joined(np.searchsorted(i, at[several]), _cat(code.filter(pa.array(several)), " ",
+                                                                     minutes.filter(pa.array(several))), " + ", len(i)),
+                       " ="),
+        lambda i: _cat(_joined(np.searchsorted(i, at[~several]), code.filter(pa.array(~several)), "", len(i)),
+                       " alone,")])
+    each = _joined(at, _cat(code, " ", minutes, " min → ", units), ", ", count)
+    others = _joined(at[~is_nmr], _cat(code, " ", units).filter(pa.array(~is_nmr)), ", ", count)
+    others = pc.if_else(pc.equal(others, ""), "", _cat(", ", others))
 
-    nmr = rows[is_nmr].set_index("visit")
-    full = nmr["full_units"].reindex(index)
-    remaining = nmr["remaining"].reindex(index)
-    won = nmr["left_over"].reindex(index).fillna(False).astype("bool").to_numpy()
-    has = full.notna().to_numpy()
-    full, remaining = full.fillna(0).astype("int64"), remaining.fillna(0).astype("int64")
+    full = np.zeros(count, "int64")
+    rest = np.zeros(count, "int64")
+    won = np.zeros(count, bool)
+    has = np.zeros(count, bool)
+    full[at[is_nmr]] = rows["full_units"].to_numpy()[is_nmr]
+    rest[at[is_nmr]] = remaining[is_nmr]
+    won[at[is_nmr]] = left_over[is_nmr]
+    has[at[is_nmr]] = True
     # the rival: the first code in the queue that got no left-over unit though it had minutes remaining
-    losers = rows[~is_nmr & ~rows["left_over"].to_numpy() & (rows["remaining"] > 0).to_numpy()]
-    rival = losers.sort_values(["visit", "rank"], kind="stable").drop_duplicates("visit").set_index("visit")
-    rival_code = rival["cpt_code"].reindex(index).astype("str")
-    rival_left = rival["remaining"].reindex(index)
-    has_rival = rival_left.notna().to_numpy()
-    rival_left = rival_left.fillna(0).astype("int64")
-    winners = rows[~is_nmr & rows["left_over"].to_numpy()].sort_values(["visit", "rank"], kind="stable")
-    taken = _joined(winners["visit"].to_numpy(), winners["cpt_code"].astype("str") + "'s " + _n(winners["remaining"]),
-                    ", ", index)
-    left_over = rows.groupby("visit")["left_over"].sum().reindex(index, fill_value=0).to_numpy()
+    lost = ~is_nmr & ~left_over & (remaining > 0)
+    order = np.lexsort((rank[lost], at[lost]))
+    first = np.r_[True, np.diff(at[lost][order]) != 0] if lost.any() else np.zeros(0, bool)
+    rival_row = np.full(count, -1)
+    rival_row[at[lost][order][first]] = np.flatnonzero(lost)[order][first]
+    has_rival = rival_row >= 0
+    rival_left = np.where(has_rival, remaining[np.maximum(rival_row, 0)], 0)
+    winners = ~is_nmr & left_over
+    order = np.lexsort((rank[winners], at[winners]))
+    left_count = np.bincount(at[winners], minlength=count)
 
-    gets = pd.Series(np.where(full > 0, "97112 gets " + _n(full) + " full unit" + _plural(full), "97112 gets"),
-                     index=index, dtype="str")
-    compare = np.select(
-        [has_rival & (remaining > rival_left).to_numpy(), has_rival],
-        [" beats " + rival_code + "'s " + _n(rival_left),
-         " ties " + rival_code + "'s " + _n(rival_left) + ": ties go to 97112, the provider's choice"], "")
-    won_text = (gets + pd.Series(np.where(full > 0, " + the left-over unit (", " the left-over unit ("), index=index,
-                                 dtype="str") + _n(remaining) + " min remaining" + pd.Series(compare, index=index,
-                                                                                             dtype="str") + ")")
-    nothing = gets + pd.Series(np.where(full > 0, "", " 0"), index=index, dtype="str")
-    lost_text = (nothing + pd.Series(np.where(left_over > 1, " (the " + _n(pd.Series(left_over, index=index))
-                                              + " left-over units go to ", " (the left-over unit goes to "),
-                                     index=index, dtype="str")
-                 + taken + " min remaining, more than its " + _n(remaining) + ")")
-    none_left = nothing + " (no unit is left over for its " + _n(remaining) + " min remaining)"
-    share = np.select(
-        [~has, won, (remaining > 0).to_numpy() & (left_over > 0), (remaining > 0).to_numpy()],
-        ["97112 has no minutes", won_text, lost_text, none_left], gets)
-    codes = rows.groupby("visit").size().reindex(index, fill_value=0).to_numpy()
-    alone = _joined(visit, code + " alone,", "", index)
-    pool = pd.Series(np.where(codes > 1, pool + " =", alone), index=index, dtype="str")
-    return pd.DataFrame({"pool": pool, "each": each, "share": pd.Series(share, index=index, dtype="str"),
-                         "others": others})
+    def gets(i: np.ndarray) -> pa.Array:
+        return _pick([full[i] > 0], [_cat("97112 gets ", _s(full[i]), " full unit", _plural(full[i]))], "97112 gets")
+
+    def nothing(i: np.ndarray) -> pa.Array:
+        return _cat(gets(i), _pick([full[i] > 0], [""], " 0"))
+
+    def won_text(i: np.ndarray) -> pa.Array:
+        name = pc.fill_null(code.take(pa.array(rival_row[i], mask=rival_row[i] < 0)), "")
+        compare = _pick([has_rival[i] & (rest[i] > rival_left[i]), has_rival[i]],
+                        [_cat(" beats ", name, "'s ", _s(rival_left[i])),
+                         _cat(" ties ", name, "'s ", _s(rival_left[i]), ": ties go to 97112, the provider's choice")],
+                        "")
+        return _cat(gets(i), _pick([full[i] > 0], [" + the left-over unit ("], " the left-over unit ("), _s(rest[i]),
+                    " min remaining", compare, ")")
+
+    def lost_text(i: np.ndarray) -> pa.Array:
+        mine = np.isin(at[winners][order], i)
+        taken = _joined(np.searchsorted(i, at[winners][order][mine]),
+                        _cat(code, "'s ", _s(remaining)).filter(pa.array(winners)).take(pa.array(order)).filter(
+                            pa.array(mine)), ", ", len(i))
+        return _cat(nothing(i), _pick([left_count[i] > 1], [_cat(" (the ", _s(left_count[i]), " left-over units go to ")],
+                                      " (the left-over unit goes to "), taken, " min remaining, more than its ",
+                    _s(rest[i]), ")")
+
+    share = _by_case(np.select([~has, won, (rest > 0) & (left_count > 0), rest > 0], [0, 1, 2, 3], 4), [
+        lambda i: _constant("97112 has no minutes", len(i)), won_text, lost_text,
+        lambda i: _cat(nothing(i), " (no unit is left over for its ", _s(rest[i]), " min remaining)"), gets])
+    return {"pool": pool, "each": each, "share": share, "others": others}
 
 
 def note_credentials(visit_notes: pd.DataFrame, note_visit: np.ndarray, keep: pd.Index) -> pd.Series:
@@ -240,31 +277,100 @@ def note_credentials(visit_notes: pd.DataFrame, note_visit: np.ndarray, keep: pd
     frame = pd.DataFrame({"visit": note_visit, "credential": visit_notes["provider_credential"].astype("str").to_numpy()})
     frame = frame[frame["credential"].notna().to_numpy() & np.isin(note_visit, keep.to_numpy())]
     frame = frame.drop_duplicates().sort_values(["visit", "credential"], kind="stable")
-    return _joined(frame["visit"].to_numpy(), frame["credential"], ", ", keep)
+    at = pd.Index(keep).get_indexer(frame["visit"].to_numpy())
+    joined = _joined(at, pa.array(frame["credential"].to_numpy(), pa.large_string()), ", ", len(keep))
+    return pd.Series(joined, index=keep, dtype="str")
 
 
-def _joined(groups: np.ndarray, texts: pd.Series, separator: str, index: pd.Index) -> pd.Series:
-    """Each group's texts joined in the order given, aligned with `index` (empty where none):
-    Arrow's ordered list aggregation, not a Python join per group."""
-    if len(groups) == 0:
-        return pd.Series("", index=index, dtype="str")
-    table = pa.table({"group": pa.array(np.asarray(groups, dtype="int64")),
-                      "text": pa.array(texts.astype("str").to_numpy(), type=pa.string())})
-    lists = table.group_by("group", use_threads=False).aggregate([("text", "list")])
-    joined = pd.Series(pc.binary_join(lists["text_list"], separator).to_numpy(zero_copy_only=False),
-                       index=pd.Index(lists["group"].to_numpy()), dtype="str")
-    return joined.reindex(index).fillna("").astype("str")
+def _joined(at: np.ndarray, texts: pa.Array, separator: str, count: int) -> pa.Array:
+    """Per position 0 … count − 1, the `texts` whose `at` is that position, joined in the order
+    given (empty where none): the texts cut into one list per position by offsets (a stable sort
+    first where `at` is not in order already) and joined by Arrow, no Python join per group."""
+    at = np.asarray(at, dtype="int64")
+    if len(at) and (np.diff(at) < 0).any():
+        order = np.argsort(at, kind="stable")
+        at, texts = at[order], texts.take(pa.array(order))
+    offsets = np.zeros(count + 1, dtype="int64")
+    np.cumsum(np.bincount(at, minlength=count), out=offsets[1:])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), texts.combine_chunks()
+                                          if isinstance(texts, pa.ChunkedArray) else texts)
+    return pc.binary_join(lists, pa.scalar(separator, pa.large_string()))
 
 
-def _n(values: pd.Series | np.ndarray) -> pd.Series:
-    """Whole numbers as text, over a whole column."""
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    return series.fillna(0).astype("int64").astype("str")
+def _s(values: np.ndarray) -> pa.Array:
+    """Whole numbers as text, a whole column at once."""
+    return pc.cast(pa.array(np.asarray(values, dtype="int64")), pa.large_string())
 
 
-def _units(values: pd.Series) -> pd.Series:
-    return _n(values) + " unit" + _plural(values)
+def _cat(*parts: pa.Array | str) -> pa.Array:
+    """The parts (columns or constant texts) joined element-wise: one kernel over the column."""
+    return pc.binary_join_element_wise(*[p if isinstance(p, pa.Array | pa.ChunkedArray) else pa.scalar(p, pa.large_string())
+                                         for p in parts], pa.scalar("", pa.large_string()))
 
 
-def _plural(values: pd.Series) -> pd.Series:
-    return pd.Series(np.where(np.asarray(values) == 1, "", "s"), index=getattr(values, "index", None), dtype="str")
+def _pick(conditions: list[np.ndarray], choices: list[pa.Array | str], default: pa.Array | str) -> pa.Array | str:
+    """The first choice whose condition holds, else `default` (np.select, in Arrow)."""
+    chosen = default
+    for condition, choice in reversed(list(zip(conditions, choices, strict=True))):
+        chosen = pc.if_else(pa.array(np.asarray(condition, dtype=bool)), _text(choice), _text(chosen))
+    return chosen
+
+
+def _text(value: pa.Array | str) -> pa.Array | pa.Scalar:
+    return value if isinstance(value, pa.Array | pa.ChunkedArray) else pa.scalar(value, pa.large_string())
+
+
+def _blank(count: int) -> pa.Array:
+    return _constant("", count)
+
+
+def _constant(text: str, count: int) -> pa.Array:
+    return pc.fill_null(pa.nulls(count, pa.large_string()), pa.scalar(text, pa.large_string()))
+
+
+def _by_case(case: np.ndarray, builders: list) -> pa.Array:
+    """Per row, the text of its case: `builders[k](positions)` builds case k's texts for the rows
+    at those positions only; the pieces are put back in row order."""
+    parts, where = [], []
+    for k, build in enumerate(builders):
+        positions = np.flatnonzero(case == k)
+        if len(positions):
+            built = build(positions)
+            parts.append(built.combine_chunks() if isinstance(built, pa.ChunkedArray) else built)
+            where.append(positions)
+    if not parts:
+        return _blank(0)
+    order = np.empty(len(case), dtype="int64")
+    order[np.concatenate(where)] = np.arange(len(case))
+    return pa.concat_arrays(parts).take(pa.array(order))
+
+
+def _units(values: np.ndarray) -> pa.Array:
+    return _cat(_s(values), " unit", _plural(values))
+
+
+def _plural(values: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(np.asarray(values) == 1), pa.scalar("", pa.large_string()),
+                      pa.scalar("s", pa.large_string()))
+
+
+def allotment_text(allotment: pd.Series) -> pd.Series:
+    """`allotment` lists in words, one text per visit (aligned): `97112 24 min → 2 (1 with CQ/CO),
+    97110 23 min → 1`; a 97112 entry of a total-only note reads `97112 (total only) → 1`; empty
+    for an empty list. For the reports and the review workbook, which show text cells."""
+    if allotment.empty:
+        return pd.Series("", index=allotment.index, dtype="str")
+    lists = pa.array(allotment, from_pandas=True)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    minutes = flat.field("minutes")
+    cq = flat.field("cq_units").to_numpy(zero_copy_only=False)
+    said = _cat(pc.cast(flat.field("cpt_code"), pa.large_string()),
+                pc.if_else(pc.is_null(minutes), pa.scalar(" (total only)", pa.large_string()),
+                           _cat(" ", pc.cast(pc.fill_null(minutes, 0), pa.large_string()), " min")),
+                " → ", _s(flat.field("units").to_numpy(zero_copy_only=False)),
+                _pick([cq > 0], [_cat(" (", _s(cq), " with CQ/CO)")], ""))
+    joined = _joined(parents, said, ", ", len(allotment))
+    return pd.Series(joined, index=allotment.index, dtype="str")

@@ -58,9 +58,15 @@ def cms_left_over_rank(services: pd.DataFrame, visit: str = "visit", favour: str
     left = _units_left(minutes, by_visit)
     remainder = minutes % 15
     favoured = (services["cpt_code"] == favour).to_numpy() if favour else np.zeros(len(services), bool)
-    order = pd.DataFrame({"v": by_visit.to_numpy(), "r": -remainder.to_numpy(), "f": ~favoured,
-                          "i": np.arange(len(services))})
-    rank = order.sort_values(["v", "r", "f", "i"]).groupby("v").cumcount().sort_index().to_numpy()
+    group = pd.factorize(by_visit)[0]
+    count = len(services)
+    order = np.lexsort((np.arange(count), ~favoured, -remainder.to_numpy(), group))
+    in_order = group[order]
+    starts = np.ones(count, dtype=bool)
+    starts[1:] = in_order[1:] != in_order[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+    rank = np.empty(count, dtype="int64")
+    rank[order] = np.arange(count) - first
     return rank, left.reindex(by_visit).to_numpy()
 
 

@@ -150,3 +150,17 @@ def test_the_allotment_agrees_with_the_supported_units_on_generated_visits(refer
     assert visits["explanation"].str.len().gt(20).all()
     over = visits[visits["excess_units_97112"] > 0]
     assert (over["explanation"].str.contains(" over") & over["explanation"].str.contains("billed 97112")).all()
+
+
+def test_the_allotment_in_words(reference):
+    from nmr_audit.explain import allotment_text
+
+    cases = [visit(patient_id="A", billed={"97112": 2}, minutes={"97112": 13},
+                   notes=[{"rendering_npi": PTA_NPI, "supervising_npi": NPI, "provider_credential": "PTA",
+                           "minutes": {"97112": 16, "97110": 10}}]),
+             visit(patient_id="B", billed={"97112": 2}, minutes=None, total_timed_minutes=30),
+             visit(patient_id="C", billed={"97112": 1}, note=False)]
+    visits = reconcile_visits(*tables(*cases), reference).set_index("patient_id")
+    said = allotment_text(visits["allotment"])
+    assert said.to_dict() == {"A": "97112 29 min → 2 (1 with CQ/CO), 97110 10 min → 1 (1 with CQ/CO)",
+                              "B": "97112 (total only) → 2", "C": ""}
