@@ -65,7 +65,7 @@ METAVARS = {"claims": "PATH", "notes": "PATH", "out": "DIR", "output_root": "DIR
             "mask_key_file": "FILE", "as_of": "YYYY-MM-DD", "delimiter": "CHAR", "defect_rate": "RATE",
             "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N",
             "fail_on": f"[{'|'.join(Severity)}]", "mask_patients": f"[{'|'.join(MaskMode)}]",
-            "format": f"[{'|'.join(Format)}]"}
+            "format": f"[{'|'.join(Format)}]", "visit": "PATIENT,DATE,NPI"}
 
 
 def _version(value: bool) -> None:
@@ -311,6 +311,9 @@ from nmr_audit.commands import consult  # noqa: E402  (sample, extrapolate: the 
 
 app.command(epilog=consult.SAMPLE_EPILOG)(consult.run_command(consult.sample))
 app.command(epilog=consult.EXTRAPOLATE_EPILOG)(consult.run_command(consult.extrapolate))
+from nmr_audit.commands import explain  # noqa: E402  (one visit's unit decision)
+
+app.command(epilog=explain.EPILOG)(consult.run_command(explain.explain))
 
 
 def command() -> Any:

@@ -374,3 +374,94 @@ def allotment_text(allotment: pd.Series) -> pd.Series:
                 _pick([cq > 0], [_cat(" (", _s(cq), " with CQ/CO)")], ""))
     joined = _joined(parents, said, ", ", len(allotment))
     return pd.Series(joined, index=allotment.index, dtype="str")
+
+
+def describe_visit(visit: pd.Series, notes: pd.DataFrame, services: pd.DataFrame, lines: pd.DataFrame,
+                   findings: pd.DataFrame) -> str:
+    """One visit's unit decision as `nmr-audit explain` prints it: the visit, its explanation, the
+    allotment as a table, 97112's and all timed units billed against supported, then its notes
+    (credential, NPI, session, minutes per code), claim lines and findings. `visit`: a row of
+    visits.parquet; the frames: the run's rows of that visit (empty where the run lacks them)."""
+    said = [f"Visit of patient {visit['patient_id']} on {_day(visit['date_of_service'])} under NPI "
+            f"{visit['rendering_npi']} (clinic {_or(visit.get('clinic_id'))}; payer {_or(visit.get('payer_type'))}"
+            f"{_also(visit.get('payer_id'))}, {_or(visit.get('rule_basis'))} rule)", ""]
+    explanation = visit.get("explanation")
+    said += ["How the units were decided:",
+             f"  {explanation}" if isinstance(explanation, str) else
+             "  (this run's visits.parquet has no explanation: it was written before nmr-audit explained units; "
+             "audit the exports again)", ""]
+    allotment = visit.get("allotment")
+    entries = list(allotment) if allotment is not None and not isinstance(allotment, float) else []
+    if entries:
+        said += ["Allotment (units the minutes support, per timed code):",
+                 f"  {'code':<7}{'minutes':>9}{'units':>7}{'with CQ/CO':>12}"]
+        said += [f"  {e['cpt_code']:<7}{_or(e['minutes'], 'total'):>9}{e['units']:>7}{e['cq_units']:>12}"
+                 for e in entries]
+        said.append("")
+    said += [f"97112: billed {_int(visit.get('billed_units_97112'))}, supported {_int(visit.get('supported_units_97112'))}"
+             f", beyond the minutes {_int(visit.get('excess_units_97112'))}; all timed codes: billed "
+             f"{_int(visit.get('billed_timed_units'))}, supported {_int(visit.get('supported_timed_units'))}", ""]
+    said += _notes(notes, services) + _lines(lines) + _findings(findings)
+    return "\n".join(said).rstrip() + "\n"
+
+
+def _notes(notes: pd.DataFrame, services: pd.DataFrame) -> list[str]:
+    if notes.empty:
+        return ["Notes: none", ""]
+    minutes = {}
+    if not services.empty:
+        ordered = services.sort_values(["note_id", "cpt_code"], kind="stable")
+        for note_id, group in ordered.groupby("note_id", sort=False):  # a visit's few notes
+            minutes[note_id] = ", ".join(f"{c} {int(m)}" for c, m in zip(group["cpt_code"], group["minutes"],
+                                                                          strict=True) if pd.notna(m))
+    said = [f"Notes ({len(notes)}):"]
+    for note in notes.sort_values("note_id", kind="stable").to_dict("records"):
+        own = note.get("note_rendering_npi") or note.get("rendering_npi")
+        supervised = f" (supervised by {note['supervising_npi']})" if pd.notna(note.get("supervising_npi")) else ""
+        report = "; progress report" if note.get("progress_report") is True else ""
+        said.append(f"  {note['note_id']}  {_or(note.get('provider_credential'))}  NPI {own}{supervised}  "
+                    f"{_or(note.get('time_in'))}–{_or(note.get('time_out'))}  treatment "
+                    f"{_int(note.get('total_treatment_minutes'))} min, timed {_int(note.get('total_timed_minutes'))} min"
+                    f"; minutes per code: {minutes.get(note['note_id']) or 'not itemized'}{report}")
+    return [*said, ""]
+
+
+def _lines(lines: pd.DataFrame) -> list[str]:
+    if lines.empty:
+        return ["Claim lines: none", ""]
+    said = [f"Claim lines ({len(lines)}):"]
+    for line in lines.sort_values(["claim_id", "line_number"], kind="stable").to_dict("records"):
+        modifiers = line.get("modifiers")
+        shown = ",".join(str(m) for m in modifiers) if modifiers is not None and not isinstance(modifiers, str | float) \
+            else _or(modifiers, "")
+        charge = f"  charged ${line['charge_amount']:,.2f}" if pd.notna(line.get("charge_amount")) else ""
+        said.append(f"  {line['claim_id']} line {line['line_number']}  {line['cpt_code']} × {line['units']}  "
+                    f"{shown or 'no modifiers'}{charge}")
+    return [*said, ""]
+
+
+def _findings(findings: pd.DataFrame) -> list[str]:
+    if findings.empty:
+        return ["Findings: none"]
+    said = [f"Findings ({len(findings)}):"]
+    for finding in findings.to_dict("records"):
+        dollars = finding.get("dollars_at_risk")
+        money = f"  ${dollars:,.2f}" if dollars is not None and pd.notna(dollars) else ""
+        said.append(f"  {finding['severity']}  {finding['rule_id']}{money}  {finding['message']}")
+    return said
+
+
+def _day(value: object) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d") if value is not None and pd.notna(value) else "—"
+
+
+def _or(value: object, missing: str = "—") -> str:
+    return missing if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _also(value: object) -> str:
+    return f" {value}" if isinstance(value, str) and value not in ("", "nan", "<NA>") else ""
+
+
+def _int(value: object) -> str:
+    return "—" if value is None or pd.isna(value) else str(int(value))
