@@ -30,7 +30,7 @@ TABLE_ROWS = 2000
 VISIT_GROUPS = 300
 QUARANTINE_ROWS = 500
 # The findings table: what to act on first, so that it is visible without scrolling sideways.
-FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "date_of_service",
+FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "why", "date_of_service",
                    "clinic_id", "clinic_name", "rendering_npi", "provider_name", "claim_id", "line_number",
                    "note_id", "patient_id", "payer_type", "field"]
 GROUPED_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "claim_id", "fix"]
@@ -80,8 +80,12 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         findings = findings.assign(visit=visit_number(findings))
     if data.names.any:
         findings = with_names(findings, data.names)
-    table = findings.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
+    explained = _with_why(findings, data)
+    table = explained.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
     shown = _cells(table[[c for c in FINDING_COLUMNS if c in table.columns]].head(TABLE_ROWS))
+    why = dict(zip(table["why"].head(TABLE_ROWS), table["explanation"].head(TABLE_ROWS), strict=True)) \
+        if "why" in table.columns else {}
+    why.pop("", None)
     fixes = data.rules.set_index("rule_id")["fix"] if len(data.rules) else pd.Series(dtype="str")
     masked = context.get("masking", "keep") != "keep"
     specs = chart_specs(data)
@@ -97,7 +101,9 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         claims=_cells(claims.head(50)), weights=_cells(weights[["rule_id", "weight", "why", "source"]]),
         rules=_rules(data),
         findings=shown, total_findings=len(findings), table_rows=TABLE_ROWS,
-        groups=_groups(data, findings.assign(fix=findings["rule_id"].map(fixes)) if len(findings) else findings),
+        groups=(groups := _groups(data, findings.assign(fix=findings["rule_id"].map(fixes)) if len(findings)
+                                  else findings)),
+        why=why, rendered={str(g["visit"]) for g in groups},
         visit_groups=VISIT_GROUPS, total_groups=len(data.visit_groups),
         quarantine=_cells(data.quarantine.drop(columns=["cells"]) if masked else data.quarantine,
                           limit=QUARANTINE_ROWS),
@@ -108,6 +114,17 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
     )
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _with_why(findings: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    """`findings` with `explanation` (its visit's unit decision, for a finding about units:
+    `report_data.finding_explanations`, in the findings' order) and `why`: the visit number, by
+    which the row links to the visit's group and its explanation, where there is one."""
+    if len(data.explanations) != len(findings) or findings.empty:
+        return findings
+    said = pd.Series(data.explanations.to_numpy(), index=findings.index, dtype="str")
+    why = findings["visit"].astype("int64").astype("str").where(said.notna(), "")
+    return findings.assign(explanation=said, why=why)
 
 
 def _since(data: ReportData) -> dict[str, Any] | None:

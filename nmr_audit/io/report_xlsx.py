@@ -26,6 +26,7 @@ import pandas as pd
 import xlsxwriter
 
 from nmr_audit.contract import VISIT_KEY
+from nmr_audit.explain import allotment_text
 from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import with_names
 from nmr_audit.report_data import ReportData, joined, severity_rank
@@ -66,7 +67,8 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
              context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Workbook:
     """`findings`, `claims`, `visits` as they should appear (masked already).
 
-    The Visits sheet holds the visits that need a look — units beyond the minutes, no note, or
+    The Findings sheet says, beside each finding about units, how its visit's units were decided
+    (`explanation`). The Visits sheet holds the visits that need a look — units beyond the minutes, no note, or
     any finding — each with `why_listed` and the `rules` of its findings (all visits are in
     visits.parquet). The Quarantine sheet shows the rows' cells unless `context["masking"]`
     masks patient ids (then only file, line and reason).
@@ -74,6 +76,7 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
     masked = context.get("masking", "keep") != "keep"
     quarantine = data.quarantine.drop(columns=["cells"]) if masked and "cells" in data.quarantine else data.quarantine
     listed = _needing_attention(visits, findings)
+    findings = with_explanations(findings, data.explanations)
     whole = {"Findings": with_names(findings, data.names) if data.names.any else findings,
              "Claims at risk": claims, "Visits": listed, "Quarantine": quarantine}
     totals = {name: len(frame) for name, frame in whole.items()} | {"Quarantine": data.quarantine_total}
@@ -81,9 +84,22 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
              for name in whole if totals[name] > rows]
     sheets = {name: frame.head(rows) for name, frame in whole.items()}
     sheets["Visits"] = _why_listed(sheets["Visits"], findings)
+    if "allotment" in sheets["Visits"].columns:  # a list of structs, said in words for a cell
+        sheets["Visits"] = sheets["Visits"].assign(allotment=allotment_text(sheets["Visits"]["allotment"]))
     if data.names.any:
         sheets["Visits"] = with_names(sheets["Visits"], data.names)
     return Workbook(replace(data, since_last_night=None), context, sheets, notes, _since_cut(data, rows))
+
+
+def with_explanations(findings: pd.DataFrame, explanations: pd.Series) -> pd.DataFrame:
+    """`findings` with `explanation` after `message`: a unit finding's visit's unit decision
+    (`report_data.finding_explanations`, one per finding in the same order), else empty."""
+    if len(explanations) != len(findings) or "explanation" in findings.columns:
+        return findings
+    at = list(findings.columns).index("message") + 1 if "message" in findings.columns else len(findings.columns)
+    explained = findings.copy()
+    explained.insert(at, "explanation", pd.Series(explanations.to_numpy(), index=findings.index, dtype="str"))
+    return explained
 
 
 def _since_cut(data: ReportData, rows: int) -> dict[str, Any] | None:

@@ -276,3 +276,37 @@ def test_the_nightly_chart_fits_beside_the_others_at_every_width(nightly, width)
     nights = {c["id"]: c for c in charts}["chart-nights"]
     assert nights["legend"] == ["dollars at risk", "resolved (dollars)"]
     assert {"dollars", "night (as of)"} <= set(nights["axes"])
+
+
+WHY = """
+var link = document.querySelector("#findings a.why");
+var out = { links: document.querySelectorAll("#findings a.why").length, title: link.getAttribute("title") };
+var row = link.closest("tr");
+out.rule = row.cells[1].textContent;
+document.getElementById("filter").value = "nothing-matches-this";
+document.getElementById("filter").dispatchEvent(new Event("input"));
+link.click();
+out.list_hidden = document.getElementById("findings-list").hidden;
+var target = document.getElementById("visit-" + link.getAttribute("data-visit"));
+out.shown = target.classList.contains("shown") && !target.hidden;
+out.head = target.rows[0].textContent;
+out.filter = document.getElementById("filter").value;
+return out;
+"""
+
+
+def test_a_unit_finding_links_to_how_its_visits_units_were_decided(report):
+    html = report[0].read_text()
+    _, data, findings, _ = report
+    about_units = findings["rule_id"].isin(["UNITS_EXCEED_TIME", "TIMED_UNITS_EXCEED_TOTAL", "NO_NOTE"])
+    assert about_units.any() and data.explanations[about_units.to_numpy()].notna().all()
+    assert not data.explanations[findings["rule_id"].eq("NOTE_UNSIGNED").to_numpy()].notna().any()  # not about units
+    assert 'class="why"' in html and 'id="visit-' in html and "how the units were decided" in html
+
+
+@needs_chromium
+def test_clicking_why_shows_the_visits_group_with_its_explanation(report):
+    got = probe(report[0], WHY, width=1280, height=1000)
+    assert got["links"] > 0 and got["title"] == EXPLANATION
+    assert got["list_hidden"] is True and got["shown"] is True and got["filter"] == ""
+    assert EXPLANATION in got["head"]

@@ -45,7 +45,9 @@ def test_sheets_and_headers(workbook):
     assert book.sheetnames == ["Summary", "Rules", "Findings", "Claims at risk", "Visits", "By clinic and rule",
                                "Quarantine", "Unreadable fields"]
     sheet = book["Findings"]
-    assert [c.value for c in sheet[1]] == list(findings.columns)
+    columns = list(findings.columns)
+    assert [c.value for c in sheet[1]] == [*columns[:columns.index("message") + 1], "explanation",
+                                           *columns[columns.index("message") + 1:]]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     assert sheet.max_row == len(findings) + 1 and sheet.column_dimensions["M"].width >= 20
     assert book["Summary"]["A1"].value == "nmr-audit denial-risk workbook"
@@ -211,3 +213,20 @@ def _plain(data, findings, reference, tmp_path):
     visits = reconcile_visits(*tables(visit(patient_id="X")), reference)
     write_workbook(path, cut_sheets(data, findings, claim_risk(findings, reference.denial_weights), visits, {}))
     return path
+
+
+def test_findings_about_units_carry_their_visits_explanation_and_the_allotment_reads_in_words(workbook):
+    book, _, _ = workbook
+    sheet = book["Findings"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+    over = next(r for r in rows if r["rule_id"] == "UNITS_EXCEED_TIME")
+    assert over["explanation"] == "cms: 97112 alone, 20 timed min → 1 unit; 97112 gets 1 full unit (no unit is left " \
+        "over for its 5 min remaining); billed 97112 3 → 2 over; all timed codes billed 3 against 1 → 2 over"
+    no_note = next(r for r in rows if r["rule_id"] == "NO_NOTE")
+    assert no_note["explanation"].startswith("no note documents this visit")
+    assert all(r["explanation"] is None for r in rows if r["rule_id"] in ("NOTE_UNSIGNED", "CANALITH_AS_97112"))
+    visits = book["Visits"]
+    header = [c.value for c in visits[1]]
+    allotments = [row[header.index("allotment")].value for row in visits.iter_rows(min_row=2)]
+    assert "97112 20 min → 1" in allotments and "explanation" in header
