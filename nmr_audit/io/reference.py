@@ -25,6 +25,8 @@ REQUIRED = {
     "modifiers": ("modifier", "kind", "source"),
     "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
     "payers": ("payer_id", "payer_type", "rule_basis", "medicare_rules", "verified", "source"),
+    "therapy_thresholds": ("year", "payer_type", "bucket", "therapy_modifiers", "kx_threshold", "review_threshold",
+                           "effective_from", "verified", "source"),
 }
 # Optional tables: read when the folder has them (names shown beside ids in the reports).
 OPTIONAL = {
@@ -33,7 +35,7 @@ OPTIONAL = {
 }
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
-           "modifier_indicator": "int64"}
+           "modifier_indicator": "int64", "kx_threshold": "float64", "review_threshold": "float64"}
 DATES = ("effective_from", "effective_to")
 
 
