@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_tables
+from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_tables, bucket_therapy
 from flows.outputs import CanonicalTables, Sharing, WorkbookWriter, write_outputs
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from flows.prefect_server import flow_guard
@@ -65,14 +65,24 @@ from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
 from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
+from nmr_audit.pipeline import PROGRESS_SKIPPED
 from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.faults import checkpoint
 from nmr_audit.runtime.last_night import earlier_nights, state_findings
 from nmr_audit.runtime.permissions import Access
-from nmr_audit.runtime.state import PATIENT_DAY, read_state, rows_to_reaudit, touched_days
+from nmr_audit.runtime.state import (
+    PATIENT_DAY,
+    THERAPY_AMOUNTS,
+    TREATMENT_DAYS,
+    read_state,
+    rows_to_reaudit,
+    therapy_history,
+    touched_days,
+)
 from nmr_audit.since_last_night import SinceLastNight, since_last_night
 from nmr_audit.sizes import BATCH_ROWS, BUCKETS_AT_ONCE, LINES_PER_BUCKET, WORKBOOK_ROWS
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
+from nmr_audit.therapy import TherapyHistory, progress_recorded, therapy_amounts, treatment_days
 from nmr_audit.visits import in_visit_order
 
 Severity = Literal["info", "low", "medium", "high"]
@@ -93,6 +103,7 @@ class TableIntake:
     files: pd.DataFrame  # table, source_file (path, or path#sheet), file, sheet, format, sha256, rows_read
     skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
     ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
+    progress_reports: bool = False  # some note has a progress_report value (PROGRESS_REPORT_OVERDUE applies)
 
 
 @dataclass
@@ -151,6 +162,7 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                            pd.DataFrame(columns=["table", SOURCE_FILE, "file", "sheet", "format", "sha256", "rows_read"]))
     table_mapping = mapping.for_table(table)
     keys, held, stats, skipped, ignored = [], [], [], [], []
+    progress = False
     options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
                           decimal_mark=table_mapping.decimal_mark)
     try:
@@ -167,6 +179,8 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                     _spill(spill, table, part)
                     checkpoint("reading")
                     keys.append(part.rows[[*UNIQUE_KEYS[table], *LINEAGE]].astype({SOURCE_FILE: source}))
+                    progress = progress or ("progress_report" in part.rows.columns
+                                            and bool(part.rows["progress_report"].notna().any()))
                     held.append(part.quarantine)
                     columns.update(part.ignored_columns)
                     quarantined += len(part.quarantine)
@@ -188,7 +202,7 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
         {**{c: pd.Series(dtype="str") for c in UNIQUE_KEYS[table]}, SOURCE_FILE: pd.Series(dtype=source),
          SOURCE_ROW: pd.Series(dtype="int64")})
     return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats), skipped, ignored)
+                       pd.DataFrame(stats), skipped, ignored, progress)
 
 
 def _spill(spill: Spill, table: str, part: Conformed) -> None:
@@ -210,15 +224,18 @@ class Audit:
     docs: Path | None
     seconds: dict[str, float]
     bucket_workers: int = 0  # worker processes that audited buckets beside the flow's own
+    skipped: dict[str, str] = field(default_factory=dict)  # rule_id → why it was not applied (summary.json)
 
 
 @task(name="audit bucket", cache_policy=NO_CACHE)
 def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
-                 runner: BucketRunner, quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
+                 runner: BucketRunner, quarantined_notes: pd.DataFrame | None = None,
+                 progress: bool = False) -> BucketAudit:
     """Reconcile and apply the rules to one bucket of patients (in this process's threads or in
-    a worker process: `flows.buckets`); `quarantined_notes` (the run's) raise NOTE_QUARANTINED."""
+    a worker process: `flows.buckets`); `quarantined_notes` (the run's) raise NOTE_QUARANTINED;
+    `progress`: the run's notes say which are progress reports."""
     checkpoint("bucket")
-    done = runner.audit(bucket, spill, copies, reference, quarantined_notes)
+    done = runner.audit(bucket, spill, copies, reference, quarantined_notes, progress)
     visits, findings = done.audited.visits, done.audited.findings
     get_run_logger().info("bucket %d/%d: %d claim line(s), %d visit(s) with 97112 (%d bill more units than "
                           "documented), %d finding(s)", bucket + 1, spill.buckets, done.claim_lines, len(visits),
@@ -252,7 +269,7 @@ def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: S
     copies = LaterCopies(claims.duplicates, notes.duplicates)
     held = held_notes(notes.quarantine)  # small: the visit keys of the notes set aside at intake
     try:
-        futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner, held)
+        futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner, held, notes.progress_reports)
                    for b in range(spill.buckets)]
         return Buckets([future.result() for future in futures], started, runner.workers)
     except (RuleEngineError, BucketWorkerError) as problem:
@@ -263,6 +280,8 @@ def merge_buckets(buckets: Buckets, docs: Path | None) -> Audit:
     """The buckets' visits and findings in the order of a whole run."""
     done = buckets.done
     seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
+    skipped = {rule: why for d in done for rule, why in d.audited.skipped.items()  # skipped by every bucket
+               if all(rule in other.audited.skipped for other in done)}
     held = pd.concat([d.held for d in done], ignore_index=True)
     findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
     visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
@@ -274,7 +293,7 @@ def merge_buckets(buckets: Buckets, docs: Path | None) -> Audit:
     get_run_logger().info("audited %d bucket(s): %d visit(s) with 97112, %d finding(s) (%s)", count,
                           len(visits), len(findings), ", ".join(
                               f"{k} {v}" for k, v in findings["severity"].value_counts().items()) or "none")
-    return Audit(visits, findings, held, docs, seconds, buckets.workers)
+    return Audit(visits, findings, held, docs, seconds, buckets.workers, skipped)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -508,6 +527,7 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, 
     summary["findings"] = findings_totals(audit.findings, applied)
     summary["visits"] = visit_totals(audit.visits)
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
+    summary["rules_skipped"] = [{"rule_id": r, "reason": why} for r, why in sorted(audit.skipped.items())]
     summary["reference_unverified"] = unverified_rows(ref)
     return summary
 
@@ -535,17 +555,33 @@ def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, refere
     started = time.perf_counter()
     work = Path(out) / f".work-{uuid.uuid4().hex[:12]}"
     lines, visit_notes, services, held = bucket_tables(spill, 0, LaterCopies(claims.duplicates, notes.duplicates))
+    therapy = run_therapy(lines, visit_notes, reference, bucket_therapy(spill, 0))  # a partition sees its patients' year
+    progress = notes.progress_reports or progress_recorded(visit_notes, therapy)
     try:
-        folders = split_partitions(lines, visit_notes, services, str(work), held_notes(notes.quarantine))
-        done = audit_partition.map(folders, reference=unmapped(reference),
-                                   expectations=unmapped(expectations)).result()
+        folders = split_partitions(lines, visit_notes, services, str(work), held_notes(notes.quarantine), therapy)
+        done = audit_partition.map(folders, reference=unmapped(reference), expectations=unmapped(expectations),
+                                   progress=unmapped(progress)).result()
         visits, findings = merge_partitions(done)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     get_run_logger().info("partitioned audit: %d partition(s); Data Docs are written by single-process "
                           "runs only", len(folders))
     seconds = time.perf_counter() - started
-    return Audit(visits, findings, held, None, {"audit_buckets": seconds})
+    skipped = {} if progress else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
+    return Audit(visits, findings, held, None, {"audit_buckets": seconds}, skipped=skipped)
+
+
+def run_therapy(lines: pd.DataFrame, visit_notes: pd.DataFrame, reference: ReferenceData,
+                earlier: TherapyHistory | None) -> TherapyHistory:
+    """Every patient's therapy of the run (amounts and treatment days), after the earlier
+    nights' (`earlier`, where the run has a nightly state), each claim line and note once: a
+    partition audits one clinic and month, and counts the rest of its patients' year from this."""
+    amounts, days = therapy_amounts(lines, reference), treatment_days(visit_notes, reference)
+    if earlier is not None:
+        amounts = pd.concat([earlier.amounts, amounts], ignore_index=True)
+        days = pd.concat([earlier.days, days], ignore_index=True)
+    return TherapyHistory(amounts.drop_duplicates(["claim_id", "line_number"], keep="last").reset_index(drop=True),
+                          days.drop_duplicates(["note_id"], keep="last").reset_index(drop=True))
 
 
 @task(name="add history", cache_policy=NO_CACHE)
@@ -558,10 +594,15 @@ def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str,
     state = read_state(folder)
     tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
                if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
+    new_files = [str(p) for paths in files.values() for p in paths]
+    patients = pd.concat([f["patient_id"] for f in tonight.values() if f is not None] or [pd.Series(dtype="str")])
+    therapy = therapy_history(state, patients, new_files)
+    if therapy is not None:  # the beneficiaries' year: KX totals and treatment days, beside their rows
+        for name, rows in ((THERAPY_AMOUNTS, therapy.amounts), (TREATMENT_DAYS, therapy.days)):
+            spill.add(name, rows, patient_buckets(rows["patient_id"].astype("str"), spill.buckets))
     touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
     start = pd.Timestamp(since) if since else pd.Timestamp.min
-    due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None},
-                          [str(p) for paths in files.values() for p in paths], start)
+    due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None}, new_files, start)
     added = {}
     for table in (CLAIM_LINES, VISIT_NOTES):
         rows = due[table]
@@ -584,7 +625,9 @@ def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str,
     get_run_logger().info("history: %d patient-day(s) touched; %d claim line(s) and %d note(s) of earlier nights "
                           "audited again", len(touched), added.get(CLAIM_LINES, 0), added.get(VISIT_NOTES, 0))
     return {"rows_audited_again": added, "patient_days_touched": len(touched),
-            "since": start.date().isoformat() if since else None}, touched
+            "since": start.date().isoformat() if since else None,
+            "therapy_rows": {"therapy_amounts": len(therapy.amounts), "treatment_days": len(therapy.days)}
+            if therapy is not None else None}, touched
 
 
 @task(name="compare with the last night", cache_policy=NO_CACHE)

@@ -29,6 +29,9 @@ from nmr_audit.io.memory import give_back_memory, keep_imports_out_of_collection
 from nmr_audit.io.spill import Spill
 from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
+from nmr_audit.therapy import TherapyHistory
+
+THERAPY_AMOUNTS, TREATMENT_DAYS = "therapy_amounts", "treatment_days"  # earlier nights' rows, spilled by patient
 
 
 class BucketWorkerError(RuntimeError):
@@ -70,15 +73,27 @@ def bucket_tables(spill: Spill, bucket: int, copies: LaterCopies
     return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
 
 
+def bucket_therapy(spill: Spill, bucket: int) -> TherapyHistory | None:
+    """The bucket's patients' earlier therapy (the nightly state's `therapy_amounts` and
+    `treatment_days`, spilled by `flows.audit.add_history`), or None in a run without history."""
+    if THERAPY_AMOUNTS not in spill.tables and TREATMENT_DAYS not in spill.tables:
+        return None
+    none = TherapyHistory.none()
+    return TherapyHistory(spill.load(THERAPY_AMOUNTS, bucket) if THERAPY_AMOUNTS in spill.tables else none.amounts,
+                          spill.load(TREATMENT_DAYS, bucket) if TREATMENT_DAYS in spill.tables else none.days)
+
+
 def audit_one(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData, rules: RuleEngine,
-              quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
+              quarantined_notes: pd.DataFrame | None = None, progress: bool = False) -> BucketAudit:
     """Load, audit and let go of one bucket in one call, so that nothing of it outlives the call
     in whichever process ran it. `quarantined_notes` (`facts.held_notes` of the run's quarantine)
-    are cut to the bucket's patients."""
+    are cut to the bucket's patients; their earlier therapy (`bucket_therapy`) counts toward the
+    KX threshold and progress reports; `progress`: the run's notes say which are progress reports."""
     lines, visit_notes, services, held = bucket_tables(spill, bucket, copies)
     if quarantined_notes is not None and len(quarantined_notes):
         quarantined_notes = quarantined_notes[patient_buckets(quarantined_notes["patient_id"], spill.buckets) == bucket]
-    audited = audit_tables(lines, visit_notes, services, reference, rules, quarantine=quarantined_notes)
+    audited = audit_tables(lines, visit_notes, services, reference, rules, quarantine=quarantined_notes,
+                           therapy=bucket_therapy(spill, bucket), progress=progress)
     count = len(lines)
     del lines, visit_notes, services
     give_back_memory()
@@ -108,15 +123,15 @@ class BucketRunner:
                 self._slots.put(None)
 
     def audit(self, bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
-              quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
+              quarantined_notes: pd.DataFrame | None = None, progress: bool = False) -> BucketAudit:
         slot = self._slots.get()
         try:
             if slot is not None:
-                return audit_one(bucket, spill, copies, reference, slot, quarantined_notes)
+                return audit_one(bucket, spill, copies, reference, slot, quarantined_notes, progress)
             assert self._pool is not None
             try:
                 return self._pool.submit(_audit_in_worker, bucket, spill, copies, reference,
-                                         quarantined_notes).result()
+                                         quarantined_notes, progress).result()
             except BrokenProcessPool as exc:
                 raise BucketWorkerError(
                     f"the worker process auditing bucket {bucket + 1} of {spill.buckets} stopped (out of memory?): "
@@ -142,5 +157,5 @@ def _ready() -> None:
 
 
 def _audit_in_worker(bucket: int, spill: Spill, copies: LaterCopies, reference: ReferenceData,
-                     quarantined_notes: pd.DataFrame | None = None) -> BucketAudit:
-    return audit_one(bucket, spill, copies, reference, _ENGINE[0], quarantined_notes)
+                     quarantined_notes: pd.DataFrame | None = None, progress: bool = False) -> BucketAudit:
+    return audit_one(bucket, spill, copies, reference, _ENGINE[0], quarantined_notes, progress)

@@ -23,17 +23,21 @@ from nmr_audit.io.writers import write_parquet
 from nmr_audit.partition import partition_labels, payer_history
 from nmr_audit.pipeline import audit_tables
 from nmr_audit.reference import ReferenceData
+from nmr_audit.therapy import TherapyHistory
 from nmr_audit.visits import in_visit_order
 
 INPUTS = ("claim_lines", "visit_notes", "note_services", "history")
+AMOUNTS, DAYS = "therapy_amounts", "treatment_days"  # the year of the partition's patients beyond it
 _ENGINES = threading.local()  # a GX context is never shared between threads
 
 
 @task(name="split into partitions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def split_partitions(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_services: pd.DataFrame,
-                     work: str, quarantined_notes: pd.DataFrame | None = None) -> list[str]:
+                     work: str, quarantined_notes: pd.DataFrame | None = None,
+                     therapy: TherapyHistory | None = None) -> list[str]:
     """One folder per clinic and month with that partition's canonical tables, and the
-    quarantined notes (`facts.held_notes`) of its patients."""
+    quarantined notes (`facts.held_notes`) and the therapy of the year (`therapy`: the run's and
+    earlier nights' amounts and treatment days) of its patients."""
     line_label, note_label = partition_labels(claim_lines, visit_notes)
     service_label = note_services["note_id"].map(pd.Series(note_label.to_numpy(), index=visit_notes["note_id"]))
     history = payer_history(claim_lines)
@@ -50,6 +54,9 @@ def split_partitions(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_
         write_parquet(history[history["patient_id"].isin(patients)], folder / "history.parquet")
         if quarantined_notes is not None and len(quarantined_notes):
             write_parquet(quarantined_notes[quarantined_notes["patient_id"].isin(patients)], folder / "held.parquet")
+        if therapy is not None:
+            write_parquet(therapy.amounts[therapy.amounts["patient_id"].isin(patients)], folder / f"{AMOUNTS}.parquet")
+            write_parquet(therapy.days[therapy.days["patient_id"].isin(patients)], folder / f"{DAYS}.parquet")
         (folder / "label.txt").write_text(label, encoding="utf-8")
         folders.append(str(folder))
     get_run_logger().info("split into %d partition(s) by clinic and month", len(folders))
@@ -57,13 +64,17 @@ def split_partitions(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_
 
 
 @task(name="audit partition", cache_policy=NO_CACHE)
-def audit_partition(folder: str, reference: ReferenceData, expectations: str | None) -> str:
-    """Reconcile and apply the rules to one partition; write its visits and findings beside it."""
+def audit_partition(folder: str, reference: ReferenceData, expectations: str | None, progress: bool = False) -> str:
+    """Reconcile and apply the rules to one partition; write its visits and findings beside it.
+    `progress`: the run's notes say which are progress reports."""
     path = Path(folder)
     tables = {name: read_canonical(path / f"{name}.parquet") for name in INPUTS}
     held = read_canonical(path / "held.parquet") if (path / "held.parquet").exists() else None
+    therapy = TherapyHistory(read_canonical(path / f"{AMOUNTS}.parquet"), read_canonical(path / f"{DAYS}.parquet")) \
+        if (path / f"{AMOUNTS}.parquet").exists() else None
     audited = audit_tables(tables["claim_lines"], tables["visit_notes"], tables["note_services"], reference,
-                           rule_engine(expectations), history=tables["history"], quarantine=held)
+                           rule_engine(expectations), history=tables["history"], quarantine=held, therapy=therapy,
+                           progress=progress)
     write_parquet(audited.visits, path / "visits.parquet")
     write_parquet(audited.findings, path / "findings.parquet")
     get_run_logger().info("partition %s: %d visit(s), %d finding(s)",

@@ -34,17 +34,17 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     payer (default: these claim lines); `quarantine`: the quarantined rows of the same patients
     (their notes' visit keys make NOTE_QUARANTINED instead of NO_NOTE); `therapy`: the same
     patients' earlier therapy from outside these rows (KX totals, treatment days); `progress`:
-    whether the run's notes say which are progress reports (default: these notes or `therapy`
-    do). `Audited.skipped` names PROGRESS_REPORT_OVERDUE when nothing says so."""
+    the run's notes say which are progress reports (else: whether these notes or `therapy` do).
+    `Audited.skipped` names PROGRESS_REPORT_OVERDUE when nothing says so."""
     started = time.perf_counter()
     visit_notes = match_notes(claim_lines, visit_notes)  # once, for the reconciliation and the facts
     visits = reconcile_visits(claim_lines, visit_notes, note_services, reference, history)
     reconciled = time.perf_counter()
-    recorded = progress_recorded(visit_notes, therapy) if progress is None else progress
+    recorded = bool(progress) or progress_recorded(visit_notes, therapy)
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine, therapy,
                         recorded).by_grain()
     findings = build_findings(rules.validate(facts), facts)
-    skipped = {} if recorded or visit_notes.empty else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
+    skipped = {} if recorded else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
     return Audited(visits, findings, {"reconcile_units": reconciled - started,
                                       "apply_rules": time.perf_counter() - reconciled}, skipped)
 
