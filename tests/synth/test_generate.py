@@ -33,7 +33,7 @@ def test_streams_in_chunks_without_changing_row_counts(tmp_path, monkeypatch):
 
 
 def test_clean_data_is_valid_and_realistic(tmp_path):
-    write_dataset(tmp_path, visits=240, seed=3, defect_rate=0.0, style=ExportStyle(format="csv"))
+    write_dataset(tmp_path, visits=1200, seed=3, defect_rate=0.0, style=ExportStyle(format="csv"))
     claims = pd.read_csv(tmp_path / "claims" / "claims.csv", dtype=str)
     notes = pd.read_csv(tmp_path / "notes" / "notes.csv", dtype=str)
     assert parse.npi_check_digit_ok(claims["rendering_npi"]).all()
@@ -53,6 +53,13 @@ def test_clean_data_is_valid_and_realistic(tmp_path):
     code_lines = claims.groupby(["claim_id", "cpt_code"])["modifiers"].agg(lambda m: m.str.contains("CQ|CO").sum())
     assert ((claims.groupby(["claim_id", "cpt_code"]).size() == 2) & (code_lines == 1)).any()
     assert {"SYNTH-CMSWAY-PPO", "SYNTH-TRICARE-EAST"} <= set(claims["payer_id"])
+    # long Medicare courses pass the yearly therapy threshold and carry KX from there on (issue 19)
+    kx = claims[claims["modifiers"].str.contains("KX", na=False)]
+    assert len(kx) > 10 and set(kx["payer_type"]) == {"medicare"}
+    # a progress report on the therapist's note of treatment day 8, 9 or 10 of every episode of 10 days or more
+    assert set(notes["progress_report"]) == {"true", "false"}
+    reports = notes[notes["progress_report"] == "true"]
+    assert reports["provider_credential"].isin(["PT", "OT"]).all()
 
 
 def test_defects_are_injected_at_about_the_rate_and_recorded(tmp_path):
@@ -103,7 +110,8 @@ def test_clean_generated_visits_give_no_finding_and_every_injected_defect_is_fou
     pairs = set(zip(found["rule_id"], visit(found["claim_id"].fillna(found["note_id"])), strict=True))
     truth = chunk.truth.assign(visit=visit(chunk.truth["claim_id"].fillna(chunk.truth["note_id"])))
     by_defect = {d: set(truth.loc[truth["defect"] == d, "visit"]) for d in truth["defect"].unique()}
-    assert {"unreadable_note_time", "quarantined_note", "missing_assistant_modifier"} <= set(by_defect)
+    assert {"unreadable_note_time", "quarantined_note", "missing_assistant_modifier", "kx_missing",
+            "passes_review_amount", "progress_report_missing"} <= set(by_defect)
     lost = by_defect["bad_note_row"] | by_defect["missing_note"] | by_defect["bad_claim_row"]
     wanted = {(r, v) for r, v in zip(truth["expected"], truth["visit"], strict=True) if r != "QUARANTINE"}
     assert {(r, v) for r, v in wanted if v not in lost} <= pairs
