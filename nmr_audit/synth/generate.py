@@ -52,6 +52,8 @@ DEFECTS = {  # kind: the rule (or quarantine) an audit should answer it with
     "progress_report_missing": "PROGRESS_REPORT_OVERDUE",  # an episode's progress report not marked: day 11
 }
 REVIEW_MARGIN_CENTS = 10_000  # a clean two-episode course stays $100 below the review amount (defects add units)
+PER_COURSE = 4  # the kinds drawn per course, episode or claim past the threshold (far fewer than 97112
+# visits) are drawn at this multiple of the rate, so that a small sample holds them too
 REPORT_DAYS = (7, 8, 9)  # the visit (0 = the evaluation) that carries an episode's progress report: day 8–10
 UNREADABLE_TIME = "25:61"
 LEAD, ASSISTANT = "lead", "assistant"
@@ -145,8 +147,9 @@ def _courses(rng: np.random.Generator, episode: np.ndarray, defect_rate: float) 
 
 
 def _course_sizes(defect_rate: float) -> list[float]:
-    """Chances of a course of one to four episodes (four: the injected review-amount defect)."""
-    four = min(0.3, 2 * defect_rate)
+    """Chances of a course of one to four episodes (four: the injected review-amount defect, at
+    `PER_COURSE` × the rate)."""
+    four = min(0.3, PER_COURSE * defect_rate)
     return [0.65 - four, 0.15, 0.2, four]
 
 
@@ -437,13 +440,14 @@ def _threshold_defects(rng: np.random.Generator, lines: pd.DataFrame, rate: floa
                        bad_rows: set) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """KX where the beneficiary's year is past the threshold (after the other defects: the audit
     counts the lines it reads), then KX taken off a `rate` share of those claims (KX_MISSING on
-    their lines past it); the line of a course that passes the review amount (KX_REVIEW_THRESHOLD).
+    their lines past it; `PER_COURSE` × the rate); the line of a course that passes the review amount
+    (KX_REVIEW_THRESHOLD).
     `bad_rows`: visits whose 97112 line will be quarantined."""
     quarantined = lines["visit"].isin(bad_rows) & (lines["cpt_code"] == "97112")
     lines, totals = _with_kx(lines, reference, quarantined)
     past = totals[totals["cumulative_cents"] > totals["kx_cents"]]
     claims = np.array(sorted(set(past["claim_id"])))
-    chosen = set(claims[rng.random(len(claims)) < rate])
+    chosen = set(claims[rng.random(len(claims)) < min(1.0, PER_COURSE * rate)])
     at = lines["claim_id"].isin(chosen)
     lines.loc[at, "modifiers"] = lines.loc[at, "modifiers"].str.replace(r",?KX", "", regex=True)
     key = ["claim_id", "line_number"]
@@ -457,13 +461,13 @@ def _threshold_defects(rng: np.random.Generator, lines: pd.DataFrame, rate: floa
 
 def _progress_defects(rng: np.random.Generator, visits: pd.DataFrame, notes: pd.DataFrame, rate: float,
                       reference: ReferenceData, bad_rows: set) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An episode's progress report left unmarked on a `rate` share of the episodes long enough to
+    """An episode's progress report left unmarked on a `PER_COURSE` × `rate` share of the episodes long enough to
     reach an 11th treatment day; the truth is where the audit will count one (`therapy.days_since_report`
     over the notes it reads — quarantined ones left out — of Medicare-rules payers)."""
     report_notes = notes["progress_report"].fillna(False).astype("bool") & (notes["by"] == LEAD)
     long_enough = visits.groupby("episode")["k"].max() >= 10
     episodes = np.array(sorted(long_enough.index[long_enough]))
-    chosen = set(episodes[rng.random(len(episodes)) < rate])
+    chosen = set(episodes[rng.random(len(episodes)) < min(1.0, PER_COURSE * rate)])
     episode_of = notes["visit"].map(visits.set_index("visit")["episode"])
     notes = notes.assign(progress_report=notes["progress_report"].where(~(report_notes & episode_of.isin(chosen)),
                                                                         False))
