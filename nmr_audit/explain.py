@@ -40,12 +40,13 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
     """One row per (visit, timed code) of the visits whose notes itemize minutes, with the units
     the code gets and how.
 
-    `visits`: indexed by visit number, with `rule_basis` and `itemizes_minutes`; `code_minutes`:
+    `visits`: indexed by visit number, with `rule_basis`, `medicare_rules` and `itemizes_minutes`; `code_minutes`:
     `visit, cpt_code, minutes, assistant_minutes` (minutes summed over the visit's notes, and the
     share furnished by assistants). Returns `ALLOTMENT_COLUMNS`, ordered by visit then 97112
     first, then by code: `units` (CMS: full units plus a left-over unit where `left_over`, ties
     in 97112's favour, else by code; AMA: the unit table on the code's own minutes), `cq_units`
-    (`units.assistant_units` over the code's pooled minutes), `full_units`, `remaining`
+    (`units.assistant_units` over the code's pooled minutes, for a payer that follows Medicare's
+    rules — CQ/CO is Medicare's —, else 0), `full_units`, `remaining`
     (minutes % 15) and `rank` (the code's place in the queue for left-over units, 0 first).
     """
     itemized = visits.index[visits["itemizes_minutes"].to_numpy(dtype=bool)]
@@ -56,6 +57,7 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
     minutes = rows["minutes"].astype("int64")
     assistant = rows["assistant_minutes"].fillna(0).astype("int64").clip(upper=minutes)
     cms = (rows["visit"].map(visits["rule_basis"]) == "cms").to_numpy()
+    medicare = rows["visit"].map(visits["medicare_rules"]).fillna(False).to_numpy(dtype=bool)
     rank, left = cms_left_over_rank(rows.assign(minutes=minutes), favour=NMR_CODE)
     remaining = (minutes % 15).to_numpy()
     extra = cms & (rank < left) & (remaining > 0)
@@ -64,7 +66,7 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
     return pd.DataFrame({
         "visit": rows["visit"].to_numpy(), "cpt_code": rows["cpt_code"].astype("str"),
         "minutes": minutes.to_numpy(), "assistant_minutes": assistant.to_numpy(), "units": units.to_numpy(),
-        "cq_units": assistant_units(units, assistant, minutes - assistant).to_numpy(),
+        "cq_units": np.where(medicare, assistant_units(units, assistant, minutes - assistant).to_numpy(), 0),
         "full_units": (minutes // 15).to_numpy(), "remaining": remaining, "left_over": extra, "rank": rank,
     })
 
@@ -77,7 +79,8 @@ def allotment_lists(visits: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     alone = pd.DataFrame({"visit": visits.index[total_only], "cpt_code": NMR_CODE,
                           "minutes": pd.Series(pd.NA, index=range(int(total_only.sum())), dtype="Int64"),
                           "units": visits.loc[total_only, "supported_units_97112"].to_numpy(),
-                          "cq_units": visits.loc[total_only, "cq_units_97112"].to_numpy()})
+                          "cq_units": np.where(visits.loc[total_only, "medicare_rules"].fillna(False).to_numpy(dtype=bool),
+                                               visits.loc[total_only, "cq_units_97112"].to_numpy(), 0)})
     entries = pd.concat([rows[["visit", "cpt_code", "minutes", "units", "cq_units"]].astype({"minutes": "Int64"}),
                          alone], ignore_index=True)
     at = pd.Index(visits.index).get_indexer(entries["visit"].to_numpy())
