@@ -35,6 +35,9 @@ class ReferenceData:
     # medical review amount (`therapy_thresholds.csv`; issue 19). Empty: no threshold checked.
     therapy_thresholds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["year", "payer_type", "bucket", "therapy_modifiers", "kx_threshold", "review_threshold"]))
+    # PFS fees per MAC locality, where `nmr-audit reference import --pfs` wrote them (issue 19 reads
+    # them for the KX amounts of a clinic whose locality clinics.csv names); None where absent.
+    pfs_fees: pd.DataFrame | None = None
 
     @property
     def timed_codes(self) -> frozenset[str]:

@@ -32,6 +32,9 @@ REQUIRED = {
 OPTIONAL = {
     "providers": ("rendering_npi", "provider_name", "verified", "source"),
     "clinics": ("clinic_id", "clinic_name", "verified", "source"),
+    # issue 19: PFS fees by MAC locality (`nmr-audit reference import --pfs` writes them into the
+    # reference home); a clinic's locality is read from the optional clinics.csv columns mac, locality
+    "pfs_fees": ("mac", "locality", "cpt_code", "nonfacility_amount", "effective_from"),
 }
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",

@@ -154,6 +154,9 @@ def test_a_run_reads_the_home_before_the_packaged_tables_and_reference_above_bot
     assert load_reference(mine).mue.set_index("cpt_code").loc["97112", "mue"] == 4
     assert table_source("mue", mine).layer == "reference"
     assert table_source("ncci_ptp", mine).layer == "home"
+    # the imported locality fees reach the run (the KX amounts read them: tests/facts/test_therapy_year.py)
+    fees = reference.pfs_fees.astype({"locality": "str"}).set_index(["locality", "cpt_code"])
+    assert float(fees.loc[("18", "97112"), "nonfacility_amount"]) == pytest.approx(36.67)
 
 
 def test_an_earlier_quarter_imported_later_keeps_the_latest_ptp_and_adds_to_the_mue(tmp_path, cms_files):

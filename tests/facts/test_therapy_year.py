@@ -100,3 +100,20 @@ def test_earlier_nights_count_first_and_a_line_seen_again_counts_once(priced):
     again = pd.concat([earlier, tonight], ignore_index=True)  # the earlier line audited again tonight
     facts = therapy_line_facts(again, priced, history)
     assert facts["cumulative_cents"].tolist() == [245000, 251000]  # not 490,000: counted once
+
+
+def test_a_clinic_in_a_locality_with_imported_pfs_fees_counts_its_localitys_fee(priced):
+    # `nmr-audit reference import --pfs` wrote locality fees; clinics.csv names CL1's MAC and locality
+    fees = pd.DataFrame({"mac": "09102", "locality": "01", "cpt_code": "97112", "nonfacility_amount": ["40.00", "41.00"],
+                         "facility_amount": "30.00", "effective_from": pd.to_datetime(["2026-01-01", "2026-04-01"])})
+    clinics = pd.DataFrame({"clinic_id": ["CL1"], "clinic_name": ["Lakeside"], "mac": ["09102"], "locality": ["1"],
+                            "verified": [False], "source": ["test"]})
+    local = replace(priced, pfs_fees=fees, clinics=clinics)
+    claim_lines = lines(visit(date_of_service="2026-02-02", billed={"97112": 2, "97110": 1}, minutes=None),
+                        visit(date_of_service="2026-05-04", billed={"97112": 1}, minutes=None))
+    got = therapy_line_facts(claim_lines, local).set_index(["date_of_service", "cpt_code"])["allowed_cents"]
+    assert got.to_dict() == {(pd.Timestamp("2026-02-02"), "97112"): 8000,  # 2 × $40.00, the locality's fee then
+                             (pd.Timestamp("2026-02-02"), "97110"): 2450,  # no locality fee: the fee schedule's
+                             (pd.Timestamp("2026-05-04"), "97112"): 4100}  # the April edition
+    elsewhere = lines(visit(billed={"97112": 2}, minutes=None)).assign(clinic_id="CL9")  # no locality named
+    assert therapy_line_facts(elsewhere, local)["allowed_cents"].tolist() == [6000]
