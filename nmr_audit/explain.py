@@ -56,8 +56,9 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
     rows = rows.iloc[order].reset_index(drop=True)
     minutes = rows["minutes"].astype("int64")
     assistant = rows["assistant_minutes"].fillna(0).astype("int64").clip(upper=minutes)
-    cms = (rows["visit"].map(visits["rule_basis"]) == "cms").to_numpy()
-    medicare = rows["visit"].map(visits["medicare_rules"]).fillna(False).to_numpy(dtype=bool)
+    at = _positions(visits.index, rows["visit"].to_numpy())
+    cms = (visits["rule_basis"] == "cms").to_numpy()[at]
+    medicare = visits["medicare_rules"].fillna(False).to_numpy(dtype=bool)[at]
     rank, left = cms_left_over_rank(rows.assign(minutes=minutes), favour=NMR_CODE)
     remaining = (minutes % 15).to_numpy()
     extra = cms & (rank < left) & (remaining > 0)
@@ -69,6 +70,14 @@ def allotment_rows(visits: pd.DataFrame, code_minutes: pd.DataFrame) -> pd.DataF
         "cq_units": np.where(medicare, assistant_units(units, assistant, minutes - assistant).to_numpy(), 0),
         "full_units": (minutes // 15).to_numpy(), "remaining": remaining, "left_over": extra, "rank": rank,
     })
+
+
+def _positions(index: pd.Index, values: np.ndarray) -> np.ndarray:
+    """Where each of `values` (all in `index`) sits in `index`: a binary search when the index is
+    sorted (visit numbers are), else a hash lookup."""
+    if index.is_monotonic_increasing:
+        return np.searchsorted(index.to_numpy(), values)
+    return index.get_indexer(values)
 
 
 def allotment_lists(visits: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
@@ -83,7 +92,7 @@ def allotment_lists(visits: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
                                                visits.loc[total_only, "cq_units_97112"].to_numpy(), 0)})
     entries = pd.concat([rows[["visit", "cpt_code", "minutes", "units", "cq_units"]].astype({"minutes": "Int64"}),
                          alone], ignore_index=True)
-    at = pd.Index(visits.index).get_indexer(entries["visit"].to_numpy())
+    at = _positions(pd.Index(visits.index), entries["visit"].to_numpy())
     order = np.argsort(at, kind="stable")
     counts = np.bincount(at, minlength=len(visits)) if len(at) else np.zeros(len(visits), "int64")
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype("int32"))
@@ -203,9 +212,7 @@ def _per_visit_texts(rows: pd.DataFrame, index: pd.Index) -> dict[str, pa.Array]
     if rows.empty:
         return {"pool": _blank(count), "each": _blank(count), "others": _blank(count),
                 "share": _constant("97112 has no minutes", count)}
-    visit = rows["visit"].to_numpy()
-    at = (np.searchsorted(index.to_numpy(), visit) if index.is_monotonic_increasing
-          else pd.Index(index).get_indexer(visit))
+    at = _positions(pd.Index(index), rows["visit"].to_numpy())
     code = pc.cast(pa.array(rows["cpt_code"]), pa.large_string())
     minutes, units = _s(rows["minutes"].to_numpy()), _s(rows["units"].to_numpy())
     remaining = rows["remaining"].to_numpy(dtype="int64")

@@ -58,7 +58,7 @@ def cms_left_over_rank(services: pd.DataFrame, visit: str = "visit", favour: str
     left = _units_left(minutes, by_visit)
     remainder = minutes % 15
     favoured = (services["cpt_code"] == favour).to_numpy() if favour else np.zeros(len(services), bool)
-    group = pd.factorize(by_visit)[0]
+    group = by_visit.to_numpy() if pd.api.types.is_integer_dtype(by_visit) else pd.factorize(by_visit)[0]
     count = len(services)
     order = np.lexsort((np.arange(count), ~favoured, -remainder.to_numpy(), group))
     in_order = group[order]
