@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_tables, bucket_therapy
+from flows.buckets import BucketAudit, BucketRunner, BucketWorkerError, LaterCopies, bucket_claims, bucket_tables, bucket_therapy
 from flows.outputs import CanonicalTables, Sharing, WorkbookWriter, write_outputs
 from flows.partitions import audit_partition, merge_partitions, split_partitions
 from flows.prefect_server import flow_guard
@@ -37,12 +37,15 @@ from nmr_audit.contract import (
     LINEAGE,
     NOTE_SERVICES,
     QUARANTINE_COLUMNS,
+    REMITS,
     SOURCE_FILE,
     SOURCE_ROW,
     UNIQUE_KEYS,
     VISIT_NOTES,
 )
+from nmr_audit.denial import learnt_summary, learnt_weights
 from nmr_audit.digest import summary_markdown, top_findings
+from nmr_audit.editions import editions_summary
 from nmr_audit.errors import InputError
 from nmr_audit.facts import held_notes
 from nmr_audit.findings import ordered
@@ -54,12 +57,14 @@ from nmr_audit.intake import (
     conventions_for,
     duplicate_keys,
     reader_quarantine,
+    replaced_in_later_files,
+    rows_per_file,
 )
 from nmr_audit.io.discover import discover, estimated_rows
 from nmr_audit.io.mapping_file import load_mapping
 from nmr_audit.io.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.io.profile_file import load_profile
-from nmr_audit.io.readers import ReadOptions, open_export
+from nmr_audit.io.readers import ReadOptions, open_export, recognise
 from nmr_audit.io.reference import default_reference_dir, load_reference
 from nmr_audit.io.spill import Spill
 from nmr_audit.io.suites import default_expectations_dir, load_suites
@@ -67,6 +72,7 @@ from nmr_audit.mapping import IDENTITY, MappingProfile
 from nmr_audit.masking import Masking
 from nmr_audit.pipeline import PROGRESS_SKIPPED
 from nmr_audit.reference import ReferenceData
+from nmr_audit.remits import Remittances, outcome_counts, remittances, with_outcomes
 from nmr_audit.runtime.faults import checkpoint
 from nmr_audit.runtime.last_night import earlier_nights, state_findings
 from nmr_audit.runtime.permissions import Access
@@ -104,6 +110,7 @@ class TableIntake:
     skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
     ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
     progress_reports: bool = False  # some note has a progress_report value (PROGRESS_REPORT_OVERDUE applies)
+    x12_issues: list[dict[str, Any]] = field(default_factory=list)  # table, source_file, segment, code, message
 
 
 @dataclass
@@ -134,19 +141,93 @@ def load_settings(mapping: str | None, profile: str | None, reference: str | Non
 
 
 @task(name="discover inputs", cache_policy=NO_CACHE)
-def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = False
-                    ) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
+def discover_inputs(claims: list[str], notes: list[str], allow_empty: bool = False, remits: list[str] | None = None,
+                    remits_may_be_empty: bool = False) -> tuple[dict[str, list[Path]], list[dict[str, str]]] | InputError:
     """The files to read; a table given no path at all is allowed only with `allow_empty` (a
-    nightly run whose history holds that table's rows)."""
+    nightly run whose history holds that table's rows). `remits`: 835 remittance paths (`--remits`;
+    the files are listed under `remits` only when some are given); with `remits_may_be_empty` (the
+    nightly flow: payers' files come when they come) remittance folders holding no 835 yet are
+    no error, but a path that does not exist still is."""
     try:
         claim_files, skipped_claims = discover(claims, CLAIM_LINES) if claims or not allow_empty else ([], [])
         note_files, skipped_notes = discover(notes, VISIT_NOTES) if notes or not allow_empty else ([], [])
+        remit_files, skipped_remits = [], []
+        if remits and not (remits_may_be_empty and all(Path(p).is_dir() and not any(_readable_835(Path(p)))
+                                                       for p in remits)):
+            remit_files, skipped_remits = discover(remits, REMITS)
     except InputError as problem:
         return problem
-    get_run_logger().info("inputs: %d claim file(s), %d note file(s)", len(claim_files),
-                          len(note_files))
-    skipped = [{"kind": "file", "source": s.source, "reason": s.reason} for s in skipped_claims + skipped_notes]
-    return {CLAIM_LINES: claim_files, VISIT_NOTES: note_files}, skipped
+    get_run_logger().info("inputs: %d claim file(s), %d note file(s)%s", len(claim_files),
+                          len(note_files), f", {len(remit_files)} remittance file(s)" if remits else "")
+    skipped = [{"kind": "file", "source": s.source, "reason": s.reason}
+               for s in skipped_claims + skipped_notes + skipped_remits]
+    files = {CLAIM_LINES: claim_files, VISIT_NOTES: note_files}
+    return (files | {REMITS: remit_files} if remits else files), skipped
+
+
+def _readable_835(folder: Path) -> list[Path]:
+    """The 835 files a remittance folder holds now (none: nothing new from the payers)."""
+    return [p for p in folder.rglob("*") if p.is_file() and recognise(p, table=REMITS).reader is not None]
+
+
+@dataclass
+class RemitIntake:
+    """The run's 835 remittance rows (every file's, with `source_file`), what could not be read,
+    the files read (as `TableIntake.files`) and their envelope issues."""
+
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: pd.DataFrame
+    issues: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def claim_ids(self) -> pd.Series:
+        return pd.Series(self.rows["claim_id"].dropna().unique(), dtype="str") if len(self.rows) else pd.Series(
+            dtype="str")
+
+
+@task(name="read remittances", cache_policy=NO_CACHE)
+def read_remits(files: list[Path]) -> RemitIntake | InputError:
+    """Every 835 file read whole (remittances are a fraction of the claims' size): rows, rows that
+    could not be read (to the quarantine, table `remits`), files and envelope issues."""
+    frames, held, stats, issues = [], [], [], []
+    try:
+        for path in files:
+            export = open_export(path, table=REMITS)
+            for raw in export.tables:
+                frames.append(raw.frame.assign(**{SOURCE_FILE: raw.source}))
+                held.append(reader_quarantine(raw.invalid, REMITS, raw.source))
+                issues += [{"table": REMITS, SOURCE_FILE: raw.source, **i.as_dict()} for i in getattr(raw, "issues", [])]
+                stats.append({"table": REMITS, SOURCE_FILE: raw.source, "file": str(raw.path), "sheet": None,
+                              "format": raw.format, "sha256": raw.sha256, "rows_read": raw.rows_read})
+    except InputError as problem:
+        return problem
+    rows = pd.concat(frames, ignore_index=True)
+    get_run_logger().info("remittances: %d row(s) of %d service line(s) from %d file(s), %d could not be read",
+                          len(rows), int((rows["level"] == "line").sum()) if len(rows) else 0, len(files),
+                          sum(len(h) for h in held))
+    return RemitIntake(rows, pd.concat(held, ignore_index=True), pd.DataFrame(stats), issues)
+
+
+@task(name="match remittances", cache_policy=NO_CACHE)
+def match_remittances(remits: RemitIntake, spill: Spill, claims: TableIntake, notes: TableIntake,
+                      reference: ReferenceData) -> Remittances:
+    """The remittances matched to the run's audited claim lines (read back from the spill, only
+    those of the claims the remittances name), with each answered line's outcome."""
+    copies = LaterCopies(claims.duplicates, notes.duplicates)
+    wanted = set(remits.claim_ids)
+    columns = ["claim_id", "line_number", "cpt_code", "modifiers", "date_of_service", "line_control_number"]
+    parts = []
+    for bucket in range(spill.buckets):
+        lines = bucket_claims(spill, bucket, copies)[0]
+        lines = lines[lines["claim_id"].isin(wanted).to_numpy()]
+        parts.append(lines[[c for c in columns if c in lines.columns]])
+    lines = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    found = remittances(remits.rows, lines, reference.carcs)
+    get_run_logger().info("remittances: %d claim line(s) answered (%s); %d service line(s) unmatched",
+                          len(found.outcomes), ", ".join(f"{k} {v}" for k, v in outcome_counts(found.outcomes).items()
+                                                        if v) or "none", len(found.unmatched))
+    return found
 
 
 @task(name="read and validate", cache_policy=NO_CACHE)
@@ -161,12 +242,12 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                            pd.DataFrame(columns=list(QUARANTINE_COLUMNS)),
                            pd.DataFrame(columns=["table", SOURCE_FILE, "file", "sheet", "format", "sha256", "rows_read"]))
     table_mapping = mapping.for_table(table)
-    keys, held, stats, skipped, ignored = [], [], [], [], []
+    keys, held, stats, skipped, ignored, issues, replacements = [], [], [], [], [], [], []
     progress = False
     options = ReadOptions(delimiter=table_mapping.delimiter, sheet=table_mapping.sheet,
-                          decimal_mark=table_mapping.decimal_mark)
+                          decimal_mark=table_mapping.decimal_mark, x12=dict(table_mapping.x12) or None)
     try:
-        exports = [open_export(path, options) for path in files]  # a workbook's sheets are tables of their own
+        exports = [open_export(path, options, table) for path in files]  # a workbook's sheets are tables of their own
         source = pd.CategoricalDtype([raw.source for export in exports for raw in export.tables])
         for export in exports:
             skipped += [{"kind": "sheet", "source": part.source, "reason": part.reason} for part in export.skipped]
@@ -190,6 +271,9 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
                     if done >= batch_rows:
                         logger.info("%s: %s: %d row(s) validated so far", table, raw.source, done)
                 held.append(reader_quarantine(raw.invalid, table, raw.source))  # complete once the batches are read
+                issues += [{"table": table, SOURCE_FILE: raw.source, **i.as_dict()} for i in getattr(raw, "issues", [])]
+                if hasattr(raw, "replacements"):  # 837P: its replacement and void claims, for the run's other files
+                    replacements.append(raw.replacements().assign(**{SOURCE_FILE: raw.source}))
                 quarantined += len(raw.invalid)
                 ignored += [{"table": table, SOURCE_FILE: raw.source, "column": c} for c in sorted(columns)]
                 stats.append({"table": table, SOURCE_FILE: raw.source, "file": str(raw.path), "sheet": raw.sheet,
@@ -201,8 +285,24 @@ def read_table(table: str, files: list[Path], mapping: MappingProfile, reference
     all_keys = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(
         {**{c: pd.Series(dtype="str") for c in UNIQUE_KEYS[table]}, SOURCE_FILE: pd.Series(dtype=source),
          SOURCE_ROW: pd.Series(dtype="int64")})
-    return TableIntake(all_keys, duplicate_keys(all_keys, table), pd.concat(held, ignore_index=True),
-                       pd.DataFrame(stats), skipped, ignored, progress)
+    return TableIntake(all_keys, later_copies_of(all_keys, replacements, list(source.categories), table),
+                       pd.concat(held, ignore_index=True), pd.DataFrame(stats), skipped, ignored,
+                       progress_reports=progress, x12_issues=issues)
+
+
+def later_copies_of(keys: pd.DataFrame, replacements: list[pd.DataFrame], sources: list[str], table: str
+                    ) -> pd.DataFrame:
+    """The rows held back from every bucket: claim lines a later file's 837P replacement or void
+    takes back (`intake.replaced_in_later_files`, a stage over all claim lines of the run), then
+    the later copies of a unique key among the rest (`intake.duplicate_keys`)."""
+    if not replacements:
+        return duplicate_keys(keys, table)
+    superseded = replaced_in_later_files(keys, pd.concat(replacements, ignore_index=True), sources)
+    if superseded.empty:
+        return duplicate_keys(keys, table)
+    taken = pd.MultiIndex.from_frame(keys[list(LINEAGE)].astype({SOURCE_FILE: "str"})).isin(
+        pd.MultiIndex.from_frame(superseded[list(LINEAGE)]))
+    return pd.concat([superseded, duplicate_keys(keys[~taken], table)], ignore_index=True)
 
 
 def _spill(spill: Spill, table: str, part: Conformed) -> None:
@@ -337,6 +437,7 @@ def audit_flow(
     history: str | None = None,
     history_since: date | None = None,
     nightly_root: str | None = None,
+    remits: list[str] | None = None,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`
     (`_audit_into`), holding `out` for the whole run (`nmr_audit.runtime.guard`): one run at a
@@ -345,7 +446,9 @@ def audit_flow(
     earlier nights' state (`nmr_audit.runtime.state`): its rows dated `history_since` or later of
     the patients and days the inputs touch are audited again beside them. `nightly_root`: the
     nightly output root this run belongs to; the reports then compare it with the root's
-    previous run (`nmr_audit.since_last_night`)."""
+    previous run (`nmr_audit.since_last_night`). `remits`: X12 835 remittance files, folders or
+    globs: matched to the claim lines (remits.parquet), each finding's actual outcome, and the
+    denial weights learnt from them (`nmr_audit.remits`, `nmr_audit.denial`)."""
     given = {k: v for k, v in locals().items() if k != "share_with_group"}
     with flow_guard(Path(out), "run", share_with_group) as guard:
         if isinstance(guard, State):
@@ -376,6 +479,7 @@ def _audit_into(
     history: str | None = None,
     history_since: date | None = None,
     nightly_root: str | None = None,
+    remits: list[str] | None = None,
 ) -> AuditResult | State:
     """Audit 97112 claim lines against visit notes and write the run's outputs to `out`.
 
@@ -398,7 +502,7 @@ def _audit_into(
     settings = load_settings(mapping, profile, reference, expectations)
     if isinstance(settings, InputError):
         return Failed(message=settings.line())
-    plan = discover_inputs(claims, notes, allow_empty=history is not None)
+    plan = discover_inputs(claims, notes, allow_empty=history is not None, remits=remits)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
     files, skipped = plan
@@ -417,7 +521,7 @@ def _audit_into(
                 "run_id": run_id, "data_docs": data_docs, "batch_rows": batch_rows, "lines_per_bucket": lines_per_bucket,
                 "history": history, "history_since": history_since, "nightly_root": nightly_root,
                 "buckets": buckets, "buckets_at_once": buckets_at_once, "side_by_side": side_by_side,
-                "workbook_rows": workbook_rows})
+                "workbook_rows": workbook_rows, "remits": remits or []})
         finally:
             spill.close()
 
@@ -432,18 +536,32 @@ def _audit(spill: Spill, files: dict[str, list[Path]], skipped: list[dict[str, s
         if isinstance(done, State):
             return done
         claim_intake, note_intake, read_seconds, audited = done
+        remit_intake: RemitIntake | None = given["remit_intake"]
+        remitted = (match_remittances(remit_intake, spill, claim_intake, note_intake, settings.reference)
+                    if remit_intake is not None else None)  # before the spill's claim lines are written and let go
         canonical = CanonicalTables(Path(given["out"]), spill, claim_intake, note_intake)  # beside the merge
         workbooks = WorkbookWriter(own_process=spill.folder is not None)
         audit = audited if isinstance(audited, Audit) else merge_buckets(audited, docs)
-        quarantine = run_quarantine([claim_intake.quarantine, note_intake.quarantine, audit.quarantine])
+        learnt = None
+        if remitted is not None:  # each finding's actual outcome, and the weights the clinic's denials teach
+            audit.findings = with_outcomes(audit.findings, remitted.outcomes)
+            learnt = learnt_weights(audit.findings, settings.reference.denial_weights)
+        quarantine = run_quarantine([claim_intake.quarantine, note_intake.quarantine, audit.quarantine,
+                                     *([remit_intake.quarantine] if remit_intake is not None else [])])
         accounting = pd.concat([account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
-                                for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))],
+                                for t, i in ((CLAIM_LINES, claim_intake), (VISIT_NOTES, note_intake))]
+                               + ([account(remit_intake.files, rows_per_file(remit_intake.rows),
+                                           quarantine[quarantine["table"] == REMITS])] if remit_intake is not None else []),
                                ignore_index=True)
         summary = _summary(settings, given, skipped, accounting, audit, started, read_seconds,
                            (claim_intake, note_intake))
+        if remitted is not None:
+            summary["x12_envelope_issues"] += remit_intake.issues
+            summary["remits"] = remitted.totals() | {"findings_with_outcome": int(audit.findings["outcome"].notna().sum())}
+            summary["denial_weights"] = learnt_summary(learnt)
         since = compare_with_last_night(given, audit.findings, summary) if given["nightly_root"] else None
         outputs = write_outputs(given["out"], canonical, claim_intake, audit, quarantine, summary, settings.reference,
-                                sharing, given["workbook_rows"], workbooks, since)
+                                sharing, given["workbook_rows"], workbooks, since, remitted, learnt)
     finally:
         for writer in (canonical, workbooks):
             if writer is not None:
@@ -466,9 +584,14 @@ def _read_and_audit(spill: Spill, files: dict[str, list[Path]], settings: Settin
         for intake in (claim_intake, note_intake):
             if isinstance(intake, InputError):
                 return Failed(message=intake.line())
-        if given["history"]:
-            given["history_rows"], given["touched"] = add_history(spill, Path(given["history"]),
-                                                                  given["history_since"], files)
+        remit_intake = read_remits(files[REMITS]) if files.get(REMITS) else None
+        if isinstance(remit_intake, InputError):
+            return Failed(message=remit_intake.line())
+        given["remit_intake"] = remit_intake
+        if given["history"]:  # a remittance reopens the earlier nights' visits of the claims it answers
+            given["history_rows"], given["touched"] = add_history(
+                spill, Path(given["history"]), given["history_since"], files,
+                remit_intake.claim_ids if remit_intake is not None else None)
         if runner is None:
             audit = _in_partitions(spill, claim_intake, note_intake, settings.reference, given["expectations"],
                                    given["out"])
@@ -504,7 +627,7 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, 
              audit: Audit, started: datetime, read_seconds: float,
              intakes: tuple[TableIntake, ...] = ()) -> dict[str, Any]:
     ref = settings.reference
-    parameters = {**{k: given[k] for k in ("claims", "notes", "out", "mapping", "as_of", "partitioned",
+    parameters = {**{k: given[k] for k in ("claims", "notes", "remits", "out", "mapping", "as_of", "partitioned",
                                            "mask_patients", "batch_rows", "lines_per_bucket", "buckets",
                                            "buckets_at_once", "workbook_rows")},
                   "bucket_workers": audit.bucket_workers,
@@ -529,6 +652,8 @@ def _summary(settings: Settings, given: dict[str, Any], skipped: list[dict[str, 
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
     summary["rules_skipped"] = [{"rule_id": r, "reason": why} for r, why in sorted(audit.skipped.items())]
     summary["reference_unverified"] = unverified_rows(ref)
+    summary["x12_envelope_issues"] = [issue for i in intakes for issue in i.x12_issues]  # SE/GE/IEA counts …
+    summary["reference_editions"] = editions_summary(ref)  # what findings' reference_edition names, for appeals
     return summary
 
 
@@ -585,12 +710,14 @@ def run_therapy(lines: pd.DataFrame, visit_notes: pd.DataFrame, reference: Refer
 
 
 @task(name="add history", cache_policy=NO_CACHE)
-def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str, list[Path]]
-                ) -> tuple[dict[str, Any], pd.DataFrame]:
+def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str, list[Path]],
+                remit_claims: pd.Series | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
     """Earlier nights' rows of the patients and days tonight's rows touch, into the spill beside
-    them (`runtime.state.rows_to_reaudit`), cast to tonight's dtypes. Returns what was added
-    (for the summary: rows per table, patient-days touched, the window's first date) and the
-    patient-days touched (`runtime.state.touched_days`)."""
+    them (`runtime.state.rows_to_reaudit`), cast to tonight's dtypes. Tonight's remittances touch
+    the days of the earlier claim lines they answer (`remit_claims`: their claim ids), so a
+    remittance that arrives nights after its claim finds the line audited again tonight. Returns
+    what was added (for the summary: rows per table, patient-days touched, the window's first
+    date) and the patient-days touched (`runtime.state.touched_days`)."""
     state = read_state(folder)
     tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
                if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
@@ -601,6 +728,10 @@ def add_history(spill: Spill, folder: Path, since: date | None, files: dict[str,
         for name, rows in ((THERAPY_AMOUNTS, therapy.amounts), (TREATMENT_DAYS, therapy.days)):
             spill.add(name, rows, patient_buckets(rows["patient_id"].astype("str"), spill.buckets))
     touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
+    earlier_lines = state.table(CLAIM_LINES)
+    if remit_claims is not None and len(remit_claims) and earlier_lines is not None and len(earlier_lines):
+        answered = earlier_lines.loc[earlier_lines["claim_id"].isin(remit_claims).to_numpy(), PATIENT_DAY]
+        touched = pd.concat([touched, answered], ignore_index=True).drop_duplicates().reset_index(drop=True)
     start = pd.Timestamp(since) if since else pd.Timestamp.min
     due = rows_to_reaudit(state, touched, {t: f for t, f in tonight.items() if f is not None}, new_files, start)
     added = {}

@@ -29,7 +29,7 @@ from prefect.states import Failed, State
 
 from flows.audit import AuditResult, audit_flow, discover_inputs, publish
 from flows.prefect_server import flow_guard, mark_crashed
-from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
 from nmr_audit.errors import InputError
 from nmr_audit.io.ledger_file import fingerprints, read_ledger
 from nmr_audit.io.profile_file import load_profile
@@ -100,11 +100,14 @@ def nightly_audit(
     fail_on: Severity | None = None,
     look_back_days: int = LOOK_BACK_DAYS,
     share_with_group: bool = False,
+    remits: list[str] | None = None,
 ) -> NightlyResult | State:
     """Audit the export files that arrived since the last run into `output_root/runs/<date>_<id>`,
     with the earlier nights' rows of the patients and days they touch (dates of service within
-    `look_back_days` of `as_of`). Holds the root for the whole run: a second run meanwhile ends
-    Cancelled, auditing nothing."""
+    `look_back_days` of `as_of`). `remits`: where the payers' 835 remittances arrive; those no
+    earlier night read are matched to tonight's claim lines and to the earlier nights' lines of
+    the claims they answer (audited again tonight), and their outcomes go onto the findings.
+    Holds the root for the whole run: a second run meanwhile ends Cancelled, auditing nothing."""
     with flow_guard(Path(output_root), "nightly", share_with_group) as guard:
         if isinstance(guard, State):
             return guard
@@ -112,19 +115,19 @@ def nightly_audit(
         return _night(guard, claims, notes, as_of or date.today(), full, look_back_days, {
             "mapping": mapping, "profile": profile, "reference": reference, "expectations": expectations,
             "partitioned": partitioned, "data_docs": data_docs, "fail_on": fail_on,
-            "share_with_group": share_with_group})
+            "share_with_group": share_with_group, "remits": remits})
 
 
 def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full: bool, look_back_days: int,
            options: dict) -> NightlyResult | State:
     logger = get_run_logger()
     root = guard.folder
-    plan = discover_inputs(claims, notes)
+    plan = discover_inputs(claims, notes, remits=options["remits"], remits_may_be_empty=True)
     if isinstance(plan, InputError):
         return Failed(message=plan.line())
     files, _ = plan
     fresh = select_new_files(files, str(root), full)
-    new = {table: fresh.loc[fresh["table"] == table, "file"].tolist() for table in (CLAIM_LINES, VISIT_NOTES)}
+    new = {table: fresh.loc[fresh["table"] == table, "file"].tolist() for table in (CLAIM_LINES, VISIT_NOTES, REMITS)}
     never = [t for t in (CLAIM_LINES, VISIT_NOTES) if not new[t] and t not in tables_seen(read_ledger(root))]
     if fresh.empty or never:
         reason = ("nothing new since the last run" if fresh.empty else
@@ -143,7 +146,7 @@ def _night(guard: Guard, claims: list[str], notes: list[str], as_of: date, full:
                        partitioned=options["partitioned"], as_of=as_of, run_id=run_id, fail_on=options["fail_on"],
                        share_with_group=options["share_with_group"], history=str(history) if history else None,
                        history_since=window_start(as_of, look_back_days).date(), nightly_root=str(root),
-                       return_state=True)
+                       remits=new[REMITS] or None, return_state=True)
     if not state.is_completed():
         return Failed(message=f"run {run_id} failed, ledger and latest unchanged: {state.message}")
     result: AuditResult = state.result()

@@ -27,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.buckets import LaterCopies, bucket_claims, bucket_notes
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, SOURCE_FILE, UNIQUE_KEYS, VISIT_NOTES
-from nmr_audit.denial import claim_risk
+from nmr_audit.denial import claim_risk, weights_in_use
 from nmr_audit.io.data_docs import make_offline
 from nmr_audit.io.report_html import write_report_html
 from nmr_audit.io.report_xlsx import Workbook, ready, workbook, write_workbook
@@ -37,6 +37,7 @@ from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
 from nmr_audit.names import ROW_NAME_COLUMNS, Names, combine, names_from_reference, names_in_rows
 from nmr_audit.reference import ReferenceData
+from nmr_audit.remits import Remittances
 from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
 from nmr_audit.runtime.permissions import PRIVATE, Access
@@ -165,17 +166,24 @@ class WorkbookWriter:
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, audit: Audit, quarantine: pd.DataFrame,
                   summary: dict[str, Any], reference: ReferenceData, sharing: Sharing, workbook_rows: int,
-                  workbooks: WorkbookWriter, since: SinceLastNight | None = None) -> list[str]:
+                  workbooks: WorkbookWriter, since: SinceLastNight | None = None, remits: Remittances | None = None,
+                  learnt: pd.DataFrame | None = None) -> list[str]:
     """Write every output aside and move them into `out` together. `since`: a nightly run's
-    comparison with the root's previous run, shown in both reports."""
+    comparison with the root's previous run, shown in both reports. `remits`: the run's matched
+    remittances (remits.parquet, remits_unmatched.csv) and `learnt` the denial weights learnt
+    from them (the reports show them beside the defaults; the claims' risk uses them)."""
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
     with StagedOutputs(target, sharing.access) as staged:
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
-                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks, since)
+                                          quarantine, canonical, reference, sharing, workbook_rows, workbooks, since,
+                                          remits, learnt)
         reported = time.perf_counter()
+        if remits is not None:  # no patient id in either: claim ids, codes, amounts, CARCs
+            write_parquet(remits.rows, staged.path("remits.parquet"))
+            write_csv(remits.unmatched, staged.path("remits_unmatched.csv"))
         write_parquet(audit.visits, staged.path("visits.parquet"))
         write_parquet(audit.findings, staged.path("findings.parquet"))
         write_csv(shown, staged.path("findings.csv"))
@@ -201,7 +209,8 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
 def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, audit: Audit,
                    shown_findings: pd.DataFrame, quarantine: pd.DataFrame, canonical: CanonicalTables,
                    reference: ReferenceData, sharing: Sharing, workbook_rows: int,
-                   workbooks: WorkbookWriter, since: SinceLastNight | None = None) -> Future[Path]:
+                   workbooks: WorkbookWriter, since: SinceLastNight | None = None, remits: Remittances | None = None,
+                   learnt: pd.DataFrame | None = None) -> Future[Path]:
     """report.html, and report.xlsx on its way: from the same numbers, with patient ids as
     `sharing` says. The workbook is cut to its sheets and handed to `workbooks` first, so that
     a large run writes it while this process writes the rest."""
@@ -209,9 +218,11 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
     if since is not None:  # patient ids as the findings show them
         since = since.shown(lambda frame: apply_masking(frame, sharing.masking, sharing.key))
     data = build_report_data(summary, audit.visits, audit.findings, claims, rules=rule_catalogue(),
-                             quarantine=quarantine, names=names, lineage=canonical.lineage, since_last_night=since)
+                             quarantine=quarantine, names=names, lineage=canonical.lineage, since_last_night=since,
+                             remits=remits, learnt=learnt)
     shown_findings = shown_findings.assign(visit=visit_number(audit.findings))
-    at_risk = claim_risk(audit.findings, reference.denial_weights)
+    weights = weights_in_use(reference.denial_weights, learnt)  # the learnt ones where remittances were given
+    at_risk = claim_risk(audit.findings, weights)
     context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
                "version": summary["software"]["version"], "masking": sharing.masking,
                "inputs": f"{len(summary['inputs'])} file(s)"}
@@ -219,6 +230,9 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
                    apply_masking(audit.visits, sharing.masking, sharing.key), context, workbook_rows)
     written = workbooks.submit(staged.path("report.xlsx"), cut)
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
+    if remits is not None:
+        get_run_logger().info("remits.parquet written (%d row(s)); %d 835 service line(s) unmatched "
+                              "(remits_unmatched.csv)", len(remits.rows), len(remits.unmatched))
     get_run_logger().info("report.html written (%d chart(s), %d claim(s) ranked by denial risk, %d quarantined "
                           "row(s) listed)", 5 + (since is not None), len(at_risk), len(quarantine))
     return written

@@ -1,7 +1,8 @@
 """Serve the nightly audit on its schedule from this process (no work pool needed).
 
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve \
-        --claims /srv/exports/claims --notes /srv/exports/notes --output-root /srv/nmr-audit
+        --claims /srv/exports/claims --notes /srv/exports/notes --output-root /srv/nmr-audit \
+        [--remits /srv/exports/remits]
 
 The schedule (cron and time zone) is read from `prefect.yaml`, the same one `prefect deploy`
 uses; `--interval-seconds 60` runs it every minute instead, to try it out. Schedules need a real
@@ -52,11 +53,14 @@ def main() -> None:
                         help="run every N seconds instead of prefect.yaml's cron (to try the deployment out)")
     parser.add_argument("--no-data-docs", action="store_true", help="skip GX Data Docs (faster)")
     parser.add_argument("--share-with-group", action="store_true", help="outputs readable by the owning group")
+    parser.add_argument("--remits", action="append", default=None,
+                        help="835 remittance folder or glob (repeatable): outcomes on findings, learnt denial weights")
     args = parser.parse_args()
     from prefect import serve
 
     extra = {k: v for k, v in (("data_docs", False if args.no_data_docs else None),
-                               ("share_with_group", True if args.share_with_group else None)) if v is not None}
+                               ("share_with_group", True if args.share_with_group else None),
+                               ("remits", args.remits)) if v is not None}
     serve(deployment(args.claims, args.notes, args.output_root, args.interval_seconds, extra))
 
 

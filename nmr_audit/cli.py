@@ -21,6 +21,8 @@ from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
 
 MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
                 + ", ".join(shipped_mappings()) + ".")
+REMITS_HELP = ("X12 835 remittance file, folder or glob (repeatable): matched to the claim lines (remits.parquet), "
+               "each finding's actual outcome, denial weights learnt from the payers' answers.")
 SHARE_HELP = ("Make outputs readable and writable by the owning group (folders 2770, files 660) instead of "
               "the owner only (700/600).")
 
@@ -60,7 +62,7 @@ class Format(StrEnum):
 
 # Placeholders in --help, by option: plain words a person types, never Python types (Typer
 # alone shows `<list[str]>`, `<int range>`). An option not named here shows its name in capitals.
-METAVARS = {"claims": "PATH", "notes": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
+METAVARS = {"claims": "PATH", "notes": "PATH", "remits": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
             "mapping": "FILE", "reference": "DIR", "expectations": "DIR", "dask_address": "ADDRESS",
             "mask_key_file": "FILE", "as_of": "YYYY-MM-DD", "delimiter": "CHAR", "defect_rate": "RATE",
             "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N",
@@ -88,6 +90,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command(
     epilog="Example: nmr-audit audit --claims data/sample/canonical/claims "
     "--notes data/sample/canonical/notes --out out/sample\n\n"
+    "With remittances: nmr-audit audit --claims data/sample/x12/claims --notes data/sample/x12/notes "
+    "--remits data/sample/x12/remits --mapping x12_837p --out out/x12\n\n"
     "Exit status: 0 audit ran; 2 bad invocation or unreadable input; 3 --fail-on threshold met; "
     "75 another run holds --out (nothing audited: try again later)."
 )
@@ -118,10 +122,11 @@ def audit(
     workbook_rows: Annotated[int, typer.Option(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
     share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
+    remits: Annotated[list[str] | None, typer.Option(help=REMITS_HELP)] = None,
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
-                 mask_patients=mask_patients.value, mask_key_file=mask_key_file)
+                 mask_patients=mask_patients.value, mask_key_file=mask_key_file, remits=remits)
     audit_flow = _flow(_claimed(out, "run", share_with_group) / ".prefect", "flows.audit", "audit_flow")
     from nmr_audit.summary import at_or_above
 
@@ -130,7 +135,7 @@ def audit(
         reference=_opt(reference), fail_on=fail_on.value if fail_on else None,
         expectations=_opt(expectations), data_docs=data_docs, partitioned=partitioned or bool(dask_address),
         mask_patients=mask_patients.value, mask_key_file=_opt(mask_key_file), lines_per_bucket=lines_per_bucket,
-        workbook_rows=workbook_rows, share_with_group=share_with_group, return_state=True)
+        workbook_rows=workbook_rows, share_with_group=share_with_group, remits=remits or None, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the audit failed; see the log above", _exit_code(state))
     result = state.result()
@@ -160,9 +165,11 @@ def nightly(
         min=0, help="Days of dates of service whose audited rows are kept and audited again when new "
         "files touch their visits (0: only new files).")] = LOOK_BACK_DAYS,
     share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
+    remits: Annotated[list[str] | None, typer.Option(help=REMITS_HELP + " Only files no earlier night read.")] = None,
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
-    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root")
+    _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root", remits=remits,
+                 remits_may_be_empty=True)
     nightly_audit = _flow(_claimed(output_root, "nightly", share_with_group) / ".prefect", "flows.nightly",
                           "nightly_audit")
     from nmr_audit.summary import at_or_above
@@ -170,7 +177,7 @@ def nightly(
     state = _with_runner(nightly_audit, dask_address)(
         claims=claims, notes=notes, output_root=str(output_root), as_of=as_of.date() if as_of else None,
         full=full, profile=_opt(profile), mapping=_opt(mapping), partitioned=bool(dask_address),
-        look_back_days=look_back_days, share_with_group=share_with_group, return_state=True)
+        look_back_days=look_back_days, share_with_group=share_with_group, remits=remits or None, return_state=True)
     if not state.is_completed():
         raise _fail(state.message or "the nightly run failed; see the log above", _exit_code(state))
     result = state.result()

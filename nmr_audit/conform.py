@@ -55,6 +55,7 @@ _NUMBERS = frozenset({"line_number", "units", "charge_amount", "total_treatment_
                       "one_on_one", "signed", "progress_report"})
 _DATES = frozenset({"date_of_service", "plan_of_care_signed_date"})
 REQUIRED = frozenset(CLAIM_REQUIRED) | frozenset(NOTE_REQUIRED)
+FILING_INDICATOR = "claim_filing_indicator"  # 837P SBR09: the payer type of a line that names none
 # Columns whose values are numbers, dates, times, NPIs or codes: digits of other scripts are read
 # as ASCII digits there (`parse.ascii_digits`); identifiers and free text are kept as written.
 _STRUCTURED = frozenset({"line_number", "date_of_service", "rendering_npi", "supervising_npi", "cpt_code",
@@ -250,7 +251,8 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData,
     for column in ("claim_id", "patient_id", "clinic_id", "cpt_code", "units", "line_number"):
         f.require(column)
     payer_type = parse.regex_replace(f["payer_type"].str.lower(), r"[\s\-]+", "_")
-    f.require("payer_type", payer_type)
+    payer_type, said = _payer_types_of_837(mapped, payer_type, f, reference)
+    f.require("payer_type", payer_type.where(~said, "said"))  # a filing indicator's reason is said already
     cpt, bad_cpt = parse.parse_cpt_codes(f["cpt_code"])
     f.bad(bad_cpt, "cpt_code", "a 5-character procedure code", True)
     modifiers, bad_mods = parse.parse_modifiers(f["modifiers"])
@@ -283,6 +285,32 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData,
     )
     key = pd.DataFrame({"patient_id": f["patient_id"], "date_of_service": dates, "rendering_npi": npis})
     return _split(mapped, rows, f, CLAIM_LINES, key)
+
+
+def _payer_types_of_837(mapped: pd.DataFrame, payer_type: pd.Series, f: _Fields, reference: ReferenceData
+                        ) -> tuple[pd.Series, pd.Series]:
+    """Claim lines read from an 837P name no payer type: theirs is the payer table's for their
+    payer_id, else their claim filing indicator's (`SBR09`, `claim_filing_indicators.csv`):
+    `ReferenceData.payer_types_for`. A line whose filing indicator neither table knows is
+    quarantined saying so (the mask returned: not 'payer_type is missing' as well); a given payer
+    type is kept as given."""
+    none = pd.Series(False, index=payer_type.index)
+    if FILING_INDICATOR not in mapped.columns:
+        return payer_type, none
+    filing = parse.as_text(mapped[FILING_INDICATOR]).str.strip().str.upper()
+    wanted = payer_type.isna() & filing.notna()
+    if not wanted.any():
+        return payer_type, none
+    resolved = reference.payer_types_for(f["payer_id"][wanted], filing[wanted]).reindex(payer_type.index)
+    payer_type = payer_type.where(~wanted, resolved)
+    unknown = wanted & payer_type.isna()
+    if unknown.any():
+        from nmr_audit.x12.claims_837 import unresolved_payer
+
+        payer = f["payer_id"]
+        f.checks.add(unknown, lambda rows: pd.Series([unresolved_payer(filing[r], payer[r]) for r in rows], index=rows,
+                                                     dtype="str"))
+    return payer_type, unknown
 
 
 def _split(mapped: pd.DataFrame, rows: pd.DataFrame, f: _Fields, table: str, key: pd.DataFrame) -> Conformed:

@@ -12,6 +12,7 @@ CLAIM_LINES = "claim_lines"
 VISIT_NOTES = "visit_notes"
 NOTE_SERVICES = "note_services"  # the notes' minutes, one row per note and code
 TABLES = (CLAIM_LINES, VISIT_NOTES)
+REMITS = "remits"  # X12 835 remittances (`--remits`): read, matched to claim lines, never audited as rows
 
 # Required columns place a row (a malformed value quarantines it); a malformed optional value
 # becomes missing and is listed in the row's `unreadable_fields` (contract v1.1).
@@ -294,5 +295,15 @@ RULES: tuple[Rule, ...] = (
          "Write the progress report (at least once every 10 treatment days) and mark its note as one.",
          "BPM ch. 15 §220.3.D (a progress report at least once every 10 treatment days)", "—", False,
          ("progress_report", "provider_credential", "plan_of_care_signed_date"), "v1.1"),
+    Rule("PAYER_EDIT", ("high",), "claim_line", "code_pairs", 0.85,
+         "A line's code is billed on a visit with another code that the line's payer does not pay together on "
+         "one day by its own edit (data/reference/payer_edits.csv, beside NCCI's), in force on the date, and "
+         "neither line carries a modifier the payer accepts for the pair (some accept none). Any pair of codes, "
+         "not only pairs with 97112; the finding is on the column-2 line.",
+         "Do not bill the column-2 code with the column-1 code for this payer on one day (or add a modifier the "
+         "payer lists for the pair, where it lists one and the services were distinct); check the payer's "
+         "policy for the date of service.",
+         "The payer's published edit (payer_edits.csv, its `source` per row)",
+         "the column-2 line's units × its fee", False, ("modifiers", "cpt_code", "payer_id"), "v1.1"),
 )
 RULE_IDS = tuple(rule.rule_id for rule in RULES)

@@ -3,7 +3,10 @@
 One finding per (rule, claim line or note, field). Its message is the expectation's template
 filled from the fact row; its excess units and dollars at risk come from the fact columns the
 expectation names; its `field` is the expectation's `field`, or the fact column `field_column`
-names (FIELD_UNREADABLE: the unreadable column). A rule the registry files about a visit but
+names (FIELD_UNREADABLE: the unreadable column); its `reference_edition` the fact column
+`edition` names (the edition of the CMS or payer table row it rested on: `ncci_ptp 2026Q1`),
+to which the audit adds the fee table's (`nmr_audit.editions`). `outcome` and `carcs` stay empty
+here: a run given remittances fills them (`nmr_audit.remits.with_outcomes`). A rule the registry files about a visit but
 evaluates per note (the plan of care, one-on-one time, canalith) is raised once per visit, on its
 lowest note. `finding_id` is a hash of what the finding is about, so the same input gives the
 same ids on every run.
@@ -35,6 +38,11 @@ FINDING_COLUMNS = {
     "message": "str",
     "excess_units": "Int64",
     "dollars_at_risk": "Float64",
+    # added (issue 18): the reference edition the finding rests on (for appeals), and, where the
+    # run was given remittances (`--remits`), what the payer did with the finding's claim line
+    "reference_edition": "str",
+    "outcome": "str",
+    "carcs": "str",
 }
 IDENTITY = ["rule_id", "claim_id", "line_number", "note_id", "field", "patient_id", "date_of_service",
             "rendering_npi"]
@@ -88,6 +96,9 @@ def _from_expectation(hits: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
         "excess_units": rows[meta["excess_units"]] if isinstance(meta["excess_units"], str) else blank,
         "dollars_at_risk": rows[meta["dollars"]].astype("float64").round(2)
         if isinstance(meta["dollars"], str) else blank,
+        "reference_edition": rows[meta["edition"]].astype("str") if isinstance(meta.get("edition"), str) else blank,
+        "outcome": blank,
+        "carcs": blank,
     })
 
 
@@ -100,8 +111,15 @@ def _one_per_subject(found: pd.DataFrame) -> pd.DataFrame:
     merged = found[repeated].groupby(IDENTITY, dropna=False, sort=False).agg(
         severity=("severity", "first"), clinic_id=("clinic_id", "first"), payer_type=("payer_type", "first"),
         message=("message", "; ".join), excess_units=("excess_units", "max"),
-        dollars_at_risk=("dollars_at_risk", "max")).reset_index()
+        dollars_at_risk=("dollars_at_risk", "max"), reference_edition=("reference_edition", _distinct),
+        outcome=("outcome", "first"), carcs=("carcs", "first")).reset_index()
     return pd.concat([found[~repeated], merged], ignore_index=True)[list(found.columns)]
+
+
+def _distinct(values: pd.Series) -> object:
+    """The distinct editions of merged findings, joined ('; '), or missing."""
+    kept = list(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+    return "; ".join(kept) if kept else pd.NA
 
 
 def _once_per_visit(found: pd.DataFrame) -> pd.DataFrame:

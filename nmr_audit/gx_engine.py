@@ -23,7 +23,7 @@ from great_expectations.validator.v1_validator import Validator
 from nmr_audit.contract import SEVERITIES
 
 UNEXPECTED_COLUMNS = ("grain", "expectation", "rule_id", "severity", "field", "field_column", "message",
-                      "excess_units", "dollars", "row_id")
+                      "excess_units", "dollars", "row_id", "edition")
 META_KEYS = ("rule_id", "severity", "message")
 RESULT_FORMAT = {"result_format": "COMPLETE"}  # unexpected_index_list: the batch index, i.e. row_id
 
@@ -178,7 +178,7 @@ def _unexpected(grain: str, number: int, result: Any) -> list[dict[str, Any]]:
     return [{"grain": grain, "expectation": number, "rule_id": meta["rule_id"], "severity": meta["severity"],
              "field": meta.get("field"), "field_column": meta.get("field_column"), "message": meta["message"],
              "excess_units": meta.get("excess_units"),
-             "dollars": meta.get("dollars"), "row_id": int(item)} for item in ids]
+             "dollars": meta.get("dollars"), "row_id": int(item), "edition": meta.get("edition")} for item in ids]
 
 
 def _exception(info: dict[str, Any]) -> str | None:

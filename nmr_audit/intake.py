@@ -98,8 +98,58 @@ def duplicate_keys(keys: pd.DataFrame, table: str) -> pd.DataFrame:
                          "first_file": seen[SOURCE_FILE].astype("str"), "first_row": seen[SOURCE_ROW].astype("int64")})
 
 
+REPLACEMENT_COLUMNS = (SOURCE_FILE, "claim_id", "claim_frequency", "segment")
+
+
+def replaced_in_later_files(keys: pd.DataFrame, replacements: pd.DataFrame, files: list[str]) -> pd.DataFrame:
+    """The claim lines that a replacement (CLM05-3 = 7) or a void (8) in a LATER file of the run
+    takes back, in the shape of `duplicate_keys` with a `reason` (first_file, first_row: the
+    replacing claim's file and segment).
+
+    `keys`: claim_id, line_number, source_file, source_row of every canonical claim line (any
+    order); `replacements`: `REPLACEMENT_COLUMNS`, one row per replacement or void claim of a
+    file (`X12Table.replacements`); `files`: the run's sources in reading order. Within one file
+    the 837P reader applies them already (its docs); across files, as within one: a void removes
+    every earlier claim of its CLM01 (and bills nothing itself), a replacement supersedes them,
+    and where both follow a file, the last void wins, else the first replacement (the same rule
+    as `x12.claims_837`). Lines of a claim in the same file as, or after, the replacement are
+    left to the duplicate-key check. Runs before `duplicate_keys`, over the keys alone.
+    """
+    columns = {SOURCE_FILE: "str", SOURCE_ROW: "int64", "first_file": "str", "first_row": "int64", "reason": "str"}
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    if replacements.empty or keys.empty:
+        return empty
+    order = {name: position for position, name in enumerate(files)}
+    wanted = keys["claim_id"].isin(replacements["claim_id"].unique()).to_numpy()
+    if not wanted.any():
+        return empty
+    lines = keys.loc[wanted, ["claim_id", SOURCE_FILE, SOURCE_ROW]].astype({SOURCE_FILE: "str"})
+    lines = lines.assign(position=lines[SOURCE_FILE].map(order))
+    later = replacements.astype({SOURCE_FILE: "str"}).assign(
+        later_position=replacements[SOURCE_FILE].astype("str").map(order))
+    pairs = lines.merge(later.rename(columns={SOURCE_FILE: "first_file", "segment": "first_row"}), on="claim_id")
+    pairs = pairs[pairs["later_position"] > pairs["position"]]
+    if pairs.empty:
+        return empty
+    pairs = pairs.sort_values([SOURCE_FILE, SOURCE_ROW, "later_position", "first_row"], kind="stable")
+    last = pairs.groupby([SOURCE_FILE, SOURCE_ROW], sort=False).tail(1)
+    voided = last[last["claim_frequency"] == "8"]
+    replaced = pairs[pairs["claim_frequency"] == "7"].groupby([SOURCE_FILE, SOURCE_ROW], sort=False).head(1)
+    replaced = replaced[~pd.MultiIndex.from_frame(replaced[[SOURCE_FILE, SOURCE_ROW]]).isin(
+        pd.MultiIndex.from_frame(voided[[SOURCE_FILE, SOURCE_ROW]]))]
+    chosen = pd.concat([voided, replaced], ignore_index=True)
+    word = np.where(chosen["claim_frequency"] == "8", "voided", "replaced")
+    reason = ("claim '" + chosen["claim_id"].astype("str") + "' " + word + " by the claim with the same CLM01 in "
+              + chosen["first_file"] + " at segment " + chosen["first_row"].astype("str") + " (CLM05-3 = "
+              + chosen["claim_frequency"].astype("str") + ")")
+    found = pd.DataFrame({SOURCE_FILE: chosen[SOURCE_FILE], SOURCE_ROW: chosen[SOURCE_ROW],
+                          "first_file": chosen["first_file"], "first_row": chosen["first_row"], "reason": reason})
+    return found.astype(columns).sort_values([SOURCE_FILE, SOURCE_ROW], kind="stable").reset_index(drop=True)
+
+
 def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`rows` without the copies `duplicate_keys` named; those as quarantine rows saying where the first is."""
+    """`rows` without the copies `duplicate_keys` named; those as quarantine rows saying where the
+    first is (or, where `duplicates` gives one, their own `reason`: a claim replaced in a later file)."""
     candidate = rows[SOURCE_ROW].isin(duplicates[SOURCE_ROW]).to_numpy()  # integers first: cheap on millions
     if not candidate.any():
         return rows, with_quarantine_key(pd.DataFrame(columns=list(QUARANTINE_COLUMNS[:5])))
@@ -108,6 +158,8 @@ def drop_duplicates(rows: pd.DataFrame, duplicates: pd.DataFrame, table: str) ->
     later = rows.loc[found.index]
     label = "(" + ", ".join(UNIQUE_KEYS[table]) + ")"
     reason = (f"duplicate {label}: first seen in " + found["first_file"] + " row " + found["first_row"].astype("str"))
+    if "reason" in found.columns:
+        reason = found["reason"].astype("str").fillna(reason)
     quarantine = pd.DataFrame({"table": table, SOURCE_FILE: later[SOURCE_FILE].astype("str"),
                                SOURCE_ROW: later[SOURCE_ROW], "reason": reason.astype("str"),
                                "record": records_json(later.drop(columns=list(LINEAGE)))}, index=later.index)

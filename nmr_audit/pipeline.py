@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from nmr_audit.editions import with_fee_editions
 from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
 from nmr_audit.gx_engine import RuleEngine
@@ -43,7 +44,7 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     recorded = bool(progress) or progress_recorded(visit_notes, therapy)
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine, therapy,
                         recorded).by_grain()
-    findings = build_findings(rules.validate(facts), facts)
+    findings = with_fee_editions(build_findings(rules.validate(facts), facts), reference)
     skipped = {} if recorded else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
     return Audited(visits, findings, {"reconcile_units": reconciled - started,
                                       "apply_rules": time.perf_counter() - reconciled}, skipped)

@@ -21,17 +21,24 @@ SUITE_GRAINS = ("claim_lines", "visits", "notes", "patient_days")
 
 def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, mapping: Path | None = None,
               profile: Path | None = None, reference: Path | None = None, expectations: Path | None = None,
-              mask_patients: str = "keep", mask_key_file: Path | None = None, out_label: str = "--out") -> None:
+              mask_patients: str = "keep", mask_key_file: Path | None = None, out_label: str = "--out",
+              remits: list[str] | None = None, remits_may_be_empty: bool = False) -> None:
     """Raise `InputError` (one line: the file and what to do) for the first thing that would stop
-    the run: a claims or notes PATH matching no supported file, an unreadable or invalid mapping
+    the run: a claims, notes or remittances PATH matching no supported file, an unreadable or invalid mapping
     or audit profile, a missing reference table or rule suite, `--mask-patients hash` without a
     key, or an output folder that is a file or cannot be made."""
-    from nmr_audit.contract import CLAIM_LINES, VISIT_NOTES
+    from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
     from nmr_audit.io.discover import discover
     from nmr_audit.resources import mapping_profile, shipped_mappings
 
     discover(claims, CLAIM_LINES)
     discover(notes, VISIT_NOTES)
+    if remits and remits_may_be_empty:  # the nightly drop folder of the payers' files: empty most nights
+        for pattern in remits:
+            if not Path(pattern).is_dir():
+                discover([pattern], REMITS)
+    elif remits:
+        discover(remits, REMITS)
     if mapping is not None:
         mapping = mapping_profile(mapping)  # a shipped profile may be named: therachart_csv
         if not mapping.exists():

@@ -35,9 +35,18 @@ class ReferenceData:
     # medical review amount (`therapy_thresholds.csv`; issue 19). Empty: no threshold checked.
     therapy_thresholds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["year", "payer_type", "bucket", "therapy_modifiers", "kx_threshold", "review_threshold"]))
-    # PFS fees per MAC locality, where `nmr-audit reference import --pfs` wrote them (issue 19 reads
-    # them for the KX amounts of a clinic whose locality clinics.csv names); None where absent.
+    # 837P claim filing indicators (SBR09) → payer type (`claim_filing_indicators.csv`): None where absent.
+    claim_filing_indicators: pd.DataFrame | None = None
+    # Payer code-pair edits beside NCCI's (`payer_edits.csv`) and what each CARC counts as (`carcs.csv`).
+    payer_edits: pd.DataFrame | None = None
+    carcs: pd.DataFrame | None = None
+    # Where each table was read from, for the findings' `reference_edition`: table → `packaged`,
+    # `home` (imported) or `reference` (--reference), and the imported tables' provenance.
+    layers: dict[str, str] | None = None
+    provenance: dict[str, dict] | None = None
+    # CMS's Physician Fee Schedule where imported (`nmr-audit reference import --pfs`): None otherwise.
     pfs_fees: pd.DataFrame | None = None
+    pfs_rvu: pd.DataFrame | None = None
 
     @property
     def timed_codes(self) -> frozenset[str]:
@@ -92,6 +101,34 @@ class ReferenceData:
             medicare = _lookup(payer_ids, by_id["medicare_rules"]).fillna(medicare)
         return pd.DataFrame({"rule_basis": basis.astype("str"),
                              "medicare_rules": medicare.fillna(False).astype("bool")}, index=payer_types.index)
+
+
+    def payer_types_for(self, payer_ids: pd.Series, filing_indicators: pd.Series) -> pd.Series:
+        """The payer type of claim lines that name none (837P): `resolve_payer_types` with this
+        reference's payer table and claim filing indicators."""
+        return resolve_payer_types(payer_ids, filing_indicators, self.payers, self.claim_filing_indicators)
+
+
+def resolve_payer_types(payer_ids: pd.Series, filing_indicators: pd.Series, payers: pd.DataFrame | None,
+                        indicators: pd.DataFrame | None) -> pd.Series:
+    """Each 837P line's payer type: its `payer_id`'s row of the payer table (`payers.csv` plus an
+    audit profile's `payers:`) first, else its claim filing indicator (`SBR09`) through
+    `claim_filing_indicators.csv` (code → payer_type; 005010X222A1 code list), else missing.
+
+    `payer_ids`, `filing_indicators`: text series aligned with each other (missing allowed);
+    `payers` (payer_id, payer_type) and `indicators` (code, payer_type) may be None. Returns text
+    (missing where neither table names the line's payer), aligned with `payer_ids`. Looked up
+    through the distinct values, not row by row.
+    """
+    found = pd.Series(pd.NA, index=payer_ids.index, dtype="str")
+    if indicators is not None and len(indicators):
+        by_code = indicators.set_index("code")["payer_type"].astype("str").replace("", np.nan)
+        found = _lookup(filing_indicators.astype("str"), by_code).astype("str")
+    if payers is not None and len(payers):
+        by_id = payers.drop_duplicates("payer_id", keep="last").set_index("payer_id")["payer_type"]
+        named = _lookup(payer_ids.astype("str"), by_id).astype("str")
+        found = named.where(named.notna(), found)
+    return found
 
 
 def _lookup(values: pd.Series, table: pd.Series) -> pd.Series:

@@ -57,6 +57,10 @@ class ReportData:
     names: Names = field(default_factory=Names)
     since_last_night: SinceLastNight | None = None  # a nightly run against the root's previous run
     explanations: pd.Series = field(default_factory=lambda: pd.Series(dtype="str"))  # per finding (by position)
+    # a run given remittances (`--remits`): what the payers did, and the weights learnt from it
+    remits: dict[str, Any] | None = None  # summary.json's `remits` (outcomes, unmatched by reason)
+    unmatched_remits: pd.DataFrame = field(default_factory=pd.DataFrame)  # 835 service lines no claim line matched
+    learnt: pd.DataFrame = field(default_factory=pd.DataFrame)  # `denial.learnt_weights`, one row per rule
 
 
 def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: pd.DataFrame,
@@ -64,7 +68,8 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
                       quarantine: pd.DataFrame | None = None, names: Names | None = None,
                       lineage: dict[str, pd.DataFrame] | None = None,
                       quarantine_shown: int = WORKBOOK_ROWS,
-                      since_last_night: SinceLastNight | None = None) -> ReportData:
+                      since_last_night: SinceLastNight | None = None, remits: Any = None,
+                      learnt: pd.DataFrame | None = None) -> ReportData:
     """The reports' numbers from a run's `visits` (visits.parquet) and `findings`
     (findings.parquet, raw: not masked).
 
@@ -75,7 +80,10 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
     FIELD_UNREADABLE finding in its file; the first `quarantine_shown` quarantined rows get
     their cells read out for the reports. `since_last_night`: a nightly run's comparison with
     the root's previous run (`nmr_audit.since_last_night`; None for a plain audit, whose
-    reports have no such section). Dollars are US dollars, rounded to cents.
+    reports have no such section). `remits` (`nmr_audit.remits.Remittances`) and `learnt`
+    (`denial.learnt_weights`): a run given remittances; its reports show the outcomes, the
+    unmatched 835 service lines and the learnt weights beside the defaults. Dollars are US
+    dollars, rounded to cents.
     """
     names = names or Names()
     rules = rule_catalogue() if rules is None else rules
@@ -104,6 +112,9 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
         unreadable=unreadable_fields(findings, lineage or {}),
         names=names,
         since_last_night=since_last_night,
+        remits=summary.get("remits") if remits is not None else None,
+        unmatched_remits=remits.unmatched if remits is not None else pd.DataFrame(),
+        learnt=learnt if learnt is not None else pd.DataFrame(),
     )
 
 
@@ -284,7 +295,9 @@ def unreadable_fields(findings: pd.DataFrame, lineage: dict[str, pd.DataFrame]) 
 def _by(findings: pd.DataFrame, money: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     counts = findings.groupby(keys, dropna=False).size().rename("findings")
     dollars = money.groupby(keys, dropna=False)["dollars"].sum().round(2).rename("dollars_at_risk")
-    table = pd.concat([counts, dollars], axis=1).fillna({"dollars_at_risk": 0.0}).reset_index()
+    # every line with money has a finding: keep the findings' groups (an empty money frame's
+    # groupby can still yield a stray all-missing key)
+    table = pd.concat([counts, dollars.reindex(counts.index)], axis=1).fillna({"dollars_at_risk": 0.0}).reset_index()
     return table.sort_values(["dollars_at_risk", "findings"], ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -104,7 +104,7 @@ def resolved_findings(state_findings: pd.DataFrame | None, touched: pd.DataFrame
     cleared = seen.loc[seen["outcome"] == "cleared", "finding_id"]
     gone = state_findings[state_findings["finding_id"].isin(cleared)].drop_duplicates("finding_id")
     columns = [*FINDING_COLUMNS, *[c for c in RESOLVED_EXTRA if c in gone.columns]]
-    return gone[columns].reset_index(drop=True), len(seen)
+    return gone.reindex(columns=columns).reset_index(drop=True), len(seen)  # a state older than a column: empty
 
 
 def night_series(earlier: pd.DataFrame, tonight: dict[str, Any], nights: int = NIGHTS) -> pd.DataFrame:

@@ -7,10 +7,11 @@ them in its state (`runtime.state`) and the next night count on from them withou
 - **therapy amounts** — one row per claim line that counts toward a yearly therapy threshold:
   a payer type with a threshold for the year (`therapy_thresholds.csv`: Medicare), a therapy
   modifier naming its bucket (GP and GN: PT and SLP together; GO: OT apart — BBA 2018 §50202).
-  Its allowed amount in whole cents = units × the fee in force — the PFS fee of the clinic's MAC
-  locality where `nmr-audit reference import --pfs` wrote locality fees and `clinics.csv` names the
-  clinic's `mac` and `locality` (`locality_fees`), else the fee schedule for the payer type, code
-  and year (`fee_schedule.csv`: the national amount the project ships, or a client's rows) — × 85%
+  Its allowed amount in whole cents = units × the fee in force, as dollars at risk price it
+  (`money.unit_fees`): where `nmr-audit reference import --pfs` imported CMS's fee schedule, the
+  non-facility fee of the clinic's MAC locality (`clinics.csv` mac, locality), or its national
+  amount where the locality is not named; else the fee schedule for the payer type, code and year
+  (`fee_schedule.csv`: the national amount the project ships, or a client's rows) — × 85%
   where the line carries CQ/CO on or after the reduction took effect (`payment_policy.csv`).
   *Approximated:* the non-facility fee; no multiple procedure payment reduction (50% off the practice
   expense of the second and later units of a day); a code with no fee in the schedule adds $0
@@ -32,7 +33,7 @@ import pandas as pd
 
 from nmr_audit.contract import SOURCE_FILE
 from nmr_audit.keys import group_numbers
-from nmr_audit.money import fees_per_unit
+from nmr_audit.money import unit_fees
 from nmr_audit.reference import ReferenceData
 from nmr_audit.unreadable import rows_with
 from nmr_audit.visits import carries_any
@@ -70,8 +71,7 @@ def therapy_amounts(claim_lines: pd.DataFrame, reference: ReferenceData) -> pd.D
     lines, bucket, year = lines[keep], bucket[keep], year[keep]
     if lines.empty:
         return empty
-    fee = locality_fees(lines, reference).fillna(
-        fees_per_unit(lines["payer_type"], lines["cpt_code"], lines["date_of_service"], reference.fee_schedule))
+    fee = unit_fees(lines, lines["cpt_code"].astype("str"), reference)["fee"]
     factor = _assistant_factor(lines, reference)
     cents = np.rint(lines["units"].astype("int64").to_numpy() * fee.fillna(0).to_numpy() * factor * 100)
     return pd.DataFrame({
@@ -84,38 +84,6 @@ def therapy_amounts(claim_lines: pd.DataFrame, reference: ReferenceData) -> pd.D
         SOURCE_FILE: lines[SOURCE_FILE].astype("str").to_numpy() if SOURCE_FILE in lines.columns
         else np.full(len(lines), "", dtype=object),
     })
-
-
-def locality_fees(lines: pd.DataFrame, reference: ReferenceData) -> pd.Series:
-    """The PFS fee for one unit of each line's code in its clinic's MAC locality (non-facility:
-    outpatient therapy in a private practice), in force on its date of service — where the
-    reference holds locality fees (`pfs_fees`, from `nmr-audit reference import --pfs`) and
-    `clinics.csv` names the clinic's `mac` and `locality`; missing elsewhere (the national fee
-    schedule then applies). Aligned with `lines`; dollars."""
-    missing = pd.Series(np.nan, index=lines.index, dtype="float64")
-    fees, clinics = reference.pfs_fees, reference.clinics
-    if fees is None or fees.empty or clinics is None or not {"mac", "locality"} <= set(clinics.columns):
-        return missing
-    where = clinics.dropna(subset=["mac", "locality"]).drop_duplicates("clinic_id", keep="last").set_index("clinic_id")
-    where = where[(where["mac"].astype("str") != "") & (where["locality"].astype("str") != "")]
-    mac = lines["clinic_id"].map(where["mac"]).astype("str")
-    locality = lines["clinic_id"].map(where["locality"]).astype("str").str.zfill(2)
-    known = mac.notna() & locality.notna()
-    if not known.any():
-        return missing
-    rows = pd.DataFrame({"mac": fees["mac"].astype("str"), "locality": fees["locality"].astype("str").str.zfill(2),
-                         "cpt_code": fees["cpt_code"].astype("str"),
-                         "date_of_service": pd.to_datetime(fees["effective_from"]).astype("datetime64[s]"),
-                         "fee": pd.to_numeric(fees["nonfacility_amount"], errors="coerce")}).dropna(
-        subset=["date_of_service", "fee"]).sort_values("date_of_service")
-    wanted = pd.DataFrame({"mac": mac[known].to_numpy(), "locality": locality[known].to_numpy(),
-                           "cpt_code": lines.loc[known, "cpt_code"].astype("str").to_numpy(),
-                           "date_of_service": lines.loc[known, "date_of_service"].astype("datetime64[s]").to_numpy(),
-                           "at": np.flatnonzero(known.to_numpy())}).sort_values("date_of_service", kind="stable")
-    found = pd.merge_asof(wanted, rows, on="date_of_service", by=["mac", "locality", "cpt_code"], direction="backward")
-    result = missing.to_numpy().copy()
-    result[found["at"].to_numpy()] = found["fee"].to_numpy()
-    return pd.Series(result, index=lines.index, dtype="float64")
 
 
 def _bucket_table(thresholds: pd.DataFrame) -> pd.DataFrame:

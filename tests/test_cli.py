@@ -96,6 +96,10 @@ def test_help_reads_in_80_columns_with_no_python_types(command):
     if command == ["audit"]:
         assert "--claims PATH" in done.stdout and "--out DIR" in done.stdout and "--mapping FILE" in done.stdout
         assert "--mask-patients [keep|hash|drop]" in done.stdout and "--workbook-rows N" in done.stdout
+    if command in (["audit"], ["nightly"]):
+        assert "--remits PATH" in done.stdout and "X12 835 remittance" in done.stdout
+    if command == ["audit"]:
+        assert "With remittances: nmr-audit audit" in done.stdout
 
 
 def test_the_closing_line_points_to_the_report(tmp_path):

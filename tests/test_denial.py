@@ -1,9 +1,10 @@
 """Denial risk per claim: 1 − Π(1 − weight) over the claim's distinct rules."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from nmr_audit.denial import claim_risk
+from nmr_audit.denial import PRIOR_STRENGTH, claim_risk, learnt_weights, weights_in_use, wilson_interval
 
 WEIGHTS = pd.DataFrame({"rule_id": ["A", "B", "C"], "weight": [0.9, 0.5, 0.5]})
 
@@ -63,3 +64,60 @@ def test_a_weights_table_that_misses_or_adds_a_rule_stops_the_run_naming_the_fil
     with pytest.raises(InputError, match=r"denial_weights\.csv") as raised:
         load_reference(tmp_path / "ref")
     assert said in str(raised.value)
+
+
+@pytest.mark.parametrize(("k", "n", "low", "high"), [
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_interval_matches_newcombes_published_examples(k, n, low, high):
+    """Newcombe (1998), Statistics in Medicine 17:857–872, Table I, method 3 (score, no continuity correction)."""
+    lower, upper = wilson_interval(np.array([k]), np.array([n]))
+    assert (round(float(lower[0]), 4), round(float(upper[0]), 4)) == (low, high)
+
+
+def test_no_answered_line_has_no_interval():
+    lower, upper = wilson_interval(np.array([0]), np.array([0]))
+    assert np.isnan(lower[0]) and np.isnan(upper[0])
+
+
+def answered(*rows):
+    """Findings (rule_id, claim_id, line_number, outcome)."""
+    frame = pd.DataFrame(rows, columns=["rule_id", "claim_id", "line_number", "outcome"])
+    return frame.assign(line_number=frame["line_number"].astype("Int64"))
+
+
+def test_learnt_weight_is_the_share_denied_shrunk_toward_the_default():
+    found = answered(
+        ("B", "c1", 1, "denied"), ("B", "c2", 1, "denied"), ("B", "c3", 1, "reversed"), ("B", "c4", 1, "paid"),
+        ("B", "c5", 1, "reduced"),  # in the share, as not denied
+        ("B", "c6", 1, "rejected"),  # CARC 16: counted apart, left out of the share
+        ("B", "c1", 1, "denied"),  # a second finding of B on the same line counts once
+        ("A", "c1", 1, "denied"),  # the same line counts toward each of its rules
+        ("C", "c7", 1, None),  # no remittance: not counted
+    )
+    table = learnt_weights(found, WEIGHTS).set_index("rule_id")
+    b = table.loc["B"]
+    assert (b["lines"], b["denied"], b["reversed"], b["rejected"], b["reduced"], b["paid"]) == (5, 2, 1, 1, 1, 1)
+    assert b["share_denied"] == pytest.approx(0.6) and b["share_reduced"] == pytest.approx(0.2)
+    # (k + s·w0) / (n + s) = (3 + 20 × 0.5) / (5 + 20) = 13 / 25
+    assert PRIOR_STRENGTH == 20 and b["learnt_weight"] == pytest.approx(0.52)
+    assert (b["ci_low"], b["ci_high"]) == pytest.approx((0.2307, 0.8824), abs=1e-4)  # Wilson, 3 of 5
+    a = table.loc["A"]
+    assert (a["lines"], a["learnt_weight"]) == (1, pytest.approx((1 + 20 * 0.9) / 21, abs=5e-5))  # 4 decimals
+    c = table.loc["C"]
+    assert c["lines"] == 0 and c["learnt_weight"] == pytest.approx(0.5) and np.isnan(c["share_denied"])
+
+
+def test_many_answered_lines_decide_the_weight():
+    found = answered(*[("C", f"c{i}", 1, "denied" if i < 180 else "paid") for i in range(200)])
+    c = learnt_weights(found, WEIGHTS).set_index("rule_id").loc["C"]
+    assert c["learnt_weight"] == pytest.approx((180 + 10) / 220, abs=5e-5) and c["share_denied"] == pytest.approx(0.9)
+
+
+def test_the_claims_risk_uses_the_learnt_weights():
+    learnt = learnt_weights(answered(*[("A", f"c{i}", 1, "paid") for i in range(80)]), WEIGHTS)
+    used = weights_in_use(WEIGHTS, learnt).set_index("rule_id")["weight"]
+    assert used["A"] == pytest.approx(18 / 100) and used["B"] == 0.5  # (0 + 20 × 0.9) / (80 + 20)
+    risk = claim_risk(findings(("c1", 1, "A", 10.0)), weights_in_use(WEIGHTS, learnt))
+    assert risk["denial_risk"].iloc[0] == pytest.approx(0.18) and risk["reasons"].iloc[0] == "A (0.18)"
+    assert weights_in_use(WEIGHTS, None) is WEIGHTS

@@ -106,3 +106,41 @@ def test_quarantined_copies_and_unsplittable_rows_carry_the_visit_key_where_know
     split = reader_quarantine(invalid, "claim_lines", "a.csv")
     assert list(split.columns[-3:]) == ["patient_id", "date_of_service", "rendering_npi"]
     assert split[["patient_id", "date_of_service", "rendering_npi"]].isna().all(axis=None)
+
+
+def _keys(*rows):
+    """Claim-line keys (claim_id, line_number, source_file, source_row) in file then line order."""
+    return pd.DataFrame(rows, columns=["claim_id", "line_number", "source_file", "source_row"])
+
+
+def _replacing(*rows):
+    """837P replacement/void claims (source_file, claim_id, claim_frequency, segment)."""
+    return pd.DataFrame(rows, columns=["source_file", "claim_id", "claim_frequency", "segment"])
+
+
+def test_a_replacement_or_void_in_a_later_file_takes_back_the_earlier_files_lines():
+    from nmr_audit.intake import replaced_in_later_files
+
+    keys = _keys(("C9", 1, "a.837", 30), ("C9", 2, "a.837", 34), ("C8", 1, "a.837", 40), ("C7", 1, "a.837", 50),
+                 ("C9", 1, "b.837", 20), ("C7", 1, "c.837", 22))
+    replacements = _replacing(("b.837", "C9", "7", 18), ("b.837", "C8", "8", 25), ("c.837", "C7", "7", 20),
+                              ("c.837", "C9", "8", 30))
+    found = replaced_in_later_files(keys, replacements, ["a.837", "b.837", "c.837"])
+    by_row = dict(zip(zip(found["source_file"], found["source_row"], strict=True), found["reason"], strict=True))
+    # a's C9 lines: replaced in b, then voided in c: the last void wins
+    assert by_row[("a.837", 30)] == "claim 'C9' voided by the claim with the same CLM01 in c.837 at segment 30 (CLM05-3 = 8)"
+    assert ("a.837", 34) in by_row
+    assert by_row[("a.837", 40)].startswith("claim 'C8' voided by the claim with the same CLM01 in b.837 at segment 25")
+    assert by_row[("a.837", 50)] == "claim 'C7' replaced by the claim with the same CLM01 in c.837 at segment 20 (CLM05-3 = 7)"
+    assert by_row[("b.837", 20)].startswith("claim 'C9' voided")  # b's replacement is voided by c
+    assert ("c.837", 22) not in by_row  # the replacement itself stands
+    assert found[["first_file", "first_row"]].iloc[0].tolist() == ["c.837", 30]
+
+
+def test_lines_in_the_replacements_own_file_are_left_to_the_duplicate_check():
+    from nmr_audit.intake import replaced_in_later_files
+
+    keys = _keys(("C9", 1, "b.837", 20), ("C9", 1, "a.csv", 2))
+    found = replaced_in_later_files(keys, _replacing(("b.837", "C9", "7", 18)), ["a.csv", "b.837"])
+    assert found["source_file"].tolist() == ["a.csv"]  # the CSV read before the 837P: replaced
+    assert replaced_in_later_files(keys, _replacing(), ["a.csv", "b.837"]).empty

@@ -33,3 +33,35 @@ def test_shipped_schedule_prices_97112_for_every_claim_payer_type(reference):
     dates = pd.Series([pd.Timestamp("2026-06-01")] * len(reference.payer_types))
     got = fee_per_unit(pd.Series(sorted(reference.payer_types)), dates, "97112", reference.fee_schedule)
     assert got.notna().all() and (got > 0).all()
+
+
+def _pfs(reference):
+    """An imported PFS (two quarters of one locality's fee, one quarter of RVUs) and a clinic's locality."""
+    from dataclasses import replace
+
+    fees = pd.DataFrame({"mac": "01112", "locality": "05", "cpt_code": "97112", "nonfacility_amount": [36.67, 37.00],
+                         "effective_from": pd.to_datetime(["2026-01-01", "2026-04-01"]).astype("datetime64[s]"),
+                         "edition": ["2026Q1", "2026Q2"]})
+    rvu = pd.DataFrame({"cpt_code": ["97112"], "modifier": [""], "work_rvu": [0.50], "pe_rvu_nonfacility": [0.47],
+                        "mp_rvu": [0.01], "conversion_factor": [33.4009],
+                        "effective_from": pd.to_datetime(["2026-01-01"]).astype("datetime64[s]"), "edition": ["2026Q1"]})
+    clinics = pd.DataFrame({"clinic_id": ["CL1", "CL2"], "clinic_name": ["North", "South"], "mac": ["01112", ""],
+                            "locality": ["5", ""], "verified": [False, False], "source": ["test", "test"]})
+    return replace(reference, pfs_fees=fees, pfs_rvu=rvu, clinics=clinics)
+
+
+@pytest.mark.parametrize(("payer_type", "clinic", "date", "fee", "edition"), [
+    ("medicare", "CL1", "2026-03-04", 36.67, "pfs_fees 2026Q1 locality 01112/05"),
+    ("medicare", "CL1", "2026-05-01", 37.00, "pfs_fees 2026Q2 locality 01112/05"),  # each date its quarter's
+    ("medicare_advantage", "CL2", "2026-03-04", 32.73, "pfs_rvu 2026Q1 national (clinic locality unknown)"),
+    ("commercial", "CL1", "2026-03-04", 32.73, "fee_schedule packaged"),  # contracted rates: fee_schedule.csv
+    ("medicare", "CL1", "2025-06-01", 31.70, "fee_schedule packaged"),  # before the PFS imported
+])
+def test_locality_fees_where_the_pfs_is_imported(reference, payer_type, clinic, date, fee, edition):
+    from nmr_audit.money import unit_fee, unit_fees
+
+    rows = pd.DataFrame({"payer_type": [payer_type], "clinic_id": [clinic], "date_of_service": [pd.Timestamp(date)]})
+    found = unit_fees(rows, "97112", _pfs(reference)).iloc[0]
+    assert (round(found["fee"], 2), found["fee_edition"]) == (fee, edition)
+    assert unit_fee(rows, "97112", _pfs(reference)).iloc[0] == pytest.approx(fee, abs=0.005)
+    # national: (0.50 + 0.47 + 0.01) × 33.4009 = 32.73 (every GPCI 1.000)

@@ -25,6 +25,8 @@ TIME = "a time such as 09:00 or 9:00 AM"
 CMS_1 = {"billed": {"97140": 2}, "minutes": {"97112": 13, "97140": 30},
          "notes": [{**SUPERVISED_PTA, "minutes": {"97112": 23}}]}
 SPLIT = [("97112", 1, "GP,CQ"), ("97112", 1, "GP")]
+STRICT = {"payer_type": "commercial", "payer_id": "SYNTH-STRICT-PPO", "billed": {"97112": 1, "97530": 1, "97140": 1},
+          "minutes": {"97112": 15, "97530": 15, "97140": 15}}
 
 def _course(visits, start=0, kx_from=None, modifier="GP", credential="PT", payer_type="medicare", poc=None,
             reports=(), units=4):
@@ -195,6 +197,14 @@ SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, 
     "progress-new-plan": (_course(6, poc="2026-01-02", units=1) + _course(6, start=30, poc="2026-01-30", units=1),
                           {}),
     "progress-commercial": (_course(11, poc="2026-01-02", payer_type="commercial", units=1), {}),
+    # issue 18: a payer that denies 97530 with 97140 on one day even with 59 (payer_edits.csv, a synthetic row)
+    "payer-edit": ({**STRICT, "modifiers": {"97112": "GP,59", "97140": "GP,59"}}, {"PAYER_EDIT": 1}),
+    "payer-edit-other-payer": ({**STRICT, "payer_id": "BCBS-PPO", "modifiers": {"97112": "GP,59", "97140": "GP,59"}},
+                               {}),
+    "payer-edit-before-effective": ({**STRICT, "date_of_service": "2019-12-31",
+                                     "modifiers": {"97112": "GP,59", "97140": "GP,59"}}, {}),
+    "payer-edit-and-ncci": ({**STRICT, "modifiers": {"97140": "GP,59"}},
+                            {"PAYER_EDIT": 1, "MISSING_NCCI_MODIFIER": 1}),  # NCCI's finding stays NCCI's
 }
 QUARANTINED = {  # patient: (the quarantined note's NPI, its date)
     "note-quarantined": (NPI, "2026-03-04"), "note-quarantined-assistant": (PTA_NPI, "2026-03-04"),
@@ -402,3 +412,21 @@ def test_the_audit_does_not_change_its_input_frames(reference):
     build_facts(*frames, visit_table, reference, quarantine)
     for frame, copy in zip([*frames, quarantine], [*copies, kept], strict=True):
         pd.testing.assert_frame_equal(frame, copy)
+
+
+def test_a_payer_edit_names_both_lines_the_payer_and_its_source(findings, reference):
+    row = of(findings, "payer-edit", "PAYER_EDIT")
+    assert (row["severity"], row["line_number"], row["excess_units"]) == ("high", 3, 1)  # the 97140 line
+    assert row["message"].startswith("the payer (commercial SYNTH-STRICT-PPO) does not pay 97140 billed with 97530 "
+                                     "on one day (claim C")
+    assert "modifiers it accepts for the pair: none; this line carries GP,59" in row["message"]
+    assert "SYNTHETIC example row" in row["message"]
+    fee = reference.fee_schedule.set_index(["payer_type", "cpt_code", "year"]).loc[("commercial", "97140", 2026), "amount"]
+    assert row["dollars_at_risk"] == pytest.approx(fee)  # one unit of the column-2 code
+    assert row["reference_edition"].startswith("payer_edits ")
+
+
+def test_the_ncci_finding_keeps_its_line_and_message_beside_a_payer_edit(findings):
+    ncci = of(findings, "payer-edit-and-ncci", "MISSING_NCCI_MODIFIER")
+    assert ncci["line_number"] == 1 and "with 97530 (NCCI PTP pair, unverified" in ncci["message"]
+    assert ncci["reference_edition"].startswith("ncci_ptp ")

@@ -26,7 +26,8 @@ def findings(*rows, first=None):
     frame = pd.DataFrame(rows, columns=["finding_id", "rule_id", "patient_id", "date_of_service", "claim_id",
                                         "line_number", "dollars_at_risk"])
     frame = frame.assign(severity="high", note_id=None, rendering_npi="1234567893", clinic_id="CL1",
-                         payer_type="medicare", field=None, message="m", excess_units=None)
+                         payer_type="medicare", field=None, message="m", excess_units=None, reference_edition=None,
+                         outcome=None, carcs=None)
     frame = frame[list(FINDING_COLUMNS)].astype(FINDING_COLUMNS)
     if first is not None:
         frame = frame.assign(first_run_id=first[0], first_as_of=first[1])

@@ -22,6 +22,7 @@ CONTRACT_RULES = {  # the contract's rule ids and severities (data contract v1, 
     "DUPLICATE_LINE": {"high"}, "CANALITH_AS_97112": {"medium"},
     "FIELD_UNREADABLE": {"low", "medium"}, "NOTE_QUARANTINED": {"medium"}, "DAY_UNITS_EXCEED_TIME": {"medium"},
     "KX_MISSING": {"high"}, "KX_REVIEW_THRESHOLD": {"info"}, "PROGRESS_REPORT_OVERDUE": {"medium"},
+    "PAYER_EDIT": {"high"},
 }
 NECESSITY = {"diagnosis_codes", "functional_deficit", "treatment_goals", "techniques", "patient_response",
              "time_in", "time_out", "total_treatment_minutes"}

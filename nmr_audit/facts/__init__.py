@@ -11,6 +11,8 @@ suite each):
 - `patient_days`: one row per patient and date of service with 97112 billed (`facts.days`);
 - `discipline_days`: one row per patient, date, clinic and discipline billed under several NPIs (`facts.days`);
 - `fields`: one row per unreadable optional value of a claim line or note (`facts.fields`);
+- `code_pairs`: one row per pair of claim lines of one visit (any codes) forming an NCCI or a
+  payer edit in force (`facts.code_pairs`);
 - `therapy_lines`: one row per claim line counting toward a yearly therapy threshold (`facts.therapy_year`);
 - `treatment_days`: one row per patient, discipline, plan of care and date with a note (`facts.progress`).
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from nmr_audit.facts.code_pairs import code_pair_facts
 from nmr_audit.facts.common import KEY, LINE_ID
 from nmr_audit.facts.days import discipline_day_facts, patient_day_facts
 from nmr_audit.facts.fields import field_facts
@@ -47,13 +50,15 @@ class Facts:
     patient_days: pd.DataFrame
     discipline_days: pd.DataFrame
     fields: pd.DataFrame
+    code_pairs: pd.DataFrame
     therapy_lines: pd.DataFrame
     treatment_days: pd.DataFrame
 
     def by_grain(self) -> dict[str, pd.DataFrame]:
         return {"claim_lines": self.claim_lines, "visits": self.visits, "notes": self.notes,
                 "patient_days": self.patient_days, "discipline_days": self.discipline_days, "fields": self.fields,
-                "therapy_lines": self.therapy_lines, "treatment_days": self.treatment_days}
+                "code_pairs": self.code_pairs, "therapy_lines": self.therapy_lines,
+                "treatment_days": self.treatment_days}
 
 
 def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_services: pd.DataFrame,
@@ -70,7 +75,8 @@ def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_servi
     """
     notes = match_notes(claim_lines, visit_notes)
     held = held_for_visits(visits, held_notes(quarantine))
-    lines = line_facts(claim_lines, visits, notes, reference, held)
+    pairs = code_pair_facts(claim_lines, reference)
+    lines = line_facts(claim_lines, visits, notes, reference, held, pairs)
     first_lines = lines.loc[lines["line_rank_97112"] == 1, [*KEY, *LINE_ID]]
     return Facts(
         claim_lines=lines,
@@ -80,6 +86,7 @@ def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_servi
         discipline_days=discipline_day_facts(claim_lines, notes, note_services, visits, reference,
                                              held["note_quarantined"]),
         fields=field_facts(claim_lines, notes, visits),
+        code_pairs=pairs,
         therapy_lines=therapy_line_facts(claim_lines, reference, therapy),
         treatment_days=treatment_day_facts(claim_lines, notes, reference,
                                            progress_recorded(notes, therapy) if progress is None else progress, therapy),

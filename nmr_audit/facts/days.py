@@ -9,34 +9,74 @@ import pandas as pd
 from nmr_audit.contract import NMR_CODE
 from nmr_audit.facts.common import DAY, KEY, LINE_ID, modifier_rows
 from nmr_audit.keys import first_positions, group_numbers, in_order, keys_in, positions
-from nmr_audit.money import fee_per_unit
+from nmr_audit.money import unit_fee
 from nmr_audit.reference import ReferenceData
 from nmr_audit.units import units_for_minutes
 from nmr_audit.unreadable import rows_with
 
 
 def patient_day_facts(lines: pd.DataFrame, reference: ReferenceData) -> pd.DataFrame:
-    """97112 units per patient and date of service (the contract's MUE grain) against the MUE."""
-    grouped = in_order(lines, [*DAY, *LINE_ID]).groupby(DAY, sort=False)
+    """97112 units per patient and date of service (the contract's MUE grain) against the MUE.
+
+    The MUE row in force on the date (`mue.csv`, the latest `effective_from` on or before it)
+    says by its adjudication indicator how it counts (`per`: CMS, Medically Unlikely Edits):
+    MAI 1 is a line edit — each line's units against the MUE, the excess summed over the day's
+    lines, the finding on the day's largest line; MAI 2 and 3 are date-of-service edits — the
+    day's units across lines against it. `mue_units` holds what is compared (the largest line's
+    units, or the day's), `mue_edition` the row's edition. A table without `per` counts per day.
+    """
+    ordered = in_order(lines, [*DAY, *LINE_ID])
+    grouped = ordered.groupby(DAY, sort=False)
     days = grouped.agg(units_97112=("units", "sum"), claim_id=("claim_id", "first"),
                        line_number=("line_number", "first"), rendering_npi=("rendering_npi", "first"),
                        clinic_id=("clinic_id", "first"), payer_type=("payer_type", "first"),
                        providers=("rendering_npi", "nunique"), fee_97112=("fee_97112", "first"),
                        ).reset_index()
-    mue = _mue_on(days["date_of_service"], reference)
-    excess = (days["units_97112"] - mue).clip(lower=0)
-    return days.assign(row_id=np.arange(len(days)), mue=mue, mue_excess_units=excess,
+    mue, per, edition = _mue_on(days["date_of_service"], reference)
+    per_line = (per == "line").to_numpy()
+    units = days["units_97112"].astype("float64")
+    excess = (units - mue).clip(lower=0)
+    compared = units
+    if per_line.any():  # the line edit: each line of those days against the day's MUE
+        day = group_numbers(ordered[DAY], DAY) if len(ordered) else np.zeros(0, dtype="int64")
+        line_units = ordered["units"].astype("float64").to_numpy()
+        line_mue = mue.to_numpy()[day]
+        over = np.clip(line_units - line_mue, 0, None)
+        largest = pd.Series(line_units).groupby(day).idxmax().to_numpy()
+        line_excess = np.bincount(day, np.nan_to_num(over), minlength=len(days))
+        compared = units.where(~per_line, line_units[largest])
+        excess = excess.where(~per_line, line_excess)
+        top = ordered.iloc[largest]
+        days = days.assign(claim_id=days["claim_id"].where(~per_line, top["claim_id"].to_numpy()),
+                           line_number=days["line_number"].where(~per_line, top["line_number"].to_numpy()),
+                           rendering_npi=days["rendering_npi"].where(~per_line, top["rendering_npi"].to_numpy()))
+    return days.assign(row_id=np.arange(len(days)), mue=mue, mue_per=per, mue_units=compared,
+                       mue_grain=np.where(per_line, "on one line (MUE line edit, MAI 1)",
+                                          "in one day (MUE date-of-service edit)"),
+                       mue_edition=edition, mue_excess_units=excess,
                        mue_excess_dollars=excess * days["fee_97112"])
 
 
-def _mue_on(dates: pd.Series, reference: ReferenceData) -> pd.Series:
-    """The 97112 MUE in force on each date (the latest row effective on or before it)."""
-    rows = reference.mue[reference.mue["cpt_code"] == NMR_CODE].sort_values("effective_from")
+def _mue_on(dates: pd.Series, reference: ReferenceData) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The 97112 MUE in force on each date (the latest row effective on or before it): its value,
+    how it counts (`line` or `patient_day`) and its edition (`mue 2026Q1`, `mue packaged`)."""
+    table = reference.mue
+    rows = table[table["cpt_code"] == NMR_CODE].sort_values("effective_from", kind="stable")
+    none = pd.Series(pd.NA, index=dates.index, dtype="str")
     if rows.empty:
-        return pd.Series(np.nan, index=dates.index)
+        return pd.Series(np.nan, index=dates.index), none.fillna("patient_day"), none
     at = np.searchsorted(rows["effective_from"].to_numpy(), dates.to_numpy(), side="right") - 1
-    values = rows["mue"].to_numpy()[np.maximum(at, 0)].astype("float64")
-    return pd.Series(np.where(at >= 0, values, np.nan), index=dates.index)
+    pick = np.maximum(at, 0)
+    values = rows["mue"].to_numpy()[pick].astype("float64")
+    per = (rows["per"].astype("str").str.strip().replace("", "patient_day").fillna("patient_day")
+           if "per" in rows.columns else pd.Series("patient_day", index=rows.index, dtype="str"))
+    layer = f"mue {(reference.layers or {}).get('mue', 'packaged')}"
+    own = rows["edition"].astype("str").str.strip() if "edition" in rows.columns else pd.Series(pd.NA, index=rows.index)
+    edition = ("mue " + own).where(own.notna() & (own != ""), layer)
+    found = at >= 0
+    return (pd.Series(np.where(found, values, np.nan), index=dates.index),
+            pd.Series(np.where(found, per.to_numpy()[pick], "patient_day"), index=dates.index, dtype="str"),
+            pd.Series(np.where(found, edition.to_numpy()[pick], None), index=dates.index, dtype="str"))
 
 
 DISCIPLINE_DAY_COLUMNS = ("row_id", *DAY, "clinic_id", "discipline", "rendering_npi", "claim_id", "line_number",
@@ -99,7 +139,7 @@ def discipline_day_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, n
     terms = reference.payer_terms(first["payer_type"], first["payer_id"] if "payer_id" in first.columns else None)
     top = rows.iloc[first_positions(group, count)[keep]].reset_index(drop=True)
     excess = np.clip(billed[keep] - supported[keep], 0, None) - excess_seen[keep]
-    fee = fee_per_unit(first["payer_type"], first["date_of_service"], NMR_CODE, reference.fee_schedule)
+    fee = unit_fee(first, NMR_CODE, reference)
     facts = pd.DataFrame({
         "patient_id": top["patient_id"].astype("str"), "date_of_service": top["date_of_service"].astype("datetime64[s]"),
         "clinic_id": top["clinic_id"].astype("str"), "discipline": top["discipline"].astype("str"),

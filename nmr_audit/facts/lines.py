@@ -6,16 +6,18 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import NMR_CODE
+from nmr_audit.facts.code_pairs import code_pair_facts, ncci_partners
 from nmr_audit.facts.common import DAY, KEY, LINE_ID, any_of, by_note, modifier_rows
 from nmr_audit.keys import in_order, keys_in
-from nmr_audit.money import fee_per_unit
+from nmr_audit.money import unit_fee
 from nmr_audit.parse import modifiers_text
 from nmr_audit.reference import ReferenceData
 from nmr_audit.unreadable import rows_with
 
 
 def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.DataFrame,
-               reference: ReferenceData, held: pd.DataFrame | None = None) -> pd.DataFrame:
+               reference: ReferenceData, held: pd.DataFrame | None = None,
+               code_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """97112 lines with their visit's note, the modifiers they carry and should carry, and value.
 
     `visit_notes` are matched to their visits (`visits.match_notes`); `held` (aligned with
@@ -23,8 +25,9 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
     suite reads: `has_note`, `no_note_checkable` (no quarantined note and no note whose
     supervising NPI was unreadable that day), `modifiers_readable`, `therapy_modifier`,
     `expected_therapy_modifier` (the line's own when any note of the visit is of its
-    discipline), `ncci_pair_without_modifier`, `is_duplicate_line` (a second line of 97112 for the
-    visit other than a CQ/CO split), and the fee and value in dollars.
+    discipline), `ncci_pair_without_modifier` (from the code-pair facts, `facts.code_pairs`,
+    computed here when `code_pairs` is not given), `is_duplicate_line` (a second line of 97112
+    for the visit other than a CQ/CO split), and the fee and value in dollars.
     """
     readable = ~rows_with(claim_lines, {"modifiers"})
     nmr_at = (claim_lines["cpt_code"] == NMR_CODE).to_numpy()
@@ -40,7 +43,7 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
     therapy = therapy.reindex(facts.index).astype("str")
     bypass = any_of(modifiers, reference.modifiers_of("ncci_bypass"), len(facts))
     assistant = any_of(modifiers, reference.modifiers_of("assistant"), len(facts))
-    fee = fee_per_unit(facts["payer_type"], facts["date_of_service"], NMR_CODE, reference.fee_schedule)
+    fee = unit_fee(facts, NMR_CODE, reference)
     units = facts["units"].astype("int64")
     visit = _runs(facts)  # facts are sorted by visit: a visit's lines are one run
     start = np.flatnonzero(np.r_[True, visit[1:] != visit[:-1]]) if len(visit) else np.zeros(0, "int64")
@@ -66,7 +69,8 @@ def line_facts(claim_lines: pd.DataFrame, visits: pd.DataFrame, visit_notes: pd.
         value_dollars=units * fee,
     )
     facts = facts.assign(is_duplicate_line=duplicate_lines(facts, modifiers, reference, visit))
-    return facts.assign(**_ncci_partner(facts, claim_lines, reference))
+    pairs = code_pair_facts(claim_lines, reference) if code_pairs is None else code_pairs
+    return facts.assign(**ncci_partners(pairs, facts))
 
 
 def _runs(facts: pd.DataFrame) -> np.ndarray:
@@ -142,37 +146,3 @@ def _link_unreadable(facts: pd.DataFrame, visit_notes: pd.DataFrame) -> np.ndarr
     if not unlinked.any() or facts.empty:
         return np.zeros(len(facts), dtype=bool)
     return keys_in(facts[DAY], visit_notes.loc[unlinked, DAY], DAY)
-
-
-def _ncci_partner(facts: pd.DataFrame, claim_lines: pd.DataFrame, reference: ReferenceData
-                  ) -> dict[str, pd.Series]:
-    """The code billed on the same visit that forms an NCCI PTP pair with 97112 in force on the
-    date of service, where neither line carries a bypass modifier (59, XE, XS, XP, XU) and
-    neither line's modifiers were unreadable (a bypass may have been there)."""
-    ptp = reference.ncci_ptp
-    partners = pd.concat([
-        ptp[ptp["column_1"] == NMR_CODE].assign(partner=ptp["column_2"]),
-        ptp[ptp["column_2"] == NMR_CODE].assign(partner=ptp["column_1"]),
-    ])[["partner", "modifier_indicator", "effective_from", "effective_to", "verified"]]
-    wanted = claim_lines["cpt_code"].isin(partners["partner"]).to_numpy()
-    others = claim_lines.loc[wanted, [*KEY, "cpt_code", "modifiers"]].assign(  # only what the pairing reads
-        unreadable=rows_with(claim_lines, {"modifiers"})[wanted])
-    none = pd.Series(pd.NA, index=facts.index, dtype="str")
-    if others.empty:
-        return {"ncci_pair_without_modifier": none, "ncci_pair_verified": none}
-    other_mods = modifier_rows(others["modifiers"])
-    others = others.reset_index(drop=True)
-    others = others.assign(other_bypass=any_of(other_mods, reference.modifiers_of("ncci_bypass"), len(others))
-                           | others["unreadable"])
-    pairs = facts.loc[facts["modifiers_readable"], ["row_id", *KEY, "has_ncci_bypass_modifier"]].merge(
-        others[[*KEY, "cpt_code", "other_bypass"]], on=KEY).merge(
-        partners, left_on="cpt_code", right_on="partner")
-    in_force = (pairs["effective_from"] <= pairs["date_of_service"]) & (
-        pairs["effective_to"].isna() | (pairs["date_of_service"] <= pairs["effective_to"]))
-    open_pairs = pairs[in_force & ~pairs["has_ncci_bypass_modifier"] & ~pairs["other_bypass"]]
-    first = open_pairs.sort_values(["row_id", "partner"]).groupby("row_id").first()
-    return {
-        "ncci_pair_without_modifier": first["partner"].reindex(facts["row_id"]).set_axis(facts.index).astype("str"),
-        "ncci_pair_verified": first["verified"].map({True: "verified", False: "unverified"})
-        .reindex(facts["row_id"]).set_axis(facts.index).astype("str"),
-    }

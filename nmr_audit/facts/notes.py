@@ -8,7 +8,7 @@ import pandas as pd
 from nmr_audit.contract import NECESSITY_TEXT_FIELDS, NMR_CODE
 from nmr_audit.facts.common import KEY
 from nmr_audit.keys import in_order, positions
-from nmr_audit.money import fee_per_unit
+from nmr_audit.money import unit_fee
 from nmr_audit.parse import clock_minutes
 from nmr_audit.reference import ReferenceData
 from nmr_audit.unreadable import rows_with
@@ -40,7 +40,7 @@ def note_facts(visit_notes: pd.DataFrame, note_services: pd.DataFrame, visits: p
     timed_of = (note_of >= 0) & timed.to_numpy()
     timed_minutes = np.bincount(note_of[timed_of], minutes[timed_of], minlength=len(notes))
     itemizes = notes["itemizes_minutes"].astype("bool") & ~rows_with(notes, minutes=True)
-    fee = fee_per_unit(notes["payer_type"], notes["date_of_service"], NMR_CODE, reference.fee_schedule)
+    fee = unit_fee(notes, NMR_CODE, reference)
     session = clock_minutes(notes["time_out"]) - clock_minutes(notes["time_in"])
     readable = {f"readable_{field}": ~rows_with(notes, {field}) for field in PRESENCE_FIELDS}
     return notes.assign(

@@ -8,7 +8,7 @@ import pandas as pd
 from nmr_audit.contract import NMR_CODE
 from nmr_audit.facts.common import KEY
 from nmr_audit.keys import keys_in
-from nmr_audit.money import fee_per_unit
+from nmr_audit.money import unit_fee
 from nmr_audit.reference import ReferenceData
 
 
@@ -26,7 +26,7 @@ def visit_facts(visits: pd.DataFrame, first_lines: pd.DataFrame, reference: Refe
     """
     facts = visits.reset_index(drop=True).merge(first_lines, on=KEY, how="left")
     held = held.reset_index(drop=True)
-    fee = fee_per_unit(facts["payer_type"], facts["date_of_service"], NMR_CODE, reference.fee_schedule)
+    fee = unit_fee(facts, NMR_CODE, reference)
     has_note = facts["note_id"].notna()
     timed_excess = (facts["billed_timed_units"] - facts["supported_timed_units"]).clip(lower=0)
     beyond_97112 = (timed_excess - facts["excess_units_97112"]).clip(lower=0)

@@ -42,7 +42,7 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Skipped]
             if match.is_dir():
                 for path in sorted(p for p in match.rglob("*") if p.is_file() and not _hidden(p, match)
                                    and not marked_ancestor(p, match)):  # never a run's own outputs
-                    found = recognise(path)
+                    found = recognise(path, table=table)
                     if found.reader is not None:
                         files.append(path)
                     else:
@@ -50,14 +50,14 @@ def discover(patterns: list[str], table: str) -> tuple[list[Path], list[Skipped]
                 continue
             if glob.has_magic(pattern) and marked_ancestor(match, _static_prefix(pattern)):
                 continue  # a glob reaching into an nmr-audit output folder
-            found = recognise(match)
+            found = recognise(match, table=table)
             if found.reader is None:
-                raise unsupported(match, found.reason)
+                raise unsupported(match, found.reason, table)
             files.append(match)
     unique = list(dict.fromkeys(files))
     if not unique:
         raise InputError(", ".join(patterns), f"no {table} files found that nmr-audit reads",
-                         f"folders are searched for {supported()}")
+                         f"folders are searched for {supported(table)}")
     return unique, list({s.source: s for s in skipped}.values())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from nmr_audit.errors import InputError
-from nmr_audit.io.reference_home import packaged_reference_dir, table_path
+from nmr_audit.io.reference_home import packaged_reference_dir, table_source
 from nmr_audit.profile import payer_row_problems
 from nmr_audit.reference import ReferenceData
 from nmr_audit.rules import weight_problems
@@ -27,18 +27,25 @@ REQUIRED = {
     "payers": ("payer_id", "payer_type", "rule_basis", "medicare_rules", "verified", "source"),
     "therapy_thresholds": ("year", "payer_type", "bucket", "therapy_modifiers", "kx_threshold", "review_threshold",
                            "effective_from", "verified", "source"),
+    "payer_edits": ("payer_id", "payer_type", "column_1", "column_2", "bypass_modifiers", "effective_from",
+                    "effective_to", "verified", "source"),
+    "carcs": ("code", "counts_as", "source"),
 }
 # Optional tables: read when the folder has them (names shown beside ids in the reports).
 OPTIONAL = {
     "providers": ("rendering_npi", "provider_name", "verified", "source"),
     "clinics": ("clinic_id", "clinic_name", "verified", "source"),
-    # issue 19: PFS fees by MAC locality (`nmr-audit reference import --pfs` writes them into the
-    # reference home); a clinic's locality is read from the optional clinics.csv columns mac, locality
+    "claim_filing_indicators": ("code", "payer_type", "source"),  # 837P SBR09 → payer type
+    # CMS's Physician Fee Schedule, where `nmr-audit reference import --pfs` wrote it (reference home)
     "pfs_fees": ("mac", "locality", "cpt_code", "nonfacility_amount", "effective_from"),
+    "pfs_rvu": ("cpt_code", "modifier", "work_rvu", "pe_rvu_nonfacility", "mp_rvu", "conversion_factor",
+                "effective_from"),
 }
 FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
-           "modifier_indicator": "int64", "kx_threshold": "float64", "review_threshold": "float64"}
+           "modifier_indicator": "int64", "nonfacility_amount": "float64", "facility_amount": "float64",
+           "work_rvu": "float64", "pe_rvu_nonfacility": "float64", "pe_rvu_facility": "float64", "mp_rvu": "float64",
+           "conversion_factor": "float64", "kx_threshold": "float64", "review_threshold": "float64"}
 DATES = ("effective_from", "effective_to")
 
 
@@ -56,10 +63,13 @@ def load_reference(folder: Path | None = None) -> ReferenceData:
     missing for a registered rule (it would otherwise weigh 0) or given for an unknown one, a
     payer row whose type or rule basis is unknown.
     """
-    paths = {name: table_path(name, folder) for name in (*REQUIRED, *OPTIONAL)}
+    sources = {name: table_source(name, folder) for name in (*REQUIRED, *OPTIONAL)}
+    paths = {name: source.path for name, source in sources.items()}
     frames = {name: _typed(_read(paths[name], columns), paths[name]) for name, columns in REQUIRED.items()}
     optional = {name: _typed(_read(paths[name], columns), paths[name])
                 for name, columns in OPTIONAL.items() if paths[name].is_file()}
+    optional["layers"] = {name: source.layer for name, source in sources.items()}
+    optional["provenance"] = {name: source.provenance for name, source in sources.items() if source.provenance}
     problems = weight_problems(frames["denial_weights"])
     if problems:
         raise InputError(paths["denial_weights"], "; ".join(problems),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.charts import NIGHTS_CHART, chart_specs
+from nmr_audit.denial import PRIOR_STRENGTH
 from nmr_audit.io.cache import cache_dir, keep
 from nmr_audit.names import with_names
 from nmr_audit.report_data import ReportData, severity_rank, visit_number
@@ -30,20 +31,25 @@ TABLE_ROWS = 2000
 VISIT_GROUPS = 300
 QUARANTINE_ROWS = 500
 # The findings table: what to act on first, so that it is visible without scrolling sideways.
-FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "why", "date_of_service",
-                   "clinic_id", "clinic_name", "rendering_npi", "provider_name", "claim_id", "line_number",
-                   "note_id", "patient_id", "payer_type", "field"]
+FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "why", "outcome", "carcs",
+                   "date_of_service", "clinic_id", "clinic_name", "rendering_npi", "provider_name", "claim_id",
+                   "line_number", "note_id", "patient_id", "payer_type", "field"]
+WHEN_GIVEN = ("outcome", "carcs")  # shown only in a run given remittances
+LEARNT_SHOWN = ["rule_id", "weight", "learnt_weight", "lines", "denied", "reversed", "share_denied", "ci_low", "ci_high",
+                "rejected", "reduced", "why", "source"]
+UNMATCHED_ROWS = 500
 GROUPED_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "claim_id", "fix"]
 NUMBERS = {"findings", "dollars_at_risk", "excess_units", "excess_units_97112", "visits", "denial_risk",
            "line_number", "weight", "source_row", "rows", "fields", "dollars", "reasons_count", "new_findings",
-           "new_dollars_at_risk", "resolved_findings", "resolved_dollars_at_risk"}
+           "new_dollars_at_risk", "resolved_findings", "resolved_dollars_at_risk", "learnt_weight", "lines", "denied",
+           "reversed", "share_denied", "ci_low", "ci_high", "rejected", "reduced"}
 DATES = {"date_of_service", "month", "generated_at", "as_of", "first_as_of", "night"}
 NIGHT_ROWS = 500  # new and resolved findings shown (all of them are in report.xlsx up to its row cap)
 NIGHT_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "date_of_service", "clinic_id",
                  "clinic_name", "rendering_npi", "provider_name", "claim_id", "line_number", "note_id", "patient_id",
                  "payer_type", "first_as_of"]
 OUTPUT_LINKS = ("findings.csv", "report.xlsx", "visits.parquet", "quarantine.parquet", "summary.json",
-                "data_docs/index.html")
+                "data_docs/index.html", "remits.parquet", "remits_unmatched.csv")
 
 
 @cache
@@ -82,7 +88,8 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         findings = with_names(findings, data.names)
     explained = _with_why(findings, data)
     table = explained.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
-    shown = _cells(table[[c for c in FINDING_COLUMNS if c in table.columns]].head(TABLE_ROWS))
+    columns = [c for c in FINDING_COLUMNS if c in table.columns and (c not in WHEN_GIVEN or data.remits is not None)]
+    shown = _cells(table[columns].head(TABLE_ROWS))
     why = dict(zip(table["why"].head(TABLE_ROWS), table["explanation"].head(TABLE_ROWS), strict=True)) \
         if "why" in table.columns else {}
     why.pop("", None)
@@ -98,7 +105,9 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         charts=[c for c in specs if c != NIGHTS_CHART],
         since=_since(data),
         clinics=_cells(data.by_clinic), providers=_cells(data.by_provider),
-        claims=_cells(claims.head(50)), weights=_cells(weights[["rule_id", "weight", "why", "source"]]),
+        claims=_cells(claims.head(50)), weights=_cells(_weights(weights, data.learnt)), learnt=not data.learnt.empty,
+        remits=data.remits, unmatched=_cells(data.unmatched_remits, limit=UNMATCHED_ROWS),
+        unmatched_rows=UNMATCHED_ROWS, prior=PRIOR_STRENGTH,
         rules=_rules(data),
         findings=shown, total_findings=len(findings), table_rows=TABLE_ROWS,
         groups=(groups := _groups(data, findings.assign(fix=findings["rule_id"].map(fixes)) if len(findings)
@@ -109,7 +118,7 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
                           limit=QUARANTINE_ROWS),
         quarantine_total=data.quarantine_total, quarantine_rows=QUARANTINE_ROWS, cells_withheld=masked,
         quarantine_by_file=_cells(data.quarantine_by_file), unreadable=_cells(data.unreadable),
-        links=OUTPUT_LINKS,
+        links=[link for link in OUTPUT_LINKS if not link.startswith("remits") or data.remits is not None],
         bundle=vega_bundle().replace("</script", "<\\/script"),
     )
     path.write_text(html, encoding="utf-8")
@@ -125,6 +134,16 @@ def _with_why(findings: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     said = pd.Series(data.explanations.to_numpy(), index=findings.index, dtype="str")
     why = findings["visit"].astype("int64").astype("str").where(said.notna(), "")
     return findings.assign(explanation=said, why=why)
+
+
+def _weights(defaults: pd.DataFrame, learnt: pd.DataFrame) -> pd.DataFrame:
+    """The default weights, and, where remittances were given, the learnt ones beside them
+    (`denial.learnt_weights`: lines answered, denied or recouped, the share and its interval)."""
+    if learnt.empty:
+        return defaults[["rule_id", "weight", "why", "source"]]
+    table = defaults[["rule_id", "weight", "why", "source"]].merge(learnt.drop(columns=["default_weight"]),
+                                                                    on="rule_id", how="left")
+    return table[LEARNT_SHOWN]
 
 
 def _since(data: ReportData) -> dict[str, Any] | None:

@@ -3,9 +3,12 @@
 Sheets: Summary (headline with currency and percent formats, why the per-rule dollars exceed the
 headline, findings and dollars by rule), Since last night (a nightly run only: new and resolved
 findings against the root's previous run, and dollars at risk by night with a chart), Rules
-(what each rule means and what to fix), Findings, Claims at risk, Visits (each with the rules
-that put it on the sheet), By clinic and rule (dollars and findings, with totals), Quarantine
-(file, line, reason, the row's cells) and Unreadable fields (by file and column).
+(what each rule means and what to fix), Findings (with each finding's remittance outcome and
+CARCs where remittances were given), Claims at risk, Visits (each with the rules that put it on
+the sheet), By clinic and rule (dollars and findings, with totals), Denial weights and Unmatched
+remittances (a run given remittances: the weights learnt beside the defaults, the 835 service
+lines no claim line matched), Quarantine (file, line, reason, the row's cells) and Unreadable
+fields (by file and column).
 
 Written with XlsxWriter (several times faster than openpyxl; its constant-memory mode writes
 cells 3× slower, and sheets of at most `WORKBOOK_ROWS` rows fit in memory easily). Header rows
@@ -134,6 +137,11 @@ def write_workbook(path: Path, cut: Workbook) -> Path:
     for title in ("Findings", "Claims at risk", "Visits"):
         _sheet(book, title, cut.sheets[title], formats)
     _clinic_and_rule(book, cut.data, formats)
+    if not cut.data.learnt.empty:  # a run given remittances: the weights its payers' answers teach
+        _sheet(book, "Denial weights", cut.data.learnt, formats)
+    if cut.data.remits is not None:
+        _sheet(book, "Unmatched remittances", cut.data.unmatched_remits.head(WORKBOOK_ROWS), formats,
+               empty="Every remitted service line matched a claim line.")
     _sheet(book, "Quarantine", cut.sheets["Quarantine"], formats,
            empty="No input row was quarantined in this run.")
     _sheet(book, "Unreadable fields", cut.data.unreadable, formats,
@@ -234,6 +242,14 @@ def _summary(book: Any, data: ReportData, context: dict[str, Any], notes: list[s
                            formats["money_bold"])
         row += 1
     row += 1
+    if data.remits is not None:
+        remits = data.remits
+        outcomes = ", ".join(f"{k} {v:,}" for k, v in remits["outcomes"].items())
+        sheet.write(row, 0, f"Remittances: {remits['claim_lines_answered']:,} claim line(s) answered ({outcomes}); "
+                    f"{remits['service_lines_unmatched']:,} remitted service line(s) unmatched. Findings carry their "
+                    "line's outcome and CARCs; the Denial weights sheet holds the weights learnt from them.",
+                    formats["note"])
+        row += 2
     for note in notes:
         sheet.write(row, 0, note, formats["note"])
         row += 1
@@ -431,4 +447,4 @@ def _format(values: pd.Series, column: str, formats: dict) -> Any:
         return formats["date"]
     if "dollars" in column:
         return formats["money"]
-    return formats["percent"] if column == "denial_risk" else None
+    return formats["percent"] if column in ("denial_risk", "share_denied", "share_reduced") else None

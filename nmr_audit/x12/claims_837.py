@@ -41,8 +41,9 @@ import pyarrow.compute as pc
 
 from nmr_audit.contract import CLAIM_COLUMNS, SOURCE_ROW
 from nmr_audit.errors import InputError
-from nmr_audit.io.readers import RawTable, Tally, file_sha256
+from nmr_audit.io.readers.base import RawTable, Tally, file_sha256
 from nmr_audit.io.reference_home import table_path
+from nmr_audit.reference import resolve_payer_types
 from nmr_audit.x12.envelope import EnvelopeIssue, Interchange, component, x12_date
 
 FORMAT = "x12-837p"
@@ -82,9 +83,17 @@ class ClaimOptions:
 @dataclass(frozen=True)
 class X12Table(RawTable):
     """A RawTable (text batches, invalid rows) that also carries the interchange's envelope
-    issues (complete once `batches` has been read to the end), for summary.json."""
+    issues (complete once `batches` has been read to the end), for summary.json, and, for 837P,
+    the replacement (CLM05-3 = 7) and void (8) claims of the file: (CLM01, frequency, segment)."""
 
     issues: list[EnvelopeIssue] = field(default_factory=list)
+    replacing: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def replacements(self) -> pd.DataFrame:
+        """claim_id, claim_frequency (7 replacement, 8 void), segment of each such claim of the
+        file, in file order (complete once the batches have been read)."""
+        return pd.DataFrame(self.replacing, columns=["claim_id", "claim_frequency", "segment"]).astype(
+            {"claim_id": "str", "claim_frequency": "str", "segment": "int64"})
 
 
 def load_filing_indicators(reference: Path | None = None) -> pd.DataFrame:
@@ -102,12 +111,16 @@ def load_filing_indicators(reference: Path | None = None) -> pd.DataFrame:
 
 
 def read_837(path: Path, options: ClaimOptions | None = None, filing_indicators: pd.DataFrame | None = None,
-             payers: pd.DataFrame | None = None) -> X12Table:
+             payers: pd.DataFrame | None = None, resolve_payer_types: bool = True) -> X12Table:
     """Open an 837P interchange; its claim lines come through `batches()` as text frames.
 
     Frames: the `COLUMNS` (text, missing = NaN) and `source_row` (int64, the SV1's segment
     number). `filing_indicators`: `claim_filing_indicators.csv` (default: through the reference
     layers); `payers`: a frame with `payer_id`, `payer_type` whose rows take precedence.
+    With `resolve_payer_types` false, `payer_type` is left missing for validation to resolve from
+    `payer_id` and `claim_filing_indicator` with the run's own tables (`ReferenceData.payer_types_for`:
+    the readers' registry reads 837P so). `replacements()` (complete once the batches are read)
+    lists the file's replacement and void claims, for a run to apply across its files.
     Raises `InputError` (one line) when the file is no readable interchange, holds no 837
     transaction, or declares an implementation guide other than 005010X222(A1/A2).
     """
@@ -119,21 +132,28 @@ def read_837(path: Path, options: ClaimOptions | None = None, filing_indicators:
         raise InputError(path, f"declares implementation guide {interchange.version!r}; nmr-audit reads 837P "
                          "005010X222A1 and its errata 005010X222A2", "ask the clearinghouse for a 5010 professional file")
     options = options or ClaimOptions()
-    indicators = filing_indicators if filing_indicators is not None else load_filing_indicators()
+    indicators = None
+    if resolve_payer_types:
+        indicators = filing_indicators if filing_indicators is not None else load_filing_indicators()
     tally = Tally()
+    replacements: list[tuple[str, str, int]] = []
 
     def batches(rows: int) -> Iterator[pd.DataFrame]:
         tally.rows, tally.invalid = 0, []
         interchange.issues.clear()
-        reader = _ClaimReader(interchange, options, _prescan(interchange))
+        replaced = _prescan(interchange)
+        replacements[:] = sorted(((claim, frequency, segment) for claim, claims in replaced.items()
+                                  for frequency, segment in claims if frequency in ("7", "8")), key=lambda r: r[2])
+        reader = _ClaimReader(interchange, options, replaced)
         for lines, bad in reader.lines(rows):
-            frame, unresolved = _with_payer_types(lines, indicators, payers)
+            frame, unresolved = _with_payer_types(lines, indicators, payers, resolve_payer_types)
             tally.rows += len(frame)
             tally.invalid += bad + unresolved
             yield frame
         tally.invalid.sort(key=lambda row: row[0])
 
-    return X12Table(path, FORMAT, file_sha256(path), batches, tally, issues=interchange.issues)
+    return X12Table(path, FORMAT, file_sha256(path), batches, tally, issues=interchange.issues,
+                    replacing=replacements)
 
 
 def _prescan(interchange: Interchange) -> dict[str, list[tuple[str, int]]]:
@@ -416,11 +436,12 @@ def _record(texts: list[str]) -> str:
 
 
 
-def _with_payer_types(rows: list[tuple], indicators: pd.DataFrame, payers: pd.DataFrame | None
-                      ) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+def _with_payer_types(rows: list[tuple], indicators: pd.DataFrame | None, payers: pd.DataFrame | None,
+                      resolve: bool = True) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """The batch as a text frame (built column by column through Arrow, '' as missing) with
-    payer types resolved (payer table first, then SBR09), and the lines whose payer type neither
-    gives, as invalid rows."""
+    payer types resolved (payer table first, then SBR09: `reference.resolve_payer_types`), and
+    the lines whose payer type neither gives, as invalid rows. Without `resolve`, payer types
+    stay missing (validation resolves them with the run's tables)."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW)
     data = {}
     for name, values in zip(ROW[:-1], columns[:-1], strict=True):
@@ -429,11 +450,10 @@ def _with_payer_types(rows: list[tuple], indicators: pd.DataFrame, payers: pd.Da
     table = pa.table(data)
     frame = table.to_pandas(types_mapper={pa.string(): _TEXT}.get)
     frame[SOURCE_ROW] = np.asarray(columns[-1], dtype="int64")
-    by_filing = frame["claim_filing_indicator"].map(indicators.set_index("code")["payer_type"].replace("", np.nan))
-    payer_type = by_filing
-    if payers is not None and len(payers):
-        by_payer = frame["payer_id"].map(payers.drop_duplicates("payer_id", keep="last").set_index("payer_id")["payer_type"])
-        payer_type = by_payer.where(by_payer.notna(), by_filing)
+    if not resolve:
+        frame.insert(_V1.index("payer_type"), "payer_type", pd.Series(np.nan, index=frame.index, dtype=_TEXT))
+        return frame[[*COLUMNS, SOURCE_ROW]], []
+    payer_type = resolve_payer_types(frame["payer_id"], frame["claim_filing_indicator"], payers, indicators)
     frame.insert(_V1.index("payer_type"), "payer_type", payer_type.astype(_TEXT))
     frame = frame[[*COLUMNS, SOURCE_ROW]]
     unresolved = frame["payer_type"].isna().to_numpy()
@@ -441,9 +461,14 @@ def _with_payer_types(rows: list[tuple], indicators: pd.DataFrame, payers: pd.Da
         return frame, []
     lost = frame[unresolved]
     records = lost.drop(columns=[SOURCE_ROW]).to_json(orient="records", lines=True).splitlines()
-    bad = [(int(row), f"SV1 at segment {row}: claim filing indicator SBR09 {filing if isinstance(filing, str) else ''!r} "
-            f"of payer {payer if isinstance(payer, str) else ''!r} has no payer type (add the code to "
-            "claim_filing_indicators.csv or the payer to payers.csv)", record)
+    bad = [(int(row), f"SV1 at segment {row}: {unresolved_payer(filing, payer)}", record)
            for row, filing, payer, record in zip(lost[SOURCE_ROW], lost["claim_filing_indicator"], lost["payer_id"], records,
                                                  strict=True)]
     return frame[~unresolved].reset_index(drop=True), bad
+
+
+def unresolved_payer(filing: object, payer: object) -> str:
+    """Why a line has no payer type: its filing indicator and payer are in neither table."""
+    return (f"claim filing indicator SBR09 {filing if isinstance(filing, str) else ''!r} of payer "
+            f"{payer if isinstance(payer, str) else ''!r} has no payer type (add the code to "
+            "claim_filing_indicators.csv or the payer to payers.csv)")

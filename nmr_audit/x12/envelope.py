@@ -71,6 +71,11 @@ def sniff(path: Path) -> X12Head | None:
             head = handle.read(1 << 16)
     except OSError:
         return None
+    return sniff_text(head)
+
+
+def sniff_text(head: str) -> X12Head | None:
+    """`sniff` of a file's first characters (the readers' registry hands over its first 64 KiB)."""
     text = head.lstrip(_BOM).lstrip()
     if not text.startswith("ISA") or len(text) < ISA_LENGTH:
         return None

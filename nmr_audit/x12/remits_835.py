@@ -40,7 +40,7 @@ import pandas as pd
 
 from nmr_audit.contract import SOURCE_ROW
 from nmr_audit.errors import InputError
-from nmr_audit.io.readers import Tally, file_sha256
+from nmr_audit.io.readers.base import Tally, file_sha256
 from nmr_audit.x12.claims_837 import X12Table
 from nmr_audit.x12.envelope import Interchange, component, x12_date
 

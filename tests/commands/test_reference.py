@@ -181,3 +181,35 @@ def test_bad_invocations_exit_2_with_one_line(tmp_path, cms_files):
     result = runner.invoke(app, ["reference", "import", "--quarter", "2026Q1", "--home", str(tmp_path / "h"),
                                  "--ptp", str(other)])
     assert "no 'Column 1<TAB>Column 2' header row" in str(result.exception)
+
+
+def test_a_run_rests_on_the_imported_editions_and_every_finding_names_them(tmp_path, cms_files, monkeypatch):
+    """The imported PTP decides the NCCI pair, the imported MUE (MAI 3: per day) the day's limit, the Los
+    Angeles fee prices the dollars, and each finding names those editions (summary.json the files)."""
+    from nmr_audit.editions import editions_summary
+    from nmr_audit.gx_engine import RuleEngine
+    from nmr_audit.io.suites import load_suites
+    from nmr_audit.pipeline import audit_tables
+    from tests.builders import tables, visit
+
+    home = tmp_path / "nmr-home"
+    _import(home / "reference", cms_files)
+    monkeypatch.setenv("NMR_AUDIT_HOME", str(home))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "clinics.csv").write_text("clinic_id,clinic_name,verified,source,mac,locality\n"
+                                      "CL1,Balance PT Los Angeles,false,test,01182,18\n")
+    reference = load_reference(mine)
+    frames = tables(visit(patient_id="pair", billed={"97112": 1, "97530": 1}, minutes={"97112": 15, "97530": 15}),
+                    visit(patient_id="mue", billed={"97112": 7}, minutes={"97112": 105}))
+    findings = audit_tables(*frames, reference, RuleEngine(load_suites())).findings
+    pair = findings[findings["rule_id"] == "MISSING_NCCI_MODIFIER"].iloc[0]
+    assert pair["reference_edition"] == "ncci_ptp 2026Q1; pfs_fees 2026Q1 locality 01182/18"
+    assert pair["dollars_at_risk"] == pytest.approx(36.67)  # one unit at the Los Angeles fee
+    mue = findings[findings["rule_id"] == "MUE_EXCEEDED"].iloc[0]
+    assert (mue["excess_units"], mue["dollars_at_risk"]) == (1, pytest.approx(36.67))  # 7 units against 6
+    assert mue["reference_edition"].startswith("mue 2026Q1;") and "(MUE date-of-service edit)" in mue["message"]
+    recorded = editions_summary(reference)
+    assert recorded["ncci_ptp"]["layer"] == "home" and recorded["ncci_ptp"]["quarter"] == "2026Q1"
+    assert recorded["ncci_ptp"]["files"][0]["sha256"] == hashlib.sha256(cms_files["ptp"].read_bytes()).hexdigest()
+    assert recorded["pfs_fees"]["layer"] == "home" and recorded["fee_schedule"]["layer"] == "packaged"

@@ -410,3 +410,28 @@ def test_an_export_without_progress_reports_skips_the_rule_and_says_so(tmp_path)
     assert [s["rule_id"] for s in summary["rules_skipped"]] == ["PROGRESS_REPORT_OVERDUE"]
     assert "no progress_report column" in summary["rules_skipped"][0]["reason"]
     assert summary["findings"]["by_rule"]["PROGRESS_REPORT_OVERDUE"] == 0  # not day 11 read as overdue
+
+
+def test_a_day_without_claims_audits_its_notes_and_writes_every_report(tmp_path):
+    """Issue 17 j with notes: a header-only claims export (no final newline) and one note whose
+    97112 minutes were never billed — the run completes with the note's findings, and both reports
+    are written (a clinic whose findings carry no money once crashed the workbook)."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,line_number,patient_id,date_of_service,rendering_npi,clinic_id,payer_type,"
+                      "cpt_code,modifiers,units")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("note_id,patient_id,date_of_service,rendering_npi,clinic_id,minutes_97112\n"
+                     "N1,P1,2026-03-02,1234567893,CL,20\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", "--claims", str(claims), "--notes", str(notes), "--out", str(out),
+                                 "--no-data-docs"])
+    assert result.exit_code == 0, result.output
+    findings = pd.read_parquet(out / "findings.parquet")
+    assert "UNBILLED_97112" in set(findings["rule_id"]) and "NO_NOTE" not in set(findings["rule_id"])
+    assert findings["dollars_at_risk"].fillna(0).eq(0).all()
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(out / "report.xlsx")["By clinic and rule"]
+    assert [row[0] for row in sheet.iter_rows(values_only=True) if row[0] not in (None, "total")][:2] == [
+        "clinic_id", "CL"]
+    assert (out / "report.html").exists()

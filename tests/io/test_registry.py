@@ -15,7 +15,7 @@ from nmr_audit.io.readers import BAD_VALUE, READERS, ReadOptions, estimate_rows,
 
 
 def test_every_reader_names_its_format_and_the_messages_list_them_all():
-    assert [r.name for r in READERS] == ["parquet", "excel", "jsonl", "csv"]
+    assert [r.name for r in READERS] == ["parquet", "excel", "jsonl", "x12-837p", "x12-835", "csv"]
     assert all(r.description.split(" (")[0] in supported() for r in READERS)
 
 

@@ -13,7 +13,10 @@ def test_every_claim_filing_indicator_of_the_guide_has_a_contract_payer_type():
     assert set(table["payer_type"]) <= load_reference().payer_types
     assert table.loc[["MB", "MA", "16", "MC", "WC", "BL"], "payer_type"].tolist() == [
         "medicare", "medicare", "medicare_advantage", "medicaid", "workers_comp", "commercial"]
-    assert (table.loc["CH", "rule_basis"], table.loc["CH", "verified"]) == ("cms", "false")
+    # CH files as payer type tricare, whose rule basis (payer_rule_basis.csv: cms) is unverified for unit counting
+    assert (table.loc["CH", "payer_type"], table.loc["CH", "rule_basis"], table.loc["CH", "verified"]) == (
+        "tricare", "", "false")
+    assert load_reference().payer_rule_basis.set_index("payer_type").loc["tricare", "rule_basis"] == "cms"
     assert table["source"].str.len().gt(0).all()
 
 

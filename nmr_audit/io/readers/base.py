@@ -9,7 +9,7 @@ JSON) come back as `invalid` rows for the quarantine instead of failing the file
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from nmr_audit.contract import SOURCE_FILE, SOURCE_ROW
+from nmr_audit.contract import CLAIM_LINES, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
 from nmr_audit.errors import InputError
 from nmr_audit.parse import BAD_VALUE, BAD_VALUE_REASON  # noqa: F401 (the readers' marker, re-exported)
 from nmr_audit.sizes import BATCH_ROWS
@@ -33,11 +33,13 @@ MAX_HEADER_BYTES = 16 << 20  # the longest header row a text file may have
 class ReadOptions:
     """What a mapping profile may say about reading a file: the CSV delimiter (else detected from
     the header), the workbook sheet (else every visible sheet), the decimal mark typed numbers are
-    written with where a workbook column mixes numbers and text (else `.`)."""
+    written with where a workbook column mixes numbers and text (else `.`), and the 837P choices
+    of the profile's `x12:` section (which element is the patient id, which NPI the clinic)."""
 
     delimiter: str | None = None
     sheet: str | int | None = None
     decimal_mark: str | None = None
+    x12: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -132,6 +134,8 @@ class Reader:
         parts it leaves out; raises InputError for a file it cannot read at all, or lets
         OSError / ValueError / ArrowException escape (the registry words them).
     estimate_rows(path, head): about how many rows, cheaply (sizes a run's buckets; never exact).
+    tables: the inputs it reads (`claim_lines`, `visit_notes`, `remits`): a tabular export can be
+        either table; an X12 837P only claims, an 835 only remittances.
     """
 
     name: str
@@ -140,6 +144,7 @@ class Reader:
     recognises: Callable[[bytes], bool]
     open: Callable[[Path, ReadOptions], Opened]
     estimate_rows: Callable[[Path, bytes], int]
+    tables: tuple[str, ...] = (CLAIM_LINES, VISIT_NOTES)
 
 
 def unreadable(path: Path, kind: str, exc: Exception) -> InputError:

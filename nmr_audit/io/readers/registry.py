@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
 from nmr_audit.errors import InputError
-from nmr_audit.io.readers import delimited, excel, jsonl, parquet
+from nmr_audit.io.readers import delimited, excel, jsonl, parquet, x12_835, x12_837
 from nmr_audit.io.readers.base import (
     HEAD_BYTES,
     Opened,
@@ -32,8 +33,11 @@ READERS: tuple[Reader, ...] = (
     parquet.READER,
     excel.READER,
     jsonl.READER,
+    x12_837.READER,  # an interchange (ISA …) that is not an 835: before CSV, whose `*`-delimited guess it would be
+    x12_835.READER,
     delimited.READER,  # last: any delimited text
 )
+_INPUTS = {CLAIM_LINES: "--claims", VISIT_NOTES: "--notes", REMITS: "--remits"}
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97–2003 (.xls) and other Office binaries
 _DOCUMENTATION = ("readme", "read_me", "read-me", "license", "changelog")
@@ -59,9 +63,10 @@ class Export:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def supported() -> str:
-    """The formats read, for messages: `CSV (.csv, .tsv, …), Excel workbook (.xlsx, .xlsm), …`."""
-    return ", ".join(r.description for r in READERS)
+def supported(table: str | None = None) -> str:
+    """The formats read (of one input table, when given), for messages: `CSV (.csv, .tsv, …),
+    Excel workbook (.xlsx, .xlsm), …`."""
+    return ", ".join(r.description for r in READERS if table is None or table in r.tables)
 
 
 def head_of(path: Path) -> bytes:
@@ -69,24 +74,37 @@ def head_of(path: Path) -> bytes:
         return handle.read(HEAD_BYTES)
 
 
-def recognise(path: Path, head: bytes | None = None) -> Recognition:
+def recognise(path: Path, head: bytes | None = None, table: str | None = None) -> Recognition:
     """The reader for a file: the first whose `recognises` claims its first bytes, else the one
     whose extensions hold its suffix. Files named as documentation (README, LICENSE …) and
-    files no reader takes come back without a reader and with the reason."""
+    files no reader takes come back without a reader and with the reason. With `table`
+    (`claim_lines`, `visit_notes`, `remits`), a file whose reader does not read that input (an
+    835 given as claims, a CSV given as remittances) comes back without a reader, the reason
+    saying which option takes it."""
     if path.stem.lower().startswith(_DOCUMENTATION):
         return Recognition(None, "documentation, not a table (README, LICENSE …)")
     try:
         head = head_of(path) if head is None else head
     except OSError as exc:
         return Recognition(None, f"cannot be opened: {exc.strerror or exc}")
-    for reader in READERS:
-        if head and reader.recognises(head):
-            return Recognition(reader)
+    found = next((r for r in READERS if head and r.recognises(head)), None)
     suffix = path.suffix.lower()
-    for reader in READERS:
-        if suffix in reader.extensions:
-            return Recognition(reader)
-    return Recognition(None, _why_not(head, suffix))
+    if found is None:
+        found = next((r for r in READERS if suffix in r.extensions), None)
+    if found is None:
+        return Recognition(None, _why_not(head, suffix))
+    if table is not None and table not in found.tables:
+        return Recognition(None, _wrong_input(found, table))
+    return Recognition(found)
+
+
+def _wrong_input(reader: Reader, table: str) -> str:
+    """Why a file of a known format is not read as `table`, and which option takes it."""
+    options = " or ".join(_INPUTS[t] for t in reader.tables if t in _INPUTS)
+    kind = reader.description.split(" (")[0]
+    article = "an" if kind[:1] in "AEIOUX" else "a"
+    wanted = {REMITS: "an X12 835 remittance", CLAIM_LINES: "claims", VISIT_NOTES: "notes"}.get(table, table)
+    return f"{article} {kind} file, not {wanted} (pass it with {options})"
 
 
 def _why_not(head: bytes, suffix: str) -> str:
@@ -101,20 +119,23 @@ def _why_not(head: bytes, suffix: str) -> str:
     return f"text that is not a delimited table{f' ({suffix})' if suffix else ''}"
 
 
-def unsupported(path: Path | str, reason: str) -> InputError:
-    """The one-line error for a named file that no reader takes."""
-    return InputError(path, f"unsupported file type: {reason}", f"nmr-audit reads {supported()}")
+def unsupported(path: Path | str, reason: str, table: str | None = None) -> InputError:
+    """The one-line error for a named file that no reader takes (as `table`, when given)."""
+    if table is not None and "(pass it with" in reason:
+        return InputError(path, reason, f"{_INPUTS.get(table, table)} reads {supported(table)}")
+    return InputError(path, f"unsupported file type: {reason}", f"nmr-audit reads {supported(table)}")
 
 
-def open_export(path: Path, options: ReadOptions | None = None) -> Export:
+def open_export(path: Path, options: ReadOptions | None = None, table: str | None = None) -> Export:
     """Open one export file with its reader; its rows come through each table's `batches`.
 
-    Raises InputError (one line naming the file) when no reader takes it or it cannot be read.
+    Raises InputError (one line naming the file) when no reader takes it (as `table`, when
+    given) or it cannot be read.
     """
     options = options or ReadOptions()
-    found = recognise(path)
+    found = recognise(path, table=table)
     if found.reader is None:
-        raise unsupported(path, found.reason)
+        raise unsupported(path, found.reason, table)
     reader = found.reader
     try:
         opened: Opened = reader.open(path, options)
