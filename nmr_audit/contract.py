@@ -271,6 +271,16 @@ RULES: tuple[Rule, ...] = (
          "Allot the day's units across the providers from the pooled minutes (one unit per 8–22 minutes …).",
          "CMS Pub. 100-04 ch. 5 §20.2 (minutes per day, per patient) and §20.1 (GP/GO/GN plans of care)",
          "excess units × the 97112 fee", True, _UNITS, "v1.1"),
+    Rule("PAYER_EDIT", ("high",), "claim_line", "code_pairs", 0.85,
+         "A line's code is billed on a visit with another code that the line's payer does not pay together on "
+         "one day by its own edit (data/reference/payer_edits.csv, beside NCCI's), in force on the date, and "
+         "neither line carries a modifier the payer accepts for the pair (some accept none). Any pair of codes, "
+         "not only pairs with 97112; the finding is on the column-2 line.",
+         "Do not bill the column-2 code with the column-1 code for this payer on one day (or add a modifier the "
+         "payer lists for the pair, where it lists one and the services were distinct); check the payer's "
+         "policy for the date of service.",
+         "The payer's published edit (payer_edits.csv, its `source` per row)",
+         "the column-2 line's units × its fee", False, ("modifiers", "cpt_code", "payer_id"), "v1.1"),
     # Issue 19: the yearly therapy threshold (KX) and progress reports, over the history of the
     # beneficiary's year that the nightly state keeps (`runtime.state`).
     Rule("KX_MISSING", ("high",), "claim_line", "therapy_lines", 0.90,
@@ -295,15 +305,5 @@ RULES: tuple[Rule, ...] = (
          "Write the progress report (at least once every 10 treatment days) and mark its note as one.",
          "BPM ch. 15 §220.3.D (a progress report at least once every 10 treatment days)", "—", False,
          ("progress_report", "provider_credential", "plan_of_care_signed_date"), "v1.1"),
-    Rule("PAYER_EDIT", ("high",), "claim_line", "code_pairs", 0.85,
-         "A line's code is billed on a visit with another code that the line's payer does not pay together on "
-         "one day by its own edit (data/reference/payer_edits.csv, beside NCCI's), in force on the date, and "
-         "neither line carries a modifier the payer accepts for the pair (some accept none). Any pair of codes, "
-         "not only pairs with 97112; the finding is on the column-2 line.",
-         "Do not bill the column-2 code with the column-1 code for this payer on one day (or add a modifier the "
-         "payer lists for the pair, where it lists one and the services were distinct); check the payer's "
-         "policy for the date of service.",
-         "The payer's published edit (payer_edits.csv, its `source` per row)",
-         "the column-2 line's units × its fee", False, ("modifiers", "cpt_code", "payer_id"), "v1.1"),
 )
 RULE_IDS = tuple(rule.rule_id for rule in RULES)
