@@ -16,13 +16,13 @@ import typer
 from nmr_audit.errors import InputError
 
 EPILOG = (
-    "Example: nmr-audit explain --out out/sample --visit PAT00000012,2026-04-16,2305569404\n\n"
+    "Example: nmr-audit explain --out out/sample --visit PAT00000018,2026-05-14,2051633644\n\n"
     "A visit is a patient, a date of service (YYYY-MM-DD or MM/DD/YYYY) and the rendering NPI the claim line was "
     "billed under (an assistant's note joins the visit of its supervising therapist's NPI). Visits with a 97112 "
     "line or 97112 minutes are listed in visits.parquet. Exit status: 0 shown; 2 bad invocation, run folder or "
     "unknown visit. See docs/consulting.md."
 )
-KEY_HELP = "The visit: PATIENT,DATE,NPI (e.g. PAT00000012,2026-04-16,2305569404)."
+KEY_HELP = "The visit: PATIENT,DATE,NPI (e.g. PAT00000018,2026-05-14,2051633644)."
 
 
 def explain(
@@ -45,7 +45,7 @@ def _key(text: str) -> tuple[str, str, str]:
     parts = [part.strip() for part in text.split(",")]
     if len(parts) != 3 or not all(parts):
         raise InputError(None, f"--visit {text!r} is not PATIENT,DATE,NPI",
-                         "give e.g. --visit PAT00000012,2026-04-16,2305569404")
+                         "give e.g. --visit PAT00000018,2026-05-14,2051633644")
     patient, day, npi = parts
     parsed = pd.to_datetime(pd.Series([day]), format="%Y-%m-%d", errors="coerce").fillna(
         pd.to_datetime(pd.Series([day]), format="%m/%d/%Y", errors="coerce"))[0]

@@ -91,3 +91,21 @@ def test_a_folder_that_is_no_run_and_a_run_from_before_explanations(run_dir, tmp
     assert done.exit_code == 0, done.output
     assert "has no explanation: it was written before nmr-audit explained units" in done.stdout
     assert "Claim lines: none" in done.stdout  # the folder holds no claim_lines.parquet
+
+
+def test_the_help_example_is_a_97112_visit_of_the_demo_sample():
+    """`explain --help`'s example works on `python3.11 tasks.py demo`'s run (the canonical sample)."""
+    import re
+    from pathlib import Path
+
+    import pandas as pd
+
+    from nmr_audit.commands.explain import EPILOG
+
+    patient, day, npi = re.search(r"--visit (\S+)", EPILOG).group(1).split(",")
+    claims = pd.read_csv(Path(__file__).parents[2] / "data" / "sample" / "canonical" / "claims" / "claims.csv",
+                         dtype="str")
+    billed = claims[(claims["patient_id"] == patient) & (claims["date_of_service"] == day)
+                    & (claims["rendering_npi"] == npi)]
+    assert "97112" in set(billed["cpt_code"])
+    assert runner.invoke(app, ["explain", "--help"]).stdout.count(f"{patient},{day},{npi}") >= 1
