@@ -78,12 +78,13 @@ def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
         (exports / table).mkdir(parents=True)
     shutil.copy(SAMPLE / "canonical" / "claims" / "claims.csv", exports / "claims" / "night1.csv")
     notes = pd.read_csv(SAMPLE / "canonical" / "notes" / "notes.csv", dtype=str)
-    late = notes["note_id"] == "NOTE000000000"  # PAT00000000 on 2026-03-25
+    late = notes["note_id"] == "NOTE000000005"  # PAT00000000 on 2026-03-07: its visit's one note (commercial)
+    day = notes.loc[late, "date_of_service"].iloc[0]
     notes[~late].to_csv(exports / "notes" / "night1.csv", index=False)
     root = tmp_path / "root"
     first = night(exports, root, date(2026, 4, 1), look_back_days=60).result()
     found = pd.read_parquet(Path(first.run_dir) / "findings.parquet")
-    on_day = found[(found["patient_id"] == "PAT00000000") & (found["date_of_service"] == "2026-03-25")]
+    on_day = found[(found["patient_id"] == "PAT00000000") & (found["date_of_service"] == day)]
     assert on_day["rule_id"].tolist() == ["NO_NOTE"]
 
     notes[late].to_csv(exports / "notes" / "night2.csv", index=False)
@@ -92,13 +93,15 @@ def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
     run = Path(second.run_dir)
     assert pd.read_parquet(run / "findings.parquet").query("rule_id == 'NO_NOTE'").empty
     visit = pd.read_parquet(run / "visits.parquet").set_index("patient_id").loc["PAT00000000"]
-    assert visit["note_id"] == "NOTE000000000" and visit["billed_units_97112"] == 2
+    assert visit["note_id"] == "NOTE000000005" and visit["billed_units_97112"] == 2
     seen = pd.read_parquet(run / "reexamined.parquet")
     assert seen[["finding_id", "outcome"]].to_numpy().tolist() == [[on_day["finding_id"].iloc[0], "cleared"]]
     assert second.reexamined == {"cleared": 1}
     history = json.loads((run / "summary.json").read_text())["run"]["history"]
-    assert history == {"rows_audited_again": {"claim_lines": 3, "visit_notes": 0}, "patient_days_touched": 1,
-                       "since": "2026-02-01"}
+    # the patient's year beside the day: 13 treatment days from the state (16 notes of the sample, less
+    # tonight's and the 2 quarantined ones of 2026-03-25); commercial, so no KX amounts
+    assert history == {"rows_audited_again": {"claim_lines": 2, "visit_notes": 0}, "patient_days_touched": 1,
+                       "since": "2026-02-01", "therapy_rows": {"therapy_amounts": 0, "treatment_days": 13}}
     state = json.loads((root / "state" / second.run_id / "state.json").read_text())
     assert state["run_id"] == second.run_id and sorted(p.name for p in (root / "state").iterdir()) == [second.run_id]
     kept = pd.read_parquet(root / "state" / second.run_id / "findings.parquet")
