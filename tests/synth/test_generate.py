@@ -21,6 +21,23 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
     assert digest(tmp_path / "a")["claims/claims.csv"] != digest(tmp_path / "c")["claims/claims.csv"]
 
 
+def test_a_fee_schedule_imported_into_the_reference_home_does_not_change_the_files(tmp_path, monkeypatch):
+    """The courses are shaped by KX amounts; the generator prices them from the packaged tables only,
+    so a user's imported PFS (here: 97112 at $200 a unit, national) leaves a seed's files as they were."""
+    style = ExportStyle(format="csv")
+    write_dataset(tmp_path / "a", visits=240, seed=5, defect_rate=0.05, style=style)
+    home = tmp_path / "home"
+    (home / "reference").mkdir(parents=True)
+    pd.DataFrame({"cpt_code": ["97112"], "modifier": [""], "work_rvu": [2.0], "pe_rvu_nonfacility": [2.0],
+                  "mp_rvu": [1.0], "conversion_factor": [40.0], "effective_from": ["2020-01-01"]}).to_csv(
+        home / "reference" / "pfs_rvu.csv", index=False)
+    monkeypatch.setenv("NMR_AUDIT_HOME", str(home))
+    from nmr_audit.io.reference import load_reference
+    assert load_reference().pfs_rvu is not None  # a run would price Medicare's 97112 at $200.00
+    write_dataset(tmp_path / "b", visits=240, seed=5, defect_rate=0.05, style=style)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+
+
 def test_streams_in_chunks_without_changing_row_counts(tmp_path, monkeypatch):
     monkeypatch.setattr(synth_write, "CHUNK_VISITS", 24)
     counts = write_dataset(tmp_path, visits=100, seed=1, defect_rate=0.0,
