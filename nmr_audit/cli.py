@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import os
 import sys
 from datetime import datetime
 from enum import StrEnum
@@ -16,8 +17,7 @@ from nmr_audit import __version__
 from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.resources import shipped_mappings
-from nmr_audit.runtime.state import LOOK_BACK_DAYS
-from nmr_audit.sizes import LINES_PER_BUCKET, WORKBOOK_ROWS
+from nmr_audit.sizes import LINES_PER_BUCKET, LOOK_BACK_DAYS, WORKBOOK_ROWS
 
 MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
                 + ", ".join(shipped_mappings()) + ".")
@@ -184,7 +184,10 @@ def nightly(
     if result.run_dir is None:
         typer.echo(f"nothing audited: {result.reason}")
         return
-    typer.echo(f"run written to {Path(result.run_dir).resolve()} ({len(result.new_files)} new file(s))")
+    run_dir = Path(result.run_dir).resolve()
+    typer.echo(f"run written to {run_dir} ({len(result.new_files)} new file(s))")
+    if (run_dir / "report.html").exists():
+        typer.echo(f"open the report: {run_dir / 'report.html'}")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
         raise _fail(f"findings at or above '{fail_on.value}' severity (see {result.run_dir})", code=3)
 
@@ -209,12 +212,17 @@ def _claimed(out: Path, kind: str, share_with_group: bool) -> Path:
     from nmr_audit.runtime.marker import claim_output
     from nmr_audit.runtime.permissions import access
 
-    folder = claim_output(out, kind, access(share_with_group).folder).resolve()  # type: ignore[arg-type]
-    lock = RunLock(folder)
+    given = access(share_with_group)
+    os.umask(given.umask)  # what this command creates (Prefect's home, its database) is private, or the group's
     try:
+        folder = claim_output(out, kind, given.folder).resolve()  # type: ignore[arg-type]
+        lock = RunLock(folder, file_mode=given.file)
         lock.__enter__()  # held until this process exits (the flow's own lock joins it)
     except LockHeldError as held:
         raise _fail(held.line(), EX_TEMPFAIL) from None
+    except PermissionError as denied:
+        raise _fail(f"{denied.filename}: permission denied ({kind} folder {out}); run as the account that made "
+                    "it, or have that account run once with --share-with-group so that its group may") from None
     atexit.register(lock.__exit__, None, None, None)  # not run when killed: the next run then knows
     return folder
 
@@ -268,7 +276,9 @@ def _report_line(summary: dict, out: Path) -> str:
     return (f"audit written to {out.resolve()} ({'; '.join(parts)})\n"
             f"97112 visits: {visits['total']}; {visits['with_excess_units_97112']} bill more 97112 units "
             f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
-            f"{visits['without_note']} have no note\n"
+            f"{visits['without_note']} have no note"
+            + (f"; {visits['units_unchecked']} could not be checked (note quarantined or minutes unreadable: "
+               "see quarantine.csv)" if visits.get("units_unchecked") else "") + "\n"
             f"findings: {found['total']} ({severities}); ${found['dollars_at_risk']:,.2f} at risk on "
             f"{found['claim_lines_at_risk']} claim line(s)\n"
             f"open the report: {(out / 'report.html').resolve()}")

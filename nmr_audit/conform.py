@@ -67,8 +67,8 @@ EXPECTED_TIME = "a time such as 09:00, 17:45 or 9:00 AM"
 EXPECTED_NPI = "10 digits with a valid NPI check digit"
 EXPECTED_FLAG = "yes/no, true/false, 1/0 or Y/N"
 _MARKS = {
-    ".": "the decimal mark of this file is '.'; a comma only between groups of three digits "
-         "(name the export's locale in the mapping profile if it writes decimal commas)",
+    ".": "the decimal mark of this file is '.', a comma only between groups of three digits; "
+         "name the export's locale in the mapping profile if it writes decimal commas",
     ",": "the mapping profile names a decimal-comma locale; '.' only between groups of three digits",
     "auto": "in a ';'-separated file '1,234' and '1.234' could be either; name the export's locale "
             "in the mapping profile",
@@ -77,7 +77,7 @@ _MARKS = {
 
 def ambiguous_expected(wanted: str, mark: str) -> str:
     """What was expected of a number refused for its decimal mark, and how to settle it."""
-    return f"{wanted} with an unambiguous decimal mark ({_MARKS[mark]})"
+    return f"{wanted} with an unambiguous decimal mark: {_MARKS[mark]}"
 
 
 def _text(mapped: pd.DataFrame, column: str, conventions: Conventions) -> pd.Series:

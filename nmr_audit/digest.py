@@ -23,7 +23,9 @@ def summary_markdown(summary: dict[str, Any], links: dict[str, str]) -> str:
               for t, c in summary["totals"].items()]
     lines += ["", f"**97112 visits:** {visits['total']:,} — {visits['with_excess_units_97112']:,} bill more "
               f"units than the notes support ({visits['excess_units_97112']:,} excess units); "
-              f"{visits['without_note']:,} without a note.", "",
+              f"{visits['without_note']:,} without a note"
+              + (f"; {visits['units_unchecked']:,} not checked (note quarantined or minutes unreadable)"
+                 if visits.get("units_unchecked") else "") + ".", "",
               f"**Findings:** {found['total']:,}; **dollars at risk:** ${found['dollars_at_risk']:,.2f} on "
               f"{found['claim_lines_at_risk']:,} claim lines.", "",
               "| severity | findings |", "|---|---:|"]

@@ -169,3 +169,11 @@ def _in_force(wanted: pd.DataFrame, table: pd.DataFrame, by: list[str], column: 
     return pd.DataFrame({"value": matched["value"].to_numpy(), "edition": matched["edition"].to_numpy(),
                          "locality": matched["locality"].to_numpy() if "locality" in matched else pd.NA},
                         index=wanted.index)
+
+
+def dollars(value: float | None) -> str:
+    """`value` (dollars) as people write money: "$1,234.50", "-$431.39" (the sign before the
+    dollar sign), "" for None."""
+    if value is None:
+        return ""
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"

@@ -44,6 +44,8 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     recorded = bool(progress) or progress_recorded(visit_notes, therapy)
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine, therapy,
                         recorded).by_grain()
+    # visits.parquet says which visits' notes were quarantined: their units are not counted as excess
+    visits = visits.assign(note_quarantined=facts["visits"]["note_quarantined"].to_numpy(dtype="bool"))
     findings = with_fee_editions(build_findings(rules.validate(facts), facts), reference)
     skipped = {} if recorded else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
     return Audited(visits, findings, {"reconcile_units": reconciled - started,

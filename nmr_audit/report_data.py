@@ -24,6 +24,7 @@ from nmr_audit.names import Names, with_names
 from nmr_audit.rule_catalogue import CATALOGUE_COLUMNS, rule_catalogue
 from nmr_audit.since_last_night import SinceLastNight
 from nmr_audit.sizes import WORKBOOK_ROWS
+from nmr_audit.summary import checked_excess
 
 TOP_PROVIDERS = 15
 UNREADABLE_RULE = "FIELD_UNREADABLE"
@@ -137,7 +138,7 @@ def headline(summary: dict[str, Any], visits: pd.DataFrame, findings: pd.DataFra
         "visits_97112": len(visits),
         "units_97112_billed": int(visits["billed_units_97112"].sum()),
         "units_97112_supported": int(visits["supported_units_97112"].sum()),
-        "excess_units_97112": int(visits["excess_units_97112"].sum()),
+        "excess_units_97112": int(checked_excess(visits).sum()),
         "dollars_at_risk": summary["findings"]["dollars_at_risk"],
         "findings": len(findings),
         "share_of_visits_with_high_finding": round(flagged / len(visits), 4) if len(visits) else 0.0,
@@ -335,8 +336,9 @@ def _by_clinic_and_rule(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _visit_counts(visits: pd.DataFrame) -> pd.DataFrame:
-    return visits.groupby("clinic_id").agg(visits=("patient_id", "size"),
-                                           excess_units_97112=("excess_units_97112", "sum")).reset_index()
+    checked = visits.assign(excess_units_97112=checked_excess(visits))
+    return checked.groupby("clinic_id").agg(visits=("patient_id", "size"),
+                                            excess_units_97112=("excess_units_97112", "sum")).reset_index()
 
 
 def _trend(findings: pd.DataFrame, money: pd.DataFrame) -> pd.DataFrame:

@@ -75,14 +75,18 @@ def rules_reading(column: str) -> list[Rule]:
 
 
 def blocked_checks(columns: pd.Series) -> pd.DataFrame:
-    """For each unreadable column name: the rules it blocks (text) and whether one is a unit check.
+    """For each unreadable column name: the rules it blocks (`blocked_checks`: rule ids, or "none"),
+    the words a finding says of them (`blocked_text`) and whether one is a unit check.
 
     Computed once per distinct name (a run has a handful), then mapped onto every row.
     """
     distinct = pd.Series(columns.dropna().unique())
     names = {c: ", ".join(r.rule_id for r in rules_reading(c)) or "none" for c in distinct}
     units = {c: any(r.unit_check for r in rules_reading(c)) for c in distinct}
+    said = {c: f"these checks did not run on it: {n}" if n != "none" else "no audit rule reads it"
+            for c, n in names.items()}
     return pd.DataFrame({"blocked_checks": columns.map(names).astype("str"),
+                         "blocked_text": columns.map(said).astype("str"),
                          "blocks_unit_check": columns.map(units).fillna(False).astype("bool")},
                         index=columns.index)
 

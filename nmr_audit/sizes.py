@@ -11,3 +11,4 @@ LINES_PER_BUCKET = 1_000_000  # claim lines per bucket of patients; a larger run
 BUCKETS_AT_ONCE = 2  # buckets audited side by side: the flow's process and a worker process (2 cores)
 CSV_BLOCK = 16 << 20  # bytes of CSV parsed at a time (the batches are then cut to BATCH_ROWS)
 WORKBOOK_ROWS = 10_000  # rows per detail sheet of report.xlsx, most severe / riskiest first
+LOOK_BACK_DAYS = 30  # days of dates of service a nightly run keeps and audits again (runtime.state)

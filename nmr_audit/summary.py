@@ -75,19 +75,47 @@ def at_or_above(findings: pd.DataFrame, severity: str) -> bool:
     return bool(findings["severity"].map(rank).ge(rank[severity]).any()) if len(findings) else False
 
 
+def checked_excess(visits: pd.DataFrame) -> pd.Series:
+    """`excess_units_97112` (units, int64) of the visits whose units could be checked, 0 elsewhere.
+
+    A visit whose note was quarantined (`note_quarantined`) or whose unit inputs were unreadable
+    (`unit_inputs_unreadable`) has no supported units to compare: its billed units are not
+    "excess" (NOTE_QUARANTINED / FIELD_UNREADABLE say what to fix), so no total counts them."""
+    return visits["excess_units_97112"].where(~unit_unchecked(visits), 0).astype("int64")
+
+
+def unit_unchecked(visits: pd.DataFrame) -> pd.Series:
+    """bool per visit: its units could not be checked (note quarantined, unit inputs unreadable);
+    all False for a frame without those columns."""
+    unchecked = pd.Series(False, index=visits.index)
+    for column in ("note_quarantined", "unit_inputs_unreadable"):
+        if column in visits:
+            unchecked |= visits[column].fillna(False).astype("bool")
+    return unchecked
+
+
 def visit_totals(visits: pd.DataFrame) -> dict[str, Any]:
-    """The reconciliation at a glance: visits, and 97112 units billed beyond the notes."""
-    over = visits["excess_units_97112"] > 0
+    """The reconciliation at a glance: visits, and 97112 units billed beyond the notes.
+
+    Visits whose units could not be checked (`unit_unchecked`: a quarantined note, unreadable
+    unit inputs) are counted apart (`units_unchecked`, `note_quarantined`), never as excess or as
+    visits without a note."""
+    excess = checked_excess(visits)
+    unchecked = unit_unchecked(visits)
+    held = visits["note_quarantined"].fillna(False).astype("bool") if "note_quarantined" in visits else unchecked & False
     return {
         "total": len(visits),
         "by_rule_basis": {k: int(v) for k, v in visits["rule_basis"].value_counts().sort_index().items()},
-        "without_note": int(visits["note_id"].isna().sum()),
+        "without_note": int((visits["note_id"].isna() & ~held).sum()),
+        "note_quarantined": int(held.sum()),
+        "units_unchecked": int(unchecked.sum()),
+        "billed_units_97112_unchecked": int(visits.loc[unchecked, "billed_units_97112"].sum()),
         "billed_units_97112": int(visits["billed_units_97112"].sum()),
         "supported_units_97112": int(visits["supported_units_97112"].sum()),
-        "with_excess_units_97112": int(over.sum()),
-        "excess_units_97112": int(visits["excess_units_97112"].sum()),
+        "with_excess_units_97112": int((excess > 0).sum()),
+        "excess_units_97112": int(excess.sum()),
         "timed_units_beyond_total": int((visits["billed_timed_units"] - visits["supported_timed_units"])
-                                        .clip(lower=0).sum()),
+                                        .clip(lower=0).where(~unchecked, 0).sum()),
     }
 
 

@@ -65,3 +65,9 @@ def test_locality_fees_where_the_pfs_is_imported(reference, payer_type, clinic, 
     assert (round(found["fee"], 2), found["fee_edition"]) == (fee, edition)
     assert unit_fee(rows, "97112", _pfs(reference)).iloc[0] == pytest.approx(fee, abs=0.005)
     # national: (0.50 + 0.47 + 0.01) × 33.4009 = 32.73 (every GPCI 1.000)
+
+
+def test_dollars_put_the_sign_before_the_dollar_sign():
+    from nmr_audit.money import dollars
+
+    assert [dollars(-431.389), dollars(1234.5), dollars(0.0), dollars(None)] == ["-$431.39", "$1,234.50", "$0.00", ""]

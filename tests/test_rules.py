@@ -371,7 +371,7 @@ def test_unreadable_minutes_block_a_unit_check_and_say_so_at_medium(findings):
     assert modifiers["severity"] == "low" and "MISSING_THERAPY_MODIFIER" in modifiers["message"]
     line = of(findings, "unreadable-charge", "FIELD_UNREADABLE")
     assert (line["severity"], line["field"], line["line_number"]) == ("low", "charge_amount", 2)
-    assert line["message"].endswith("these checks did not run on it: none")
+    assert line["message"].endswith("the row was audited without it; no audit rule reads it")
 
 
 def test_a_quarantined_note_is_named_instead_of_no_note(findings):

@@ -170,6 +170,7 @@ def extrapolate(
     from nmr_audit.consult import extrapolate as extrapolation
     from nmr_audit.io import consult as files
     from nmr_audit.io import consult_report as report
+    from nmr_audit.money import dollars
 
     drawn = files.read_sample_folder(sample)
     answers = files.read_review(review)
@@ -191,13 +192,13 @@ def extrapolate(
                                              _software())
     written = report.write_extrapolation(out, document, checked.amounts, drawn)
     overall = document["overall"]
-    typer.echo(f"overpayment in the frame: estimate ${overall['point_estimate']:,.2f} "
-               f"(SE ${overall['standard_error']:,.2f}, n {overall['n']} of N {overall['N']:,}); "
-               f"90% two-sided lower limit ${overall['lower_limit_90_two_sided']:,.2f}; "
-               f"one-sided 90% lower limit ${overall['lower_limit_90_one_sided']:,.2f}; "
+    typer.echo(f"overpayment in the frame: estimate {dollars(overall['point_estimate'])} "
+               f"(SE {dollars(overall['standard_error'])}, n {overall['n']} of N {overall['N']:,}); "
+               f"90% two-sided lower limit {dollars(overall['lower_limit_90_two_sided'])}; "
+               f"one-sided 90% lower limit {dollars(overall['lower_limit_90_one_sided'])}; "
                f"precision {_percent(overall['precision'])}\n"
-               f"automated dollars at risk: estimated ${automated['estimate']['point_estimate']:,.2f} from the sample, "
-               f"exactly ${automated['exact_total']:,.2f} over the frame\n"
+               f"automated dollars at risk: estimated {dollars(automated['estimate']['point_estimate'])} from the sample, "
+               f"exactly {dollars(automated['exact_total'])} over the frame\n"
                f"written to {written.resolve()} (extrapolation.json, extrapolation.html, extrapolation.xlsx)")
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from nmr_audit.errors import InputError
@@ -47,6 +46,8 @@ def import_tables(
                                               "user data folder).")] = None,
 ) -> None:
     """Import CMS's quarterly NCCI PTP, MUE and PFS (RVU + GPCI) files as versioned reference tables."""
+    import pandas as pd
+
     from nmr_audit import __version__, cms_tables
     from nmr_audit.io import cms_files
     from nmr_audit.io.readers import file_sha256

@@ -143,7 +143,8 @@ def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame
     """Validate a reviewer's answers against the sample and the frame.
 
     sample: `sample_unit_id, stratum`. review: `sample_unit_id`, `overpayment_amount` (raw
-    cells: numbers or text such as `$1,250.00`; blank means unanswered) and `row` (the row or
+    cells: numbers or text such as `$1,250.00`, or with a decimal comma `1.250,00`; blank means
+    unanswered) and `row` (the row or
     line number in the reviewer's file). units: the frame (`sample_unit_id, amount,
     amount_basis`), `amount` being the most a unit can have been overpaid (its charges, or
     what was paid where a remittance exists).
@@ -155,7 +156,12 @@ def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame
     ids = review["sample_unit_id"].astype("str").str.strip()
     rows = review["row"].astype("int64").to_numpy()
     raw = review["overpayment_amount"]
-    text = raw.astype("str").str.strip().str.replace(r"[$,\s]", "", regex=True)
+    text = raw.astype("str").str.strip().str.replace(r"[$\s]", "", regex=True)
+    # a decimal comma (a spreadsheet in a comma-decimal locale: "431,39", "1.250,50") is read as
+    # one; a comma before exactly three digits stays a thousands separator ("1,250.00", "1,250")
+    comma_decimal = text.str.fullmatch(r"-?(\d{1,3}(\.\d{3})+|\d+),\d{1,2}").fillna(False).astype("bool")
+    text = text.where(~comma_decimal, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    text = text.str.replace(",", "", regex=False)
     blank = raw.isna().to_numpy() | (text == "").to_numpy()
     amount = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
     problems: list[tuple[int, str]] = []
@@ -164,7 +170,15 @@ def check_review(sample: pd.DataFrame, review: pd.DataFrame, units: pd.DataFrame
         said = message if isinstance(message, pd.Series) else pd.Series(message, index=review.index)
         problems.extend(zip(rows[mask].tolist(), said[mask].tolist(), strict=True))
 
-    unit = "unit " + ids if show_ids else pd.Series("the unit", index=review.index, dtype="str")
+    if show_ids:
+        unit = "unit " + ids
+    else:  # the unit by its stratum and draw, as the review workbook lists it (never the patient)
+        drawn = sample.set_index("sample_unit_id")
+        draws = drawn["draw_order"] if "draw_order" in drawn.columns else pd.Series(
+            np.arange(1, len(drawn) + 1), index=drawn.index)
+        draw = ids.map(draws).astype("Int64").astype("str")
+        named = "the unit of stratum " + ids.map(drawn["stratum"]).astype("str") + " draw " + draw
+        unit = named.where(ids.isin(drawn.index), "the unit").astype("str")
     in_sample = ids.isin(sample["sample_unit_id"]).to_numpy()
     flag(~in_sample & ids.notna().to_numpy(), unit + " is not in the sample (check the id, or the SAMPLE_DIR)")
     repeated = ids.duplicated(keep="first").to_numpy() & in_sample

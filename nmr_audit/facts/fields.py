@@ -11,7 +11,7 @@ from nmr_audit.rules import blocked_checks
 from nmr_audit.unreadable import unreadable_cells
 
 FIELD_COLUMNS = ("row_id", "table", SOURCE_FILE, SOURCE_ROW, "field", "value", "expected", "claim_id",
-                 "line_number", "note_id", *KEY, "clinic_id", "payer_type", "blocked_checks",
+                 "line_number", "note_id", *KEY, "clinic_id", "payer_type", "blocked_checks", "blocked_text",
                  "blocks_unit_check", "readable")
 
 

@@ -118,7 +118,7 @@ def write_sample_folder(out: Path, units: pd.DataFrame, sample: pd.DataFrame, de
     if (out / DESIGN).exists() and not force:
         raise InputError(out, "already holds a sample (design.json)",
                          "choose another --out folder, or add --force to replace it and its review workbook")
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # the sample holds claims: private, as a run's outputs
     staged = StagedOutputs(out)
     staged.FINAL = DESIGN
     with staged:
@@ -185,7 +185,8 @@ def read_review(path: Path) -> pd.DataFrame:
                                  "use the workbook `nmr-audit sample` wrote, or a CSV")
             answers = sheets[REVIEW_SHEET]
         elif suffix in (".csv", ".txt"):
-            answers = pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig")
+            answers = pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig",
+                                  sep=_delimiter(path))
         else:
             raise InputError(path, f"unknown kind of review file {suffix or '(no extension)'!r}",
                              "give an .xlsx workbook or a .csv file")
@@ -205,6 +206,17 @@ def read_review(path: Path) -> pd.DataFrame:
     return pd.DataFrame({"sample_unit_id": rows["sample_unit_id"].astype("str").str.strip().to_numpy(),
                          "overpayment_amount": rows["overpayment_amount"].to_numpy(dtype=object),
                          "row": (rows.index.to_numpy() + 2).astype("int64")})
+
+
+def _delimiter(path: Path) -> str:
+    """The review CSV's delimiter from its header line: ";" where a spreadsheet in a comma-decimal
+    locale saved it so (its header then holds ";" and no ","), "\t" for tab-separated, else ","."""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    for mark in (",", ";", "\t"):
+        if mark in header:
+            return mark
+    return ","
 
 
 def file_sha256(path: Path) -> str:

@@ -24,6 +24,7 @@ from scipy import stats
 
 from nmr_audit.consult.extrapolate import CONFIDENCE, FORMULAS, RESULT_KEYS, Estimates
 from nmr_audit.io.writers import StagedOutputs, write_json
+from nmr_audit.money import dollars
 from nmr_audit.safe_text import defuse_frame
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def write_extrapolation(out: Path, document: dict[str, Any], values: pd.DataFram
     """Write the three outputs into `out` whole (staged, extrapolation.json last).
 
     values: the reviewed amounts (`sample_unit_id, stratum, value`)."""
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # the sample holds claims: private, as a run's outputs
     units = drawn.units.set_index("sample_unit_id")
     reviewed = drawn.sample.merge(values[["sample_unit_id", "value"]], on="sample_unit_id", how="left")
     reviewed = reviewed.assign(
@@ -159,7 +160,7 @@ def _rows(document: dict[str, Any]) -> dict[str, list[list[Any]]]:
 
 
 def _money(value: Any) -> str:
-    return "" if value is None else f"${value:,.2f}"
+    return dollars(value)
 
 
 def _show(key: str, value: Any) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from nmr_audit.runtime.commit import state_of, sweep
 from nmr_audit.runtime.lock import RunLock
 from nmr_audit.runtime.marker import Kind, claim_output
-from nmr_audit.runtime.permissions import Access, access, run_umask
+from nmr_audit.runtime.permissions import Access, access, run_umask, set_mode
 from nmr_audit.runtime.supervise import supervise
 
 
@@ -52,9 +52,9 @@ def guarded_run(folder: Path, kind: Kind, share_with_group: bool = False,
     started = time.perf_counter()
     supervise()
     claim_output(folder, kind, mode=given.folder)
-    with RunLock(folder, flow_run_id) as lock:
+    with RunLock(folder, flow_run_id, given.file) as lock:
         locked = time.perf_counter()
-        os.chmod(folder, given.folder)
+        set_mode(folder, given.folder)
         found = state_of(folder) if kind == "run" else "empty"
         swept = sweep(folder)
         temp = folder / f".staging-{uuid.uuid4().hex[:12]}"

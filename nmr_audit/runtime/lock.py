@@ -77,9 +77,10 @@ class RunLock:
 
     folder: Path
     flow_run_id: str | None = None
+    file_mode: int = 0o600  # 0o660 when the run shares its folder with its group
 
     def __post_init__(self) -> None:
-        self._lock = FileLock(self.folder / LOCK_FILE, timeout=0, thread_local=False, mode=0o600)
+        self._lock = FileLock(self.folder / LOCK_FILE, timeout=0, thread_local=False, mode=self.file_mode)
         self.previous: dict[str, Any] = {}
         self.holder: dict[str, Any] = {}
         self._outer: RunLock | None = None
@@ -92,7 +93,7 @@ class RunLock:
             self.previous, self.holder = self._outer.previous, self._outer.holder
             if self.flow_run_id and not self.holder.get("flow_run_id"):
                 self.holder["flow_run_id"] = self.flow_run_id  # the next run marks this flow run Crashed if it dies
-                _write_json(self.folder / HOLDER_FILE, self.holder)
+                _write_json(self.folder / HOLDER_FILE, self.holder, self.file_mode)
             return self
         try:
             self._lock.acquire()
@@ -102,7 +103,8 @@ class RunLock:
         self.holder = {"host": socket.gethostname(), "pid": os.getpid(),
                        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                        "flow_run_id": self.flow_run_id}
-        _write_json(self.folder / HOLDER_FILE, self.holder)
+        _write_json(self.folder / HOLDER_FILE, self.holder, self.file_mode)
+        _share(self.folder / LOCK_FILE, self.file_mode)
         _HELD[key] = self
         return self
 
@@ -114,7 +116,7 @@ class RunLock:
         _HELD.pop((os.getpid(), self.folder.resolve()), None)
         try:  # a run that ends in order says so; one killed leaves its record without `released_at`
             _write_json(self.folder / HOLDER_FILE, {**self.holder, "released_at": datetime.now(UTC).isoformat(
-                timespec="seconds")})
+                timespec="seconds")}, self.file_mode)
         finally:
             self._lock.release()
 
@@ -146,9 +148,20 @@ def read_holder(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
+def _write_json(path: Path, document: dict[str, Any], mode: int = 0o600) -> None:
     partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(document, handle)
+    os.chmod(partial, mode)  # whatever the umask: the group reads who holds the folder when it shares it
     os.replace(partial, path)
+
+
+def _share(path: Path, mode: int) -> None:
+    """The lock file set to `mode` where this user owns it (a folder first run privately, then
+    shared with the group, opens its lock to the group too)."""
+    try:
+        if path.stat().st_uid == os.getuid():
+            os.chmod(path, mode)
+    except OSError:
+        pass

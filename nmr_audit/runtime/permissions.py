@@ -45,17 +45,28 @@ def run_umask(given: Access) -> Iterator[None]:
 
 def restrict(path: Path, given: Access) -> None:
     """`path` (a file, or a folder and everything in it) set to `given`'s modes. Symlinks are
-    left alone (their mode means nothing on Linux)."""
+    left alone (their mode means nothing on Linux), and so is what another member of the group
+    owns in a shared folder (only its owner may change its mode; it was given the group's modes
+    by the run that wrote it)."""
     if path.is_symlink():
         return
     if not path.is_dir():
-        os.chmod(path, given.file)
+        set_mode(path, given.file)
         return
-    os.chmod(path, given.folder)
+    set_mode(path, given.folder)
     for parent, folders, files in os.walk(path):
         for name in folders:
-            os.chmod(os.path.join(parent, name), given.folder)
+            set_mode(os.path.join(parent, name), given.folder)
         for name in files:
             full = os.path.join(parent, name)
             if not stat.S_ISLNK(os.lstat(full).st_mode):
-                os.chmod(full, given.file)
+                set_mode(full, given.file)
+
+
+def set_mode(path: str | Path, mode: int) -> None:
+    """`os.chmod(path, mode)` where this user owns `path`; another's file is left as it is."""
+    try:
+        os.chmod(path, mode)
+    except PermissionError:
+        if os.stat(path).st_uid == os.getuid():
+            raise

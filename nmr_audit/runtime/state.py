@@ -54,9 +54,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, UNIQUE_KEYS, VISIT_NOTES
+from nmr_audit.sizes import LOOK_BACK_DAYS  # noqa: F401  (the nightly default, kept here for its readers)
 from nmr_audit.therapy import TherapyHistory
 
-LOOK_BACK_DAYS = 30
 FINDINGS = "findings"
 THERAPY_AMOUNTS, TREATMENT_DAYS = "therapy_amounts", "treatment_days"
 THERAPY_KEYS = {THERAPY_AMOUNTS: ["claim_id", "line_number"], TREATMENT_DAYS: ["note_id"]}

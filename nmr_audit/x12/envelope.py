@@ -246,44 +246,43 @@ def _st(state: _Envelope, number: int, elements: list[str]) -> None:
     state.st_segments = 1
 
 
-def _se(state: _Envelope, number: int, elements: list[str]) -> None:
-    if state.st is None:
-        state.note(number, "se_unmatched", f"SE at segment {number} closes no open ST")
-        return
+def _trailer(state: _Envelope, number: int, elements: list[str], opened: tuple[int, str] | None,
+             counted: int, names: tuple[str, str, str, str, str], what: str) -> bool:
+    """Check a trailer (SE, GE, IEA) against what it closes: `opened` (segment number, control
+    number of its ST, GS or ISA), `counted` what it should count. `names`: the trailer, its
+    opener, its count and control elements, and the opener's control element. False when
+    nothing is open."""
+    trailer, opener, count_element, control_element, opener_element = names
+    kind = trailer.lower()
+    if opened is None:
+        state.note(number, f"{kind}_unmatched", f"{trailer} at segment {number} closes no open {opener}")
+        return False
     declared, control = _at(elements, 1), _at(elements, 2)
-    if declared != str(state.st_segments):
-        state.note(number, "se_count", f"SE01 says {declared or 'nothing'} segments in transaction set "
-                   f"{state.st[1]}; it has {state.st_segments} (ST … SE)")
-    if control != state.st[1]:
-        state.note(number, "se_control", f"SE02 {control!r} does not match ST02 {state.st[1]!r}")
-    state.st = None
+    if declared != str(counted):
+        state.note(number, f"{kind}_count", f"{count_element} says {declared or 'nothing'} {what} "
+                   f"{opened[1]}; it has {counted}" + (" (ST … SE)" if trailer == "SE" else ""))
+    if control != opened[1]:
+        state.note(number, f"{kind}_control", f"{control_element} {control!r} does not match {opener_element} {opened[1]!r}")
+    return True
+
+
+def _se(state: _Envelope, number: int, elements: list[str]) -> None:
+    if _trailer(state, number, elements, state.st, state.st_segments, ("SE", "ST", "SE01", "SE02", "ST02"),
+                "segments in transaction set"):
+        state.st = None
 
 
 def _ge(state: _Envelope, number: int, elements: list[str]) -> None:
-    if state.gs is None:
-        state.note(number, "ge_unmatched", f"GE at segment {number} closes no open GS")
-        return
-    declared, control = _at(elements, 1), _at(elements, 2)
-    if declared != str(state.transactions):
-        state.note(number, "ge_count", f"GE01 says {declared or 'nothing'} transaction sets in group "
-                   f"{state.gs[1]}; it has {state.transactions}")
-    if control != state.gs[1]:
-        state.note(number, "ge_control", f"GE02 {control!r} does not match GS06 {state.gs[1]!r}")
-    state.gs = None
+    if _trailer(state, number, elements, state.gs, state.transactions, ("GE", "GS", "GE01", "GE02", "GS06"),
+                "transaction sets in group"):
+        state.gs = None
 
 
 def _iea(state: _Envelope, number: int, elements: list[str]) -> None:
-    if state.isa is None:
-        state.note(number, "iea_unmatched", f"IEA at segment {number} closes no open ISA")
-        return
-    declared, control = _at(elements, 1), _at(elements, 2)
-    if declared != str(state.groups):
-        state.note(number, "iea_count", f"IEA01 says {declared or 'nothing'} functional groups in interchange "
-                   f"{state.isa[1]}; it has {state.groups}")
-    if control != state.isa[1]:
-        state.note(number, "iea_control", f"IEA02 {control!r} does not match ISA13 {state.isa[1]!r}")
-    state.isa = None
-    state.interchanges += 1
+    if _trailer(state, number, elements, state.isa, state.groups, ("IEA", "ISA", "IEA01", "IEA02", "ISA13"),
+                "functional groups in interchange"):
+        state.isa = None
+        state.interchanges += 1
 
 
 _CONTROL = {"ISA": _isa, "GS": _gs, "ST": _st, "SE": _se, "GE": _ge, "IEA": _iea}

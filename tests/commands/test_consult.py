@@ -69,7 +69,8 @@ def test_sample_writes_a_reproducible_draw_and_its_record(run_dir, tmp_path):
     second = sample(run_dir, tmp_path / "b", "--size", "20", "--stratify", "amount", "--strata", "2")
     assert second.exit_code == 0, second.output
     for name in ("frame.parquet", "sample.parquet", "review.xlsx", "design.json"):
-        assert (tmp_path / "a" / name).exists()
+        assert (tmp_path / "a" / name).stat().st_mode & 0o077 == 0  # claims and patients: the owner's only
+    assert (tmp_path / "a").stat().st_mode & 0o077 == 0
     design = json.loads((tmp_path / "a" / "design.json").read_text())
     again = json.loads((tmp_path / "b" / "design.json").read_text())
     assert design["sample_sha256"] == again["sample_sha256"]

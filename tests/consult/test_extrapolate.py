@@ -134,6 +134,13 @@ def test_a_complete_review_passes_with_amounts_read_as_people_write_them():
     assert checked.amounts["stratum"].tolist() == ["s1", "s1", "s2", "s2"]
 
 
+def test_a_decimal_comma_is_read_as_one_and_a_thousands_comma_as_thousands():
+    """A review saved by a spreadsheet in a comma-decimal locale: "431,39" is 431.39, never 43,139."""
+    checked = check_review(SAMPLE, review(["C1", "C2", "C3", "C4"], ["12,5", "61,99", "1.250,50", "1,250"]), UNITS)
+    assert checked.problems == ["row 4: unit C3: overpayment_amount 1,250.50 is above its charges (300.00)"]
+    assert checked.amounts["value"].tolist() == [12.5, 61.99, 1250.0]
+
+
 def test_every_problem_in_a_review_is_named_with_its_row():
     answers = review(["C1", "C1", "C9", "C2", "C3"], ["10", "11", "5", "62.01", "abc"])
     problems = check_review(SAMPLE, answers, UNITS).problems
@@ -154,7 +161,7 @@ def test_patient_day_problems_name_rows_and_draws_never_the_patient():
     sample = pd.DataFrame({"sample_unit_id": ["P1|2026-03-02", "P2|2026-03-02"], "stratum": "all", "draw_order": [1, 2]})
     units = pd.DataFrame({"sample_unit_id": sample["sample_unit_id"], "amount": 100.0, "amount_basis": "charge"})
     problems = check_review(sample, review(["P1|2026-03-02", "P9|2026-03-02"], [500, 1]), units, show_ids=False).problems
-    assert problems == ["row 2: the unit: overpayment_amount 500.00 is above its charges (100.00)",
+    assert problems == ["row 2: the unit of stratum all draw 1: overpayment_amount 500.00 is above its charges (100.00)",
                         "row 3: the unit is not in the sample (check the id, or the SAMPLE_DIR)",
                         "1 sampled unit(s) have no overpayment_amount: stratum all draw 2 (every "
                         "sampled unit needs an answer; enter 0 where nothing was overpaid)"]

@@ -70,7 +70,12 @@ def assert_visits_match_the_truth(out, truth, summary):
     assert flagged <= overbilled | without_note
     assert set(numbered.loc[numbered["note_id"].isna(), "visit"]) <= without_note
     assert summary["visits"]["total"] == len(visits)
-    assert summary["visits"]["excess_units_97112"] == int(visits["excess_units_97112"].sum())
+    held = visits["note_quarantined"] | visits["unit_inputs_unreadable"]  # units not checked: not excess
+    bad_note_rows = set(visit_number(truth.loc[truth["defect"] == "bad_note_row", "note_id"]))
+    assert set(numbered.loc[numbered["note_quarantined"], "visit"]) <= bad_note_rows
+    assert summary["visits"]["excess_units_97112"] == int(visits.loc[~held, "excess_units_97112"].sum())
+    assert summary["visits"]["note_quarantined"] == int(visits["note_quarantined"].sum())
+    assert summary["visits"]["without_note"] == int((visits["note_id"].isna() & ~visits["note_quarantined"]).sum())
 
 
 def assert_findings_match_the_truth(out, truth, summary):

@@ -21,6 +21,15 @@ def test_review_csv_with_bom_and_windows_line_ends_keeps_each_rows_number(tmp_pa
     assert review["row"].tolist() == [2, 4]
 
 
+def test_review_csv_saved_with_semicolons_is_read(tmp_path):
+    """A spreadsheet in a comma-decimal locale saves CSV with ";" between fields."""
+    path = tmp_path / "review.csv"
+    path.write_text("sample_unit_id;overpayment_amount;reviewer_note\nC1;431,39;units over\nC2;0;\n", encoding="utf-8")
+    review = read_review(path)
+    assert review["sample_unit_id"].tolist() == ["C1", "C2"]
+    assert review["overpayment_amount"].tolist() == ["431,39", "0"]
+
+
 def test_review_workbook_is_read_from_its_review_sheet(tmp_path):
     path = tmp_path / "review.xlsx"
     book = xlsxwriter.Workbook(str(path))

@@ -76,6 +76,15 @@ def test_report_is_self_contained(report):
     assert "&#39;=HYPERLINK" in html or "'=HYPERLINK" in html
 
 
+def test_every_id_is_unique_and_every_section_link_lands(report):
+    """Two elements with one id (the clinics heading and its table) made the nav link ambiguous."""
+    html = report[0].read_text()
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    nav = re.search(r'<nav aria-label="Sections and outputs">(.*?)</nav>', html, re.S).group(1)
+    assert set(re.findall(r'href="#([^"]+)"', nav)) <= set(ids)
+
+
 def test_chart_data_match_the_tables(report):
     _, data, _, _ = report
     specs = chart_specs(data)

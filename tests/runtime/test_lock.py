@@ -63,3 +63,25 @@ def test_the_lock_of_a_killed_process_is_taken_over_and_the_death_is_seen(tmp_pa
 def test_the_holder_record_is_private(tmp_path):
     with RunLock(tmp_path):
         assert oct((tmp_path / HOLDER_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_folder_shared_with_the_group_opens_its_lock_and_holder_to_the_group(tmp_path):
+    """With --share-with-group another member of the group must be able to take the lock after
+    this run (a 0600 lock file owned by the first user refused the second with PermissionError)."""
+    before = os.umask(0o077)  # the strictest umask a user may have: the modes are set, not inherited
+    try:
+        with RunLock(tmp_path, file_mode=0o660):
+            assert oct((tmp_path / ".nmr-audit.lock").stat().st_mode & 0o777) == "0o660"
+            assert oct((tmp_path / HOLDER_FILE).stat().st_mode & 0o777) == "0o660"
+    finally:
+        os.umask(before)
+    assert oct((tmp_path / HOLDER_FILE).stat().st_mode & 0o777) == "0o660"
+
+
+def test_a_private_folder_later_shared_opens_its_existing_lock_to_the_group(tmp_path):
+    with RunLock(tmp_path):
+        pass
+    assert (tmp_path / ".nmr-audit.lock").stat().st_mode & 0o777 == 0o600
+    with RunLock(tmp_path, file_mode=0o660):
+        pass
+    assert (tmp_path / ".nmr-audit.lock").stat().st_mode & 0o777 == 0o660

@@ -160,7 +160,25 @@ def test_trailer_count_mismatches_are_reported_while_the_lines_are_read(tmp_path
     assert table.frame["claim_id"].tolist() == ["C1"]
     codes = [issue.code for issue in table.issues]
     assert codes == ["se_count", "ge_count", "iea_count"]
-    assert "SE01 says 5 segments" in table.issues[0].message
+    assert [issue.message for issue in table.issues] == [
+        f"SE01 says 5 segments in transaction set 0001; it has {len(HEADER_837) + len(body) + 2} (ST … SE)",
+        "GE01 says 2 transaction sets in group 1; it has 1",
+        "IEA01 says 3 functional groups in interchange 000000905; it has 1",
+    ]
+
+
+def test_trailer_control_numbers_that_do_not_match_their_openers_are_reported(tmp_path):
+    body = [*subscriber(2, "MB", "M1", "MCR01"), claim("C1"), "HI*ABK:R2681", *line(1, "97112:GP", "62", "1")]
+    count = len(HEADER_837) + len(body) + 2
+    text = interchange([*HEADER_837, *body]).replace(f"SE*{count}*0001", f"SE*{count}*0002")
+    text = text.replace("GE*1*1~", "GE*1*7~").replace("IEA*1*000000905", "IEA*1*000000906")
+    table = read_837(write(tmp_path / "controls.837", text))
+    assert table.frame["claim_id"].tolist() == ["C1"]  # the envelope is checked as the lines are read
+    assert [(issue.code, issue.message) for issue in table.issues] == [
+        ("se_control", "SE02 '0002' does not match ST02 '0001'"),
+        ("ge_control", "GE02 '7' does not match GS06 '1'"),
+        ("iea_control", "IEA02 '000000906' does not match ISA13 '000000905'"),
+    ]
 
 
 @pytest.mark.parametrize(("segments", "reason"), [
