@@ -475,3 +475,19 @@ def _also(value: object) -> str:
 
 def _int(value: object) -> str:
     return "—" if value is None or pd.isna(value) else str(int(value))
+
+
+def with_quarantined_notes(visits: pd.DataFrame) -> pd.DataFrame:
+    """`visits` (with `explanation`, `note_quarantined` and `billed_units_97112`) whose visits had
+    their note quarantined at intake say so instead of "no note documents this visit … over":
+    their units are not judged (NOTE_QUARANTINED says what to fix), as `summary.visit_totals`
+    counts them apart. A new frame; the others' explanations unchanged."""
+    if "explanation" not in visits or "note_quarantined" not in visits:
+        return visits
+    held = visits["note_quarantined"].fillna(False).to_numpy(dtype=bool)
+    if not held.any():
+        return visits
+    said = ("its note was quarantined at intake (NOTE_QUARANTINED): no unit rule judges this visit until the "
+            "note is fixed; billed 97112 " + visits["billed_units_97112"].astype("int64").astype("str"))
+    return visits.assign(explanation=visits["explanation"].where(~held, said).astype("str"))
+

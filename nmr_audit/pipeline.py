@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from nmr_audit.editions import with_fee_editions
+from nmr_audit.explain import with_quarantined_notes
 from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
 from nmr_audit.gx_engine import RuleEngine
@@ -45,7 +46,8 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine, therapy,
                         recorded).by_grain()
     # visits.parquet says which visits' notes were quarantined: their units are not counted as excess
-    visits = visits.assign(note_quarantined=facts["visits"]["note_quarantined"].to_numpy(dtype="bool"))
+    visits = with_quarantined_notes(
+        visits.assign(note_quarantined=facts["visits"]["note_quarantined"].to_numpy(dtype="bool")))
     findings = with_fee_editions(build_findings(rules.validate(facts), facts), reference)
     skipped = {} if recorded else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
     return Audited(visits, findings, {"reconcile_units": reconciled - started,

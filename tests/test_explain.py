@@ -166,3 +166,20 @@ def test_the_allotment_in_words(reference):
     said = allotment_text(visits["allotment"])
     assert said.to_dict() == {"A": "97112 29 min → 2 (1 with CQ/CO), 97110 10 min → 1 (1 with CQ/CO)",
                               "B": "97112 (total only) → 2", "C": ""}
+
+
+def test_a_visit_whose_note_was_quarantined_is_not_explained_as_over(reference):
+    import pandas as pd
+
+    from nmr_audit.explain import with_quarantined_notes
+
+    visits = reconcile_visits(*tables(visit(patient_id="P1", billed={"97112": 2}, note=False),
+                                      visit(patient_id="P2", billed={"97112": 2}, note=False)), reference)
+    held = with_quarantined_notes(visits.assign(note_quarantined=visits["patient_id"] == "P1"))
+    said = held.set_index("patient_id")["explanation"]
+    assert said["P1"] == ("its note was quarantined at intake (NOTE_QUARANTINED): no unit rule judges this visit "
+                          "until the note is fixed; billed 97112 2")
+    assert said["P2"] == "no note documents this visit → 97112 0; billed 97112 2 → 2 over"
+    assert "note_quarantined" not in visits.columns  # a new frame: the input untouched
+    assert isinstance(held, pd.DataFrame)
+

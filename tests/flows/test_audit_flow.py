@@ -76,6 +76,9 @@ def assert_visits_match_the_truth(out, truth, summary):
     assert summary["visits"]["excess_units_97112"] == int(visits.loc[~held, "excess_units_97112"].sum())
     assert summary["visits"]["note_quarantined"] == int(visits["note_quarantined"].sum())
     assert summary["visits"]["without_note"] == int((visits["note_id"].isna() & ~visits["note_quarantined"]).sum())
+    quarantined = visits.loc[visits["note_quarantined"]]
+    assert len(quarantined) and quarantined["explanation"].str.startswith(  # not "no note … over"
+        "its note was quarantined at intake (NOTE_QUARANTINED): no unit rule judges this visit").all()
 
 
 def assert_findings_match_the_truth(out, truth, summary):
