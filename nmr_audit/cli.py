@@ -278,7 +278,7 @@ def _report_line(summary: dict, out: Path) -> str:
             f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
             f"{visits['without_note']} have no note"
             + (f"; {visits['units_unchecked']} could not be checked (note quarantined or minutes unreadable: "
-               "see quarantine.csv)" if visits.get("units_unchecked") else "") + "\n"
+               "see Quarantine in the report)" if visits.get("units_unchecked") else "") + "\n"
             f"findings: {found['total']} ({severities}); ${found['dollars_at_risk']:,.2f} at risk on "
             f"{found['claim_lines_at_risk']} claim line(s)\n"
             f"open the report: {(out / 'report.html').resolve()}")

@@ -408,11 +408,22 @@ def describe_visit(visit: pd.Series, notes: pd.DataFrame, services: pd.DataFrame
         said += [f"  {e['cpt_code']:<7}{_or(e['minutes'], 'total'):>9}{e['units']:>7}{e['cq_units']:>12}"
                  for e in entries]
         said.append("")
-    said += [f"97112: billed {_int(visit.get('billed_units_97112'))}, supported {_int(visit.get('supported_units_97112'))}"
-             f", beyond the minutes {_int(visit.get('excess_units_97112'))}; all timed codes: billed "
-             f"{_int(visit.get('billed_timed_units'))}, supported {_int(visit.get('supported_timed_units'))}", ""]
+    held, unreadable = _true(visit.get("note_quarantined")), _true(visit.get("unit_inputs_unreadable"))
+    if held or unreadable:
+        said += [f"97112: billed {_int(visit.get('billed_units_97112'))}; supported and beyond the minutes not "
+                 "judged until the " + ("quarantined note" if held else "unreadable unit input") + " is fixed", ""]
+    else:
+        said += [f"97112: billed {_int(visit.get('billed_units_97112'))}, supported "
+                 f"{_int(visit.get('supported_units_97112'))}, beyond the minutes "
+                 f"{_int(visit.get('excess_units_97112'))}; all timed codes: billed "
+                 f"{_int(visit.get('billed_timed_units'))}, supported {_int(visit.get('supported_timed_units'))}", ""]
     said += _notes(notes, services) + _lines(lines) + _findings(findings)
     return "\n".join(said).rstrip() + "\n"
+
+
+def _true(value: object) -> bool:
+    """A flag cell read as True only when it is set (None, NA and False are not)."""
+    return value is not None and not (isinstance(value, float) or value is pd.NA) and bool(value)
 
 
 def _notes(notes: pd.DataFrame, services: pd.DataFrame) -> list[str]:

@@ -33,7 +33,8 @@ CELL_CHARS = 200  # a quarantined row's cell shown in the reports, cut past this
 # Findings about units: they link to their visit's explanation in both reports (issue 19).
 UNIT_RULES = frozenset(r.rule_id for r in RULES if r.unit_check) | {"MISSING_ASSISTANT_MODIFIER"}
 VISIT_FACTS = ("clinic_id", "payer_type", "rule_basis", "note_id", "total_timed_minutes", "minutes_97112",
-               "billed_units_97112", "supported_units_97112", "excess_units_97112", "explanation")
+               "billed_units_97112", "supported_units_97112", "excess_units_97112", "explanation",
+               "note_quarantined")
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,8 @@ def _groups(data: ReportData, findings: pd.DataFrame) -> list[dict[str, Any]]:
             "billed": _show(fact.billed_units_97112, "n"), "supported": _show(fact.supported_units_97112, "n"),
             "excess": _show(fact.excess_units_97112, "n"), "minutes": _show(fact.minutes_97112, "n"),
             "note": _show(fact.note_id, "note_id"), "explanation": _show(fact.explanation, "explanation"),
+            # its note quarantined: no unit judged, none "beyond the minutes"
+            "held": isinstance(fact.note_quarantined, bool | np.bool_) and bool(fact.note_quarantined),
             "dollars": _show(float(fact.dollars_at_risk), "dollars_at_risk"), "count": int(fact.findings),
             "rows": _cells(ordered[[c for c in GROUPED_COLUMNS if c in ordered.columns]]),
         })

@@ -23,9 +23,11 @@ def run_dir(tmp_path_factory, reference):
              visit(patient_id="P2", billed={"97112": 2}, minutes={"97112": 13},
                    notes=[{"rendering_npi": PTA_NPI, "supervising_npi": NPI, "provider_credential": "PTA",
                            "minutes": {"97112": 16}}]),
-             visit(patient_id="P3", billed={"97112": 2}, note=False)]
+             visit(patient_id="P3", billed={"97112": 2}, note=False),
+             visit(patient_id="P4", billed={"97112": 2}, note=False)]  # its note sits in quarantine
     claim_lines, notes, services = tables(*cases)
     visits = reconcile_visits(claim_lines, notes, services, reference)
+    visits = visits.assign(note_quarantined=(visits["patient_id"] == "P4").to_numpy())
     facts = build_facts(claim_lines, notes, services, visits, reference).by_grain()
     folder = tmp_path_factory.mktemp("run")
     write_parquet(visits, folder / "visits.parquet")
@@ -48,6 +50,14 @@ def test_one_visits_decision_with_its_notes_lines_and_findings(run_dir):
     assert "Notes (1):\n  N0  PT  NPI" in said and "minutes per code: 97110 23, 97112 24" in said
     assert "C0-0 line 1  97112 × 3  GP  charged $180.00" in said
     assert "high  UNITS_EXCEED_TIME  $" in said and "high  TIMED_UNITS_EXCEED_TOTAL" in said
+
+
+def test_a_visit_whose_note_was_quarantined_is_not_said_to_be_beyond_the_minutes(run_dir):
+    done = runner.invoke(app, ["explain", "--out", str(run_dir), "--visit", f"P4,2026-03-04,{NPI}"])
+    assert done.exit_code == 0, done.output
+    assert ("97112: billed 2; supported and beyond the minutes not judged until the quarantined note is fixed"
+            in done.stdout)
+    assert "beyond the minutes 2" not in done.stdout
 
 
 def test_a_pts_and_a_ptas_notes_and_the_cq_unit(run_dir):

@@ -319,3 +319,17 @@ def test_clicking_why_shows_the_visits_group_with_its_explanation(report):
     assert got["links"] > 0 and got["title"] == EXPLANATION
     assert got["list_hidden"] is True and got["shown"] is True and got["filter"] == ""
     assert EXPLANATION in got["head"]
+
+
+def test_a_visit_whose_note_was_quarantined_is_grouped_without_units_beyond_the_minutes(reference, tmp_path):
+    cases = [visit(patient_id="PQ", billed={"97112": 2}, note=False)]
+    findings = audit(reference, *cases)
+    visits = reconcile_visits(*tables(*cases), reference).assign(explanation=EXPLANATION, note_quarantined=True)
+    summary = {"totals": {"claim_lines": {"rows_audited": 1, "rows_quarantined": 0}}, "findings": {"dollars_at_risk": 0.0}}
+    data = build_report_data(summary, visits, findings, claims_audited=1)
+    path = tmp_path / "report.html"
+    write_report_html(path, data, findings.assign(visit=visit_number(findings)),
+                      claim_risk(findings, reference.denial_weights), reference.denial_weights, CONTEXT)
+    head = re.search(r'<th class="visit-head"[^>]*>(.*?)</th>', path.read_text(), re.S).group(1)
+    assert "note quarantined" in head and "not checked until the note is fixed" in head
+    assert "beyond the minutes" not in head and "no note" not in head

@@ -230,3 +230,20 @@ def test_findings_about_units_carry_their_visits_explanation_and_the_allotment_r
     header = [c.value for c in visits[1]]
     allotments = [row[header.index("allotment")].value for row in visits.iter_rows(min_row=2)]
     assert "97112 20 min → 1" in allotments and "explanation" in header
+
+
+def test_a_visit_whose_units_were_not_checked_is_listed_as_such_never_as_beyond_the_minutes():
+    """Newcomer's report: a visit whose note was quarantined read "2 97112 unit(s) beyond the
+    minutes; no note; findings: NOTE_QUARANTINED" on the Visits sheet."""
+    from nmr_audit.io.report_xlsx import _why_listed
+
+    listed = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "date_of_service": pd.to_datetime(["2026-03-04"] * 3),
+                           "rendering_npi": ["1234567893"] * 3, "note_id": [None, None, "N3"],
+                           "excess_units_97112": [2, 1, 1], "note_quarantined": [True, False, False],
+                           "unit_inputs_unreadable": [False, False, True]})
+    findings = pd.DataFrame({"patient_id": ["P1"], "date_of_service": pd.to_datetime(["2026-03-04"]),
+                             "rendering_npi": ["1234567893"], "rule_id": ["NOTE_QUARANTINED"], "severity": ["medium"]})
+    why = _why_listed(listed, findings).set_index("patient_id")["why_listed"]
+    assert why.to_dict() == {"P1": "units not checked: the note was quarantined; findings: NOTE_QUARANTINED",
+                             "P2": "1 97112 unit(s) beyond the minutes; no note",
+                             "P3": "units not checked: a unit input was unreadable"}
