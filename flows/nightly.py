@@ -31,7 +31,10 @@ from flows.guard import flow_guard, mark_crashed
 from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
 from nmr_audit.errors import InputError
 from nmr_audit.io.ledger_file import fingerprints, read_ledger
+from nmr_audit.io.profile_file import load_profile
+from nmr_audit.io.reference import load_reference
 from nmr_audit.ledger import select_new, tables_seen
+from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.config import NightlyConfig
 from nmr_audit.runtime.faults import checkpoint
 from nmr_audit.runtime.guard import Guard
@@ -139,7 +142,8 @@ def _night(guard: Guard, config: NightlyConfig, as_of: date) -> NightlyResult | 
         return Failed(message=f"run {run_id} failed, ledger and latest unchanged: {state.message}")
     result: AuditResult = state.result()
     checkpoint("nightly:audited")
-    night = commit(Night(root, run_id, as_of, config.look_back_days, fresh, guard.access), history)
+    night = commit(Night(root, run_id, as_of, config.look_back_days, fresh, guard.access,
+                         reference=_reference(config)), history)
     outcomes = night.reexamined["outcome"].value_counts().to_dict() if night.reexamined is not None else {}
     found = result.summary["findings"]
     publish(str(run_dir), result.summary, pd.read_parquet(run_dir / "findings.parquet"))  # on this flow run too
@@ -154,3 +158,10 @@ def _night(guard: Guard, config: NightlyConfig, as_of: date) -> NightlyResult | 
         f"${found['dollars_at_risk']:,.2f} at risk.{earlier} Outputs: `{run_dir.resolve()}`\n"))
     return NightlyResult(str(root), str(run_dir), fresh["file"].tolist(), "audited", run_id,
                          {str(k): int(v) for k, v in outcomes.items()})
+
+
+def _reference(config: NightlyConfig) -> ReferenceData:
+    """The reference tables the night's audit read (`--reference`, `--profile`), to price the
+    therapy amounts its state keeps; the audit has read them already, so they load."""
+    reference = load_reference(Path(config.reference) if config.reference else None)
+    return load_profile(Path(config.profile), reference) if config.profile else reference

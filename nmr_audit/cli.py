@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -66,9 +67,9 @@ class Format(StrEnum):
 METAVARS = {"claims": "PATH", "notes": "PATH", "remits": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
             "mapping": "FILE", "reference": "DIR", "expectations": "DIR", "dask_address": "ADDRESS",
             "mask_key_file": "FILE", "as_of": "YYYY-MM-DD", "delimiter": "CHAR", "defect_rate": "RATE",
-            "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N",
+            "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N", "look_back_days": "DAYS",
             "fail_on": f"[{'|'.join(Severity)}]", "mask_patients": f"[{'|'.join(MaskMode)}]",
-            "format": f"[{'|'.join(Format)}]"}
+            "format": f"[{'|'.join(Format)}]", "visit": "PATIENT,DATE,NPI"}
 
 
 def _version(value: bool) -> None:
@@ -211,6 +212,9 @@ def nightly(
         return
     run_dir = Path(result.run_dir).resolve()
     typer.echo(f"run written to {run_dir} ({len(result.new_files)} new file(s))")
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        typer.echo(_night_lines(json.loads(summary.read_text(encoding="utf-8"))))
     if (run_dir / "report.html").exists():
         typer.echo(f"open the report: {run_dir / 'report.html'}")
     if fail_on and at_or_above(_findings_frame(Path(result.run_dir)), fail_on.value):
@@ -299,17 +303,36 @@ def _opt(path: Path | None) -> str | None:
 def _report_line(summary: dict, out: Path) -> str:
     parts = [f"{t}: {c['rows_audited']} audited, {c['rows_quarantined']} quarantined"
              for t, c in summary["totals"].items()]
+    return (f"audit written to {out.resolve()} ({'; '.join(parts)})\n{_figures(summary)}\n"
+            f"open the report: {(out / 'report.html').resolve()}")
+
+
+def _night_lines(summary: dict) -> str:
+    """A night's figures: what was audited (new files and the visits they reopened), what was
+    found, and what changed since the previous night."""
+    parts = [f"{t}: {c['rows_audited']} audited (new files and the earlier rows of the visits they touch), "
+             f"{c['rows_quarantined']} quarantined" if t == "claim_lines" else
+             f"{t}: {c['rows_audited']} audited, {c['rows_quarantined']} quarantined"
+             for t, c in summary["totals"].items()]
+    said = "; ".join(parts) + "\n" + _figures(summary)
+    since = summary.get("since_last_night") or {}
+    if since.get("new_findings") is not None:
+        said += (f"\nsince the night of {since.get('previous_as_of')}: {since['new_findings']} new finding(s) "
+                 f"(${since.get('new_dollars_at_risk') or 0:,.2f}), {since.get('resolved_findings') or 0} resolved "
+                 f"(${since.get('resolved_dollars_at_risk') or 0:,.2f})")
+    return said
+
+
+def _figures(summary: dict) -> str:
     visits, found = summary["visits"], summary["findings"]
     severities = ", ".join(f"{n} {s}" for s, n in found["by_severity"].items() if n) or "none"
-    return (f"audit written to {out.resolve()} ({'; '.join(parts)})\n"
-            f"97112 visits: {visits['total']}; {visits['with_excess_units_97112']} bill more 97112 units "
+    return (f"97112 visits: {visits['total']}; {visits['with_excess_units_97112']} bill more 97112 units "
             f"than the notes support ({visits['excess_units_97112']} excess unit(s)); "
             f"{visits['without_note']} have no note"
             + (f"; {visits['units_unchecked']} could not be checked (note quarantined or minutes unreadable: "
-               "see quarantine.csv)" if visits.get("units_unchecked") else "") + "\n"
+               "see Quarantine in the report)" if visits.get("units_unchecked") else "") + "\n"
             f"findings: {found['total']} ({severities}); ${found['dollars_at_risk']:,.2f} at risk on "
-            f"{found['claim_lines_at_risk']} claim line(s)\n"
-            f"open the report: {(out / 'report.html').resolve()}")
+            f"{found['claim_lines_at_risk']} claim line(s)")
 
 
 def _findings_frame(out: Path) -> object:
@@ -356,6 +379,9 @@ from nmr_audit.commands import consult  # noqa: E402  (sample, extrapolate: the 
 
 app.command(epilog=consult.SAMPLE_EPILOG)(consult.run_command(consult.sample))
 app.command(epilog=consult.EXTRAPOLATE_EPILOG)(consult.run_command(consult.extrapolate))
+from nmr_audit.commands import explain  # noqa: E402  (one visit's unit decision)
+
+app.command(epilog=explain.EPILOG)(consult.run_command(explain.explain))
 
 
 def command() -> Any:

@@ -186,8 +186,12 @@ class _Fields:
         return flags
 
     def member(self, column: str, values: pd.Series, allowed: frozenset[str], required: bool) -> pd.Series:
+        """`values` (normalised) kept where in `allowed`; others refused, the cell shown as the
+        export wrote it, with the way to map another spelling (the mapping profile's `values:`)."""
         unknown = values.notna() & ~values.isin(allowed)
-        self.bad(unknown, column, "one of " + ", ".join(sorted(allowed)), required, values)
+        shown = self.text.get(column, values)
+        self.bad(unknown, column, "one of " + ", ".join(sorted(allowed)) + f"; map another spelling under "
+                 f"`values: {column}:` in the mapping profile", required, shown)
         return values.where(~unknown) if unknown.any() else values
 
 

@@ -281,5 +281,29 @@ RULES: tuple[Rule, ...] = (
          "policy for the date of service.",
          "The payer's published edit (payer_edits.csv, its `source` per row)",
          "the column-2 line's units × its fee", False, ("modifiers", "cpt_code", "payer_id"), "v1.1"),
+    # Issue 19: the yearly therapy threshold (KX) and progress reports, over the history of the
+    # beneficiary's year that the nightly state keeps (`runtime.state`).
+    Rule("KX_MISSING", ("high",), "claim_line", "therapy_lines", 0.90,
+         "A therapy line (GP or GN: PT and SLP counted together; GO: OT apart) of a payer with a yearly therapy "
+         "threshold (Medicare) whose allowed amount, added in date order to the beneficiary's earlier therapy of "
+         "the same bucket this calendar year, passes the threshold, and the line carries no KX — nor GA, GY or "
+         "GZ (liability decided otherwise). The total counts this clinic's claims only.",
+         "Add KX where the record documents that the services above the threshold are medically necessary; "
+         "otherwise bill with GA (an ABN on file) or GZ.",
+         "BBA 2018 §50202; CMS Therapy Services page (KX thresholds: data/reference/therapy_thresholds.csv)",
+         "the line's allowed amount", False, ("modifiers",), "v1.1"),
+    Rule("KX_REVIEW_THRESHOLD", ("info",), "claim_line", "therapy_lines", 0.00,
+         "With this line the beneficiary's therapy of one bucket this calendar year passed the targeted medical "
+         "review amount ($3,000; once per beneficiary, bucket and year; this clinic's claims only): its claims "
+         "may be picked for targeted medical review.",
+         "Make sure the record documents medical necessity for the care beyond the threshold.",
+         "BBA 2018 §50202 (targeted medical review above $3,000)", "—", False, ("modifiers",), "v1.1"),
+    Rule("PROGRESS_REPORT_OVERDUE", ("medium",), "note", "treatment_days", 0.40,
+         "Medicare-rules payer: the 11th treatment day of one discipline's plan of care since its last progress "
+         "report (the evaluation is day 1) has no progress report; read from the notes' `progress_report` "
+         "(skipped, with a line in summary.json, when the export has no such column).",
+         "Write the progress report (at least once every 10 treatment days) and mark its note as one.",
+         "BPM ch. 15 §220.3.D (a progress report at least once every 10 treatment days)", "—", False,
+         ("progress_report", "provider_credential", "plan_of_care_signed_date"), "v1.1"),
 )
 RULE_IDS = tuple(rule.rule_id for rule in RULES)

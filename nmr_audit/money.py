@@ -37,6 +37,36 @@ def fee_per_unit(payer_type: pd.Series, date_of_service: pd.Series, cpt_code: st
     return pd.Series(result, index=payer_type.index, dtype="float64")
 
 
+def fees_per_unit(payer_type: pd.Series, cpt_code: pd.Series, date_of_service: pd.Series,
+                  fee_schedule: pd.DataFrame) -> pd.Series:
+    """The fee for one unit of each line's own code (dollars, float64; aligned with the inputs),
+    by payer type, code and year of service, as `fee_per_unit` finds it for one code: the latest
+    earlier year the schedule has (or its first year, before the schedule starts); missing where
+    the schedule has no row for the payer type and code. One pair of `merge_asof` over all lines."""
+    rows = fee_schedule[["payer_type", "cpt_code", "year", "amount"]].astype(
+        {"year": "int64", "payer_type": "str", "cpt_code": "str"}).sort_values("year")
+    wanted = pd.DataFrame({"payer_type": payer_type.astype("str").to_numpy(), "cpt_code": cpt_code.astype("str").to_numpy(),
+                           "year": date_of_service.dt.year.astype("int64").to_numpy(),
+                           "at": np.arange(len(payer_type))})
+    if wanted.empty or rows.empty:
+        return pd.Series(np.nan, index=payer_type.index, dtype="float64")
+    ordered = wanted.sort_values("year", kind="stable")
+    by = ["payer_type", "cpt_code"]
+    earlier = pd.merge_asof(ordered, rows, on="year", by=by, direction="backward")
+    later = pd.merge_asof(ordered, rows, on="year", by=by, direction="forward")
+    result = np.empty(len(wanted))
+    result[ordered["at"].to_numpy()] = earlier["amount"].fillna(later["amount"]).to_numpy()
+    return pd.Series(result, index=payer_type.index, dtype="float64")
+
+
+def dollars_text(cents: pd.Series) -> pd.Series:
+    """Whole cents as dollars for a message (`2510.00`), over a whole column; empty where missing."""
+    values = cents.astype("Int64")
+    whole = (values // 100).astype("str")
+    part = (values % 100).astype("str").str.zfill(2)
+    return (whole + "." + part).fillna("").astype("str")
+
+
 def unit_fee(rows: pd.DataFrame, cpt_code: str, reference: ReferenceData) -> pd.Series:
     """The fee (dollars) for one unit of `cpt_code` on each row of `rows` (payer_type,
     date_of_service, clinic_id): `unit_fees` without the editions (the facts' money)."""
@@ -62,11 +92,10 @@ def unit_fees(rows: pd.DataFrame, cpt_code: str | pd.Series, reference: Referenc
     `pfs_rvu 2026Q1 national (clinic locality unknown)`, `fee_schedule packaged`), aligned with `rows`.
     """
     codes = cpt_code if isinstance(cpt_code, pd.Series) else pd.Series(cpt_code, index=rows.index, dtype="str")
-    fee = pd.Series(np.nan, index=rows.index, dtype="float64")
-    for code in pd.unique(codes.dropna()):
-        at = (codes == code).to_numpy()
-        fee[at] = fee_per_unit(rows["payer_type"][at], rows["date_of_service"][at], str(code),
-                               reference.fee_schedule).to_numpy()
+    if isinstance(cpt_code, pd.Series):
+        fee = fees_per_unit(rows["payer_type"], codes, rows["date_of_service"], reference.fee_schedule)
+    else:
+        fee = fee_per_unit(rows["payer_type"], rows["date_of_service"], cpt_code, reference.fee_schedule)
     layer = (reference.layers or {}).get("fee_schedule", "packaged")
     edition = pd.Series(f"fee_schedule {layer}", index=rows.index, dtype="str")
     if reference.pfs_fees is None and reference.pfs_rvu is None:

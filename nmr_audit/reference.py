@@ -6,7 +6,7 @@ the rules never embed a code list or a modifier.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,10 @@ class ReferenceData:
     # Optional names for the reports (`providers.csv`, `clinics.csv`): None where absent.
     providers: pd.DataFrame | None = None
     clinics: pd.DataFrame | None = None
+    # The yearly therapy (KX) thresholds per payer type and discipline bucket, with the targeted
+    # medical review amount (`therapy_thresholds.csv`; issue 19). Empty: no threshold checked.
+    therapy_thresholds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["year", "payer_type", "bucket", "therapy_modifiers", "kx_threshold", "review_threshold"]))
     # 837P claim filing indicators (SBR09) → payer type (`claim_filing_indicators.csv`): None where absent.
     claim_filing_indicators: pd.DataFrame | None = None
     # Payer code-pair edits beside NCCI's (`payer_edits.csv`) and what each CARC counts as (`carcs.csv`).
@@ -64,7 +68,8 @@ class ReferenceData:
         return frozenset(table.loc[table["medicare_rules"], "payer_type"])
 
     def modifiers_of(self, kind: str) -> list[str]:
-        """Modifiers of one kind in `modifiers.csv`: therapy, ncci_bypass, assistant."""
+        """Modifiers of one kind in `modifiers.csv`: therapy, ncci_bypass, assistant, threshold (KX),
+        liability (GA, GY, GZ)."""
         return sorted(self.modifiers.loc[self.modifiers["kind"] == kind, "modifier"])
 
     def policy(self, name: str) -> float:

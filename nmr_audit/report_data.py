@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nmr_audit.contract import VISIT_KEY
+from nmr_audit.contract import RULES, VISIT_KEY
 from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import Names, with_names
 from nmr_audit.rule_catalogue import CATALOGUE_COLUMNS, rule_catalogue
@@ -30,8 +30,11 @@ TOP_PROVIDERS = 15
 UNREADABLE_RULE = "FIELD_UNREADABLE"
 UNRECORDED_FILE = "(file not recorded)"
 CELL_CHARS = 200  # a quarantined row's cell shown in the reports, cut past this with a marker
+# Findings about units: they link to their visit's explanation in both reports (issue 19).
+UNIT_RULES = frozenset(r.rule_id for r in RULES if r.unit_check) | {"MISSING_ASSISTANT_MODIFIER"}
 VISIT_FACTS = ("clinic_id", "payer_type", "rule_basis", "note_id", "total_timed_minutes", "minutes_97112",
-               "billed_units_97112", "supported_units_97112", "excess_units_97112", "explanation")
+               "billed_units_97112", "supported_units_97112", "excess_units_97112", "explanation",
+               "note_quarantined")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class ReportData:
     unreadable: pd.DataFrame = field(default_factory=pd.DataFrame)  # source_file, column, fields
     names: Names = field(default_factory=Names)
     since_last_night: SinceLastNight | None = None  # a nightly run against the root's previous run
+    explanations: pd.Series = field(default_factory=lambda: pd.Series(dtype="str"))  # per finding (by position)
     # a run given remittances (`--remits`): what the payers did, and the weights learnt from it
     remits: dict[str, Any] | None = None  # summary.json's `remits` (outcomes, unmatched by reason)
     unmatched_remits: pd.DataFrame = field(default_factory=pd.DataFrame)  # 835 service lines no claim line matched
@@ -103,6 +107,7 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
         rules=rules[rules["rule_id"].isin(findings["rule_id"])].set_index("rule_id")
         .reindex(by_rule["rule_id"].unique()).reset_index(),
         visit_groups=visit_groups(findings, visits),
+        explanations=finding_explanations(findings, visits),
         quarantine=quarantine_rows(quarantine, quarantine_shown),
         quarantine_total=len(quarantine),
         quarantine_by_file=_quarantine_by_file(quarantine),
@@ -183,6 +188,22 @@ def visit_groups(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     table = table.sort_values(["dollars_at_risk", "findings", "visit"], ascending=[False, False, True],
                               kind="stable")
     return table[columns].reset_index(drop=True)
+
+
+def finding_explanations(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
+    """Per finding (aligned with `findings`, raw: not masked), its visit's `explanation` when the
+    finding is about units (`UNIT_RULES`) and visits.parquet explains that visit; else missing."""
+    blank = pd.Series(pd.NA, index=findings.index, dtype="str")
+    if findings.empty or "explanation" not in visits.columns or not set(VISIT_KEY) <= set(findings.columns):
+        return blank
+    about_units = findings["rule_id"].isin(list(UNIT_RULES)).to_numpy()
+    if not about_units.any():
+        return blank
+    wanted = findings.loc[about_units, list(VISIT_KEY)].reset_index(drop=True)
+    said = wanted.merge(visits[[*VISIT_KEY, "explanation"]].drop_duplicates(list(VISIT_KEY)), on=list(VISIT_KEY),
+                        how="left")["explanation"]
+    blank.iloc[np.flatnonzero(about_units)] = said.to_numpy()
+    return blank
 
 
 def severity_rank(severity: pd.Series) -> np.ndarray:

@@ -127,6 +127,6 @@ def rules_applied(suites: dict[str, Any]) -> dict[str, str]:
 def unverified_rows(reference: Any) -> dict[str, int]:
     """Reference rows marked unverified, per table: figures that rest on them need a check."""
     tables = {name: getattr(reference, name, None) for name in ("ncci_ptp", "mue", "fee_schedule", "payment_policy",
-                                                                "denial_weights", "payer_rule_basis", "payers",
-                                                                "payer_edits")}
+                                                                 "denial_weights", "payer_rule_basis", "payers",
+                                                                 "payer_edits", "therapy_thresholds")}
     return {name: int((~t["verified"]).sum()) for name, t in tables.items() if t is not None and "verified" in t.columns}

@@ -42,15 +42,32 @@ def cms_allotment(services: pd.DataFrame, visit: str = "visit", favour: str | No
     them, then the earlier row. `services` holds one row per timed code of a visit.
     """
     minutes = services["minutes"].astype("int64")
+    rank, left = cms_left_over_rank(services, visit, favour)
+    extra = (rank < left) & ((minutes % 15).to_numpy() > 0)
+    return pd.Series((minutes // 15).to_numpy() + extra, index=services.index, dtype="int64")
+
+
+def cms_left_over_rank(services: pd.DataFrame, visit: str = "visit", favour: str | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Each (visit, timed code) row's place in the queue for the units left over once every code
+    has its full 15-minute units (0 first: most minutes remaining, then `favour`, then the
+    earlier row), and its visit's number of units left over (aligned with the rows). A row with
+    minutes remaining gets a left-over unit when its place is below that number."""
+    minutes = services["minutes"].astype("int64")
     by_visit = services[visit]
     left = _units_left(minutes, by_visit)
     remainder = minutes % 15
     favoured = (services["cpt_code"] == favour).to_numpy() if favour else np.zeros(len(services), bool)
-    order = pd.DataFrame({"v": by_visit.to_numpy(), "r": -remainder.to_numpy(), "f": ~favoured,
-                          "i": np.arange(len(services))})
-    rank = order.sort_values(["v", "r", "f", "i"]).groupby("v").cumcount().sort_index().to_numpy()
-    extra = (rank < left.reindex(by_visit).to_numpy()) & (remainder.to_numpy() > 0)
-    return pd.Series((minutes // 15).to_numpy() + extra, index=services.index, dtype="int64")
+    group = by_visit.to_numpy() if pd.api.types.is_integer_dtype(by_visit) else pd.factorize(by_visit)[0]
+    count = len(services)
+    order = np.lexsort((np.arange(count), ~favoured, -remainder.to_numpy(), group))
+    in_order = group[order]
+    starts = np.ones(count, dtype=bool)
+    starts[1:] = in_order[1:] != in_order[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+    rank = np.empty(count, dtype="int64")
+    rank[order] = np.arange(count) - first
+    return rank, left.reindex(by_visit).to_numpy()
 
 
 def cms_most_units(services: pd.DataFrame, code: str, visit: str = "visit") -> pd.Series:

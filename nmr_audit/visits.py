@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
+from nmr_audit.explain import allotment_lists, allotment_rows, explanations, note_credentials
 from nmr_audit.keys import first_positions, group_numbers, in_order, key_codes, positions
 from nmr_audit.reference import ReferenceData
 from nmr_audit.rules import rules_reading
@@ -32,11 +33,12 @@ NOTE_IDS_TYPE = pd.ArrowDtype(pa.list_(pa.string()))
 VISIT_AUDIT_COLUMNS = ("note_ids", "payer_id", "medicare_rules", "assistant_minutes_97112",
                        "cq_units_97112", "required_cq_units_97112", "billed_cq_units_97112",
                        "unit_inputs_unreadable")
+EXPLAINED_COLUMNS = ("explanation", "allotment")  # contract v1.1 (issue 19): the unit decision in words
 
 
 def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
                      note_services: pd.DataFrame, reference: ReferenceData,
-                     history: pd.DataFrame | None = None) -> pd.DataFrame:
+                     history: pd.DataFrame | None = None, explain: bool = True) -> pd.DataFrame:
     """`visits.parquet`: one row per visit with a 97112 line or 97112 minutes, billed vs supported.
 
     `history` (patient_id, date_of_service, payer_type[, payer_id]) is where an unbilled visit
@@ -47,7 +49,10 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
     `medicare_rules` (bool), the 97112 minutes furnished by assistants, the CQ/CO units CMS's method
     assigns among the supported 97112 units (`cq_units_97112`) and among those billed
     (`required_cq_units_97112`), the 97112 units billed with CQ/CO, and `unit_inputs_unreadable`
-    (an optional value a unit check reads could not be read: no unit rule fires on the visit).
+    (an optional value a unit check reads could not be read: no unit rule fires on the visit),
+    then `EXPLAINED_COLUMNS`: `explanation` (str) and `allotment`
+    (list<struct<cpt_code, minutes, units, cq_units>>), the decision in words and per code
+    (`nmr_audit.explain`; left out with `explain=False`, which only a benchmark asks for).
     """
     visit_notes = match_notes(claim_lines, visit_notes)
     line_visit, note_visit, keys = visit_ids(claim_lines, visit_notes)
@@ -57,6 +62,8 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
     services = note_services[known].assign(note=note_of[known], visit=note_visit[note_of[known]])
     timed = services[_is_timed(services["cpt_code"], reference.timed_codes)]
     assistant = assistant_notes(visit_notes, reference)
+    timed = timed.assign(assistant_minutes=timed["minutes"].astype("int64").to_numpy()
+                         * assistant[timed["note"].to_numpy()])
     visits = pd.concat([keys, billed_units(claim_lines, line_visit, count, reference),
                         documented_minutes(visit_notes, note_visit, timed, count, assistant),
                         unreadable_inputs(claim_lines, line_visit, visit_notes, note_visit, count)], axis=1)
@@ -67,7 +74,14 @@ def reconcile_visits(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
     visits = with_assistant_units(supported_units(visits, code_minutes))
     visits = visits.assign(note_ids=note_id_lists(visit_notes, note_visit, count).take(visits.index.to_numpy())
                            .set_axis(visits.index))
-    return in_visit_order(visits[[*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS, *VISIT_AUDIT_COLUMNS]])
+    columns = [*VISIT_COLUMNS, *VISIT_EXTRA_COLUMNS, *VISIT_AUDIT_COLUMNS]
+    if explain:
+        rows = allotment_rows(visits, code_minutes)
+        credentials = note_credentials(visit_notes, note_visit, visits.index[visits["note_count"].to_numpy() > 1])
+        visits = visits.assign(explanation=explanations(visits, rows, credentials),
+                               allotment=allotment_lists(visits, rows))
+        columns += EXPLAINED_COLUMNS
+    return in_visit_order(visits[columns])
 
 
 def match_notes(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> pd.DataFrame:
@@ -233,13 +247,17 @@ def documented_minutes(notes: pd.DataFrame, visit: np.ndarray, timed_services: p
 
 
 def minutes_by_code(timed_services: pd.DataFrame) -> pd.DataFrame:
-    """(visit, cpt_code, minutes): a code's minutes summed over the visit's notes."""
+    """(visit, cpt_code, minutes[, assistant_minutes]): a code's minutes summed over the visit's
+    notes (and the assistants' share, where `timed_services` has `assistant_minutes`)."""
     code, distinct = pd.factorize(timed_services["cpt_code"])  # a few codes: one integer key per pair
     width = max(len(distinct), 1)
     pair, of_row = np.unique(timed_services["visit"].to_numpy() * width + code, return_inverse=True)
     minutes = _per_visit(of_row, timed_services["minutes"].astype("int64").to_numpy(), len(pair))
-    return pd.DataFrame({"visit": pair // width, "cpt_code": pd.Series(distinct.take(pair % width), dtype="str"),
+    sums = pd.DataFrame({"visit": pair // width, "cpt_code": pd.Series(distinct.take(pair % width), dtype="str"),
                          "minutes": minutes})
+    if "assistant_minutes" in timed_services.columns:
+        sums["assistant_minutes"] = _per_visit(of_row, timed_services["assistant_minutes"].to_numpy(), len(pair))
+    return sums
 
 
 def unreadable_inputs(lines: pd.DataFrame, line_visit: np.ndarray, notes: pd.DataFrame, note_visit: np.ndarray,

@@ -118,7 +118,8 @@ NOTE_TYPES = {"note_id": "str", "patient_id": "str", "date_of_service": "datetim
               "time_out": "str", "total_treatment_minutes": "Int64", "total_timed_minutes": "Int64",
               "functional_deficit": "str", "treatment_goals": "str", "techniques": "str",
               "patient_response": "str", "one_on_one": "boolean", "signed": "boolean",
-              "supervising_npi": "str", "itemizes_minutes": "bool", UNREADABLE: UNREADABLE_TYPE}
+              "supervising_npi": "str", "progress_report": "boolean", "itemizes_minutes": "bool",
+              UNREADABLE: UNREADABLE_TYPE}
 
 
 def _frame(rows: list[dict], dtypes: dict[str, object]) -> pd.DataFrame:

@@ -38,7 +38,8 @@ def test_each_broken_rule_quarantines_its_row_with_a_reason_and_keeps_the_rest(r
     assert "units '-1' is not a whole number ≥ 0" in reasons[5]
     assert "units '1.5'" in reasons[6]
     assert "cpt_code '9711'" in reasons[7]
-    assert "payer_type 'hmo' is not one of" in reasons[8]
+    assert "payer_type 'HMO' is not one of" in reasons[8]
+    assert reasons[8].endswith("map another spelling under `values: payer_type:` in the mapping profile")
     assert reasons[9] == "claim_id is missing"
     assert "line_number '0' is not a whole number ≥ 1" in reasons[10]
     assert reasons[11] == "clinic_id is missing"
@@ -95,7 +96,7 @@ def test_a_bad_optional_note_value_costs_the_field_not_the_note(reference):
     assert [e["column"] for e in rows.loc["N2", "unreadable_fields"]] == ["services"]
     assert '"minutes": "lots"' in rows.loc["N2", "unreadable_fields"][0]["value"]
     assert pd.isna(rows.loc["N3", "provider_credential"])
-    assert rows.loc["N3", "unreadable_fields"][0]["value"] == "AIDE"
+    assert rows.loc["N3", "unreadable_fields"][0]["value"] == "Aide"  # as the export wrote it
     services = result.services.sort_values(["note_id", "cpt_code"])
     assert services[["note_id", "cpt_code", "minutes"]].to_numpy().tolist() == [["N1", "97112", 23], ["N2", "97110", 10]]
 

@@ -48,8 +48,8 @@ def test_a_rule_without_a_weight_fails_loudly_rather_than_weighing_nothing():
 
 @pytest.mark.parametrize(("edit", "said"), [
     (lambda t: t[~t.str.startswith("NOTE_UNSIGNED")], "no weight for NOTE_UNSIGNED"),
-    (lambda t: pd.concat([t, pd.Series(['KX_MISSING,0.9,"x",2026-01-01,false,"y"'])]),
-     "KX_MISSING is not in the rule registry"),
+    (lambda t: pd.concat([t, pd.Series(['NOT_A_RULE,0.9,"x",2026-01-01,false,"y"'])]),
+     "NOT_A_RULE is not in the rule registry"),
 ])
 def test_a_weights_table_that_misses_or_adds_a_rule_stops_the_run_naming_the_file(tmp_path, edit, said):
     import shutil

@@ -28,6 +28,24 @@ SPLIT = [("97112", 1, "GP,CQ"), ("97112", 1, "GP")]
 STRICT = {"payer_type": "commercial", "payer_id": "SYNTH-STRICT-PPO", "billed": {"97112": 1, "97530": 1, "97140": 1},
           "minutes": {"97112": 15, "97530": 15, "97140": 15}}
 
+def _course(visits, start=0, kx_from=None, modifier="GP", credential="PT", payer_type="medicare", poc=None,
+            reports=(), units=4):
+    """A course of care in 2026, every third day from 5 January: 97112 ×`units` for 15 minutes a unit; KX from
+    visit `kx_from` (1 = the first); the plan of care certified on `poc` for all (default: ten days before
+    each visit, so no two visits share one); a progress report on the visits numbered in `reports`."""
+    course = []
+    for number in range(1, visits + 1):
+        day = pd.Timestamp("2026-01-05") + pd.Timedelta(days=3 * (start + number - 1))
+        fields = {"provider_credential": credential, "progress_report": number in reports}
+        if poc:
+            fields["plan_of_care_signed_date"] = pd.Timestamp(poc)
+        kx = kx_from is not None and number >= kx_from
+        course.append({"date_of_service": day.strftime("%Y-%m-%d"), "payer_type": payer_type,
+                       "billed": {"97112": units}, "minutes": {"97112": 15 * units}, "note_fields": fields,
+                       "modifiers": {"97112": f"{modifier},KX" if kx else modifier}})
+    return course
+
+
 SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, with counts)
     "clean-cms": (CLEAN, {}),
     "clean-ama": ({"payer_type": "commercial", "billed": {"97112": 2, "97110": 2},
@@ -160,6 +178,25 @@ SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, 
                               "billed": {"97112": 2, "97110": 2}, "minutes": {"97112": 24, "97110": 23}},
                              {"TIMED_UNITS_EXCEED_TOTAL": 1}),
     "tricare": ({**CLEAN, "payer_type": "tricare"}, {}),
+    # issue 19: the yearly therapy threshold (2026: $2,480; review $3,000). 97112 ×4 at $32.73 = $130.92 a
+    # visit: 18 visits $2,356.56, the 19th $2,487.48 — past the threshold; the 23rd $3,011.16 — past $3,000.
+    "kx-missing": (_course(20), {"KX_MISSING": 2}),  # visits 19 and 20 lack KX
+    "kx-present": (_course(20, kx_from=19), {}),
+    "kx-ga": (_course(20, kx_from=19, modifier="GP,GA"), {}),  # an ABN on file: liability decided otherwise
+    "kx-one-short": (_course(18), {}),  # $2,356.56: below the threshold
+    "kx-review": (_course(24, kx_from=19), {"KX_REVIEW_THRESHOLD": 1}),  # once, on the 23rd visit
+    "kx-commercial": (_course(20, payer_type="commercial"), {}),  # no threshold for the payer
+    "kx-ot-apart": (_course(10) + _course(10, start=40, modifier="GO", credential="OT"), {}),  # $1,309.20 each
+    "kx-pt-and-slp-together": (_course(10) + _course(10, start=40, modifier="GN", credential="SLP"),
+                               {"KX_MISSING": 2}),  # GP and GN share one amount: the 19th and 20th lines
+    # issue 19: progress reports (BPM ch. 15 §220.3.D): at least once every 10 treatment days, the evaluation day 1
+    "progress-overdue": (_course(11, poc="2026-01-02", units=1), {"PROGRESS_REPORT_OVERDUE": 1}),  # day 11, no report
+    "progress-day-10": (_course(11, poc="2026-01-02", reports=(10,), units=1), {}),  # a report on day 10: day 11 is 1
+    "progress-after-report": (_course(21, poc="2026-01-02", reports=(10,), units=1),
+                              {"PROGRESS_REPORT_OVERDUE": 1}),  # day 21 is the 11th after the report of day 10
+    "progress-new-plan": (_course(6, poc="2026-01-02", units=1) + _course(6, start=30, poc="2026-01-30", units=1),
+                          {}),
+    "progress-commercial": (_course(11, poc="2026-01-02", payer_type="commercial", units=1), {}),
     # issue 18: a payer that denies 97530 with 97140 on one day even with 59 (payer_edits.csv, a synthetic row)
     "payer-edit": ({**STRICT, "modifiers": {"97112": "GP,59", "97140": "GP,59"}}, {"PAYER_EDIT": 1}),
     "payer-edit-other-payer": ({**STRICT, "payer_id": "BCBS-PPO", "modifiers": {"97112": "GP,59", "97140": "GP,59"}},

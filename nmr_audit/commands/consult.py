@@ -150,7 +150,8 @@ def sample(
     }
     sheets = {"Review": rows, "Lines": lines, "Findings": found}
     files.write_sample_folder(out, units, drawn, design, sheets, force=force)
-    shown = ", ".join(f"{r['stratum']} {r['n']} of {r['N']}" for r in strata_rows)
+    shown = ", ".join(f"stratum {r['stratum']!r}: {r['n']} of {r['N']}" if len(strata_rows) > 1
+                      else f"{r['n']} of {r['N']}, unrestricted" for r in strata_rows)
     typer.echo(f"sample of {design['n']} {unit.value}(s) drawn from a frame of {len(units):,} with seed {seed} "
                f"({shown})\nframe SHA-256 {design['frame']['sha256']}; {outputs.paid_note}\n"
                f"projected precision (pilot: dollars at risk) {_percent(design['projected_precision'])}\n"

@@ -115,20 +115,28 @@ def list_tables(
     from nmr_audit.io.reference import REQUIRED
     from nmr_audit.io.reference_home import HOME_VARIABLE, editions, reference_home, table_source
 
-    if home is not None:
+    before = os.environ.get(HOME_VARIABLE)
+    if home is not None:  # for this listing only: a caller in the same process keeps its own home
         os.environ[HOME_VARIABLE] = str(home)
-    target = reference_home()
-    typer.echo(f"reference home: {target}")
-    for name in (*REQUIRED, "claim_filing_indicators", "carcs", "pfs_rvu", "gpci", "pfs_fees"):
-        found = table_source(name, reference)
-        if not found.path.is_file():
-            continue
-        edition = f" ({found.provenance['quarter']}, imported {found.provenance.get('imported_at', '')})" \
-            if found.provenance else ""
-        typer.echo(f"  {name}: {found.layer}{edition} — {found.path}")
-    imported = editions(target)
-    if len(imported):
-        typer.echo("editions:")
-        for row in imported.itertuples():
-            typer.echo(f"  {row.table} {row.quarter}{' (active)' if row.active else ''}: {row.rows} rows from {row.files}, "
-                       f"imported {row.imported_at}")
+    try:
+        target = reference_home()
+        typer.echo(f"reference home: {target}")
+        for name in (*REQUIRED, "claim_filing_indicators", "carcs", "pfs_rvu", "gpci", "pfs_fees"):
+            found = table_source(name, reference)
+            if not found.path.is_file():
+                continue
+            edition = f" ({found.provenance['quarter']}, imported {found.provenance.get('imported_at', '')})" \
+                if found.provenance else ""
+            typer.echo(f"  {name}: {found.layer}{edition} — {found.path}")
+        imported = editions(target)
+        if len(imported):
+            typer.echo("editions:")
+            for row in imported.itertuples():
+                typer.echo(f"  {row.table} {row.quarter}{' (active)' if row.active else ''}: {row.rows} rows from {row.files}, "
+                           f"imported {row.imported_at}")
+    finally:
+        if home is not None:
+            if before is None:
+                os.environ.pop(HOME_VARIABLE, None)
+            else:
+                os.environ[HOME_VARIABLE] = before

@@ -25,6 +25,8 @@ REQUIRED = {
     "modifiers": ("modifier", "kind", "source"),
     "denial_weights": ("rule_id", "weight", "why", "verified", "source"),
     "payers": ("payer_id", "payer_type", "rule_basis", "medicare_rules", "verified", "source"),
+    "therapy_thresholds": ("year", "payer_type", "bucket", "therapy_modifiers", "kx_threshold", "review_threshold",
+                           "effective_from", "verified", "source"),
     "payer_edits": ("payer_id", "payer_type", "column_1", "column_2", "bypass_modifiers", "effective_from",
                     "effective_to", "verified", "source"),
     "carcs": ("code", "counts_as", "source"),
@@ -43,7 +45,7 @@ FLAGS = ("timed", "medicare_rules", "assistant", "verified")
 NUMBERS = {"mue": "int64", "year": "int64", "amount": "float64", "value": "float64", "weight": "float64",
            "modifier_indicator": "int64", "nonfacility_amount": "float64", "facility_amount": "float64",
            "work_rvu": "float64", "pe_rvu_nonfacility": "float64", "pe_rvu_facility": "float64", "mp_rvu": "float64",
-           "conversion_factor": "float64"}
+           "conversion_factor": "float64", "kx_threshold": "float64", "review_threshold": "float64"}
 DATES = ("effective_from", "effective_to")
 
 

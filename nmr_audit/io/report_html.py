@@ -31,7 +31,7 @@ TABLE_ROWS = 2000
 VISIT_GROUPS = 300
 QUARANTINE_ROWS = 500
 # The findings table: what to act on first, so that it is visible without scrolling sideways.
-FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "outcome", "carcs",
+FINDING_COLUMNS = ["severity", "rule_id", "message", "excess_units", "dollars_at_risk", "why", "outcome", "carcs",
                    "date_of_service", "clinic_id", "clinic_name", "rendering_npi", "provider_name", "claim_id",
                    "line_number", "note_id", "patient_id", "payer_type", "field"]
 WHEN_GIVEN = ("outcome", "carcs")  # shown only in a run given remittances
@@ -86,9 +86,13 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         findings = findings.assign(visit=visit_number(findings))
     if data.names.any:
         findings = with_names(findings, data.names)
-    table = findings.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
+    explained = _with_why(findings, data)
+    table = explained.sort_values("dollars_at_risk", ascending=False, na_position="last", kind="stable")
     columns = [c for c in FINDING_COLUMNS if c in table.columns and (c not in WHEN_GIVEN or data.remits is not None)]
     shown = _cells(table[columns].head(TABLE_ROWS))
+    why = dict(zip(table["why"].head(TABLE_ROWS), table["explanation"].head(TABLE_ROWS), strict=True)) \
+        if "why" in table.columns else {}
+    why.pop("", None)
     fixes = data.rules.set_index("rule_id")["fix"] if len(data.rules) else pd.Series(dtype="str")
     masked = context.get("masking", "keep") != "keep"
     specs = chart_specs(data)
@@ -106,7 +110,9 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
         unmatched_rows=UNMATCHED_ROWS, prior=PRIOR_STRENGTH,
         rules=_rules(data),
         findings=shown, total_findings=len(findings), table_rows=TABLE_ROWS,
-        groups=_groups(data, findings.assign(fix=findings["rule_id"].map(fixes)) if len(findings) else findings),
+        groups=(groups := _groups(data, findings.assign(fix=findings["rule_id"].map(fixes)) if len(findings)
+                                  else findings)),
+        why=why, rendered={str(g["visit"]) for g in groups},
         visit_groups=VISIT_GROUPS, total_groups=len(data.visit_groups),
         quarantine=_cells(data.quarantine.drop(columns=["cells"]) if masked else data.quarantine,
                           limit=QUARANTINE_ROWS),
@@ -117,6 +123,17 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
     )
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def _with_why(findings: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    """`findings` with `explanation` (its visit's unit decision, for a finding about units:
+    `report_data.finding_explanations`, in the findings' order) and `why`: the visit number, by
+    which the row links to the visit's group and its explanation, where there is one."""
+    if len(data.explanations) != len(findings) or findings.empty:
+        return findings
+    said = pd.Series(data.explanations.to_numpy(), index=findings.index, dtype="str")
+    why = findings["visit"].astype("int64").astype("str").where(said.notna(), "")
+    return findings.assign(explanation=said, why=why)
 
 
 def _weights(defaults: pd.DataFrame, learnt: pd.DataFrame) -> pd.DataFrame:
@@ -185,6 +202,8 @@ def _groups(data: ReportData, findings: pd.DataFrame) -> list[dict[str, Any]]:
             "billed": _show(fact.billed_units_97112, "n"), "supported": _show(fact.supported_units_97112, "n"),
             "excess": _show(fact.excess_units_97112, "n"), "minutes": _show(fact.minutes_97112, "n"),
             "note": _show(fact.note_id, "note_id"), "explanation": _show(fact.explanation, "explanation"),
+            # its note quarantined: no unit judged, none "beyond the minutes"
+            "held": isinstance(fact.note_quarantined, bool | np.bool_) and bool(fact.note_quarantined),
             "dollars": _show(float(fact.dollars_at_risk), "dollars_at_risk"), "count": int(fact.findings),
             "rows": _cells(ordered[[c for c in GROUPED_COLUMNS if c in ordered.columns]], defused=True),
         })

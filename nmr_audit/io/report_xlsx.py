@@ -29,12 +29,14 @@ import pandas as pd
 import xlsxwriter
 
 from nmr_audit.contract import VISIT_KEY
+from nmr_audit.explain import allotment_text
 from nmr_audit.keys import group_numbers, keys_in
 from nmr_audit.names import with_names
 from nmr_audit.report_data import ReportData, joined, severity_rank
 from nmr_audit.safe_text import defuse_frame
 from nmr_audit.since_last_night import night_labels
 from nmr_audit.sizes import WORKBOOK_ROWS
+from nmr_audit.summary import checked_excess
 
 EXCEL_CELL_CHARS = 32_767  # Excel's limit on the characters of one cell
 MONEY_FORMAT = '"$"#,##0.00'
@@ -69,7 +71,8 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
              context: dict[str, Any], rows: int = WORKBOOK_ROWS) -> Workbook:
     """`findings`, `claims`, `visits` as they should appear (masked already).
 
-    The Visits sheet holds the visits that need a look — units beyond the minutes, no note, or
+    The Findings sheet says, beside each finding about units, how its visit's units were decided
+    (`explanation`). The Visits sheet holds the visits that need a look — units beyond the minutes, no note, or
     any finding — each with `why_listed` and the `rules` of its findings (all visits are in
     visits.parquet). The Quarantine sheet shows the rows' cells unless `context["masking"]`
     masks patient ids (then only file, line and reason).
@@ -77,6 +80,7 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
     masked = context.get("masking", "keep") != "keep"
     quarantine = data.quarantine.drop(columns=["cells"]) if masked and "cells" in data.quarantine else data.quarantine
     listed = _needing_attention(visits, findings)
+    findings = with_explanations(findings, data.explanations)
     whole = {"Findings": with_names(findings, data.names) if data.names.any else findings,
              "Claims at risk": claims, "Visits": listed, "Quarantine": quarantine}
     totals = {name: len(frame) for name, frame in whole.items()} | {"Quarantine": data.quarantine_total}
@@ -84,9 +88,22 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
              for name in whole if totals[name] > rows]
     sheets = {name: frame.head(rows) for name, frame in whole.items()}
     sheets["Visits"] = _why_listed(sheets["Visits"], findings)
+    if "allotment" in sheets["Visits"].columns:  # a list of structs, said in words for a cell
+        sheets["Visits"] = sheets["Visits"].assign(allotment=allotment_text(sheets["Visits"]["allotment"]))
     if data.names.any:
         sheets["Visits"] = with_names(sheets["Visits"], data.names)
     return Workbook(replace(data, since_last_night=None), context, sheets, notes, _since_cut(data, rows))
+
+
+def with_explanations(findings: pd.DataFrame, explanations: pd.Series) -> pd.DataFrame:
+    """`findings` with `explanation` after `message`: a unit finding's visit's unit decision
+    (`report_data.finding_explanations`, one per finding in the same order), else empty."""
+    if len(explanations) != len(findings) or "explanation" in findings.columns:
+        return findings
+    at = list(findings.columns).index("message") + 1 if "message" in findings.columns else len(findings.columns)
+    explained = findings.copy()
+    explained.insert(at, "explanation", pd.Series(explanations.to_numpy(), index=findings.index, dtype="str"))
+    return explained
 
 
 def _since_cut(data: ReportData, rows: int) -> dict[str, Any] | None:
@@ -151,10 +168,17 @@ def fit_cell(text: str, where: str = "the Parquet outputs") -> str:
 
 def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     key = list(VISIT_KEY)
-    keep = (visits["excess_units_97112"] > 0) | visits["note_id"].isna()
+    keep = (checked_excess(visits) > 0) | visits["note_id"].isna() | _flag(visits, "note_quarantined")
     if len(findings) and set(key) <= set(findings.columns):
         keep |= keys_in(visits, findings, key)
     return visits[keep]
+
+
+def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
+    """bool column `column` of `frame`, all False where the frame lacks it."""
+    if column not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame[column].fillna(False).astype("bool")
 
 
 def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
@@ -173,9 +197,14 @@ def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
             by_visit = joined(distinct["_visit"].to_numpy(), distinct["rule_id"], ", ")
             rules = pd.Series(pd.Series(number[:len(listed)]).map(by_visit).fillna("").to_numpy(),
                               index=listed.index, dtype="str")
-    excess = pd.Series(np.where(listed["excess_units_97112"] > 0, listed["excess_units_97112"].astype("str")
-                                + " 97112 unit(s) beyond the minutes", ""), index=listed.index, dtype="str")
-    note = pd.Series(np.where(listed["note_id"].isna(), "no note", ""), index=listed.index, dtype="str")
+    checked = checked_excess(listed)
+    held = _flag(listed, "note_quarantined")
+    unreadable = _flag(listed, "unit_inputs_unreadable") & ~held
+    excess = pd.Series(np.where(checked > 0, checked.astype("str") + " 97112 unit(s) beyond the minutes", ""),
+                       index=listed.index, dtype="str")
+    excess = excess.mask(held, "units not checked: the note was quarantined")
+    excess = excess.mask(unreadable, "units not checked: a unit input was unreadable")
+    note = pd.Series(np.where(listed["note_id"].isna() & ~held, "no note", ""), index=listed.index, dtype="str")
     found = ("findings: " + rules).where(rules != "", "")
     why = (excess + "; " + note + "; " + found).str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
     shown = listed.copy()

@@ -13,7 +13,8 @@ from nmr_audit.gx_engine import suite_from_json
 from nmr_audit.resources import shipped
 from nmr_audit.rules import suite_problems
 
-GRAINS = ("claim_lines", "visits", "notes", "patient_days", "discipline_days", "fields", "code_pairs")
+GRAINS = ("claim_lines", "visits", "notes", "patient_days", "discipline_days", "fields", "code_pairs",
+          "therapy_lines", "treatment_days")
 
 
 def default_expectations_dir() -> Path:

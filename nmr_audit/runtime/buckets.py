@@ -26,6 +26,8 @@ from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.spill import Spill
+from nmr_audit.runtime.state import THERAPY_AMOUNTS, TREATMENT_DAYS
+from nmr_audit.therapy import TherapyHistory
 
 
 def bucket_count(claim_lines: int, lines_per_bucket: int, side_by_side: int = 1) -> int:
@@ -59,14 +61,17 @@ class LaterCopies:
 @dataclass(frozen=True)
 class BucketWork:
     """What auditing any bucket of a run reads: the spill, the later copies held back, the
-    reference tables and the run's quarantined notes (`facts.held_notes`: their visit keys make
-    NOTE_QUARANTINED instead of NO_NOTE). Picklable: a worker process or a Dask worker gets it
-    whole (the spill's rows stay in its files)."""
+    reference tables, the run's quarantined notes (`facts.held_notes`: their visit keys make
+    NOTE_QUARANTINED instead of NO_NOTE) and whether its notes say which are progress reports.
+    A bucket holds every row of its patients, so a patient's year is counted in one bucket; the
+    earlier nights' part of it (`bucket_therapy`) waits in the spill beside the rows.
+    Picklable: a worker process or a Dask worker gets it whole (the spill's rows stay in its files)."""
 
     spill: Spill
     copies: LaterCopies
     reference: ReferenceData
     quarantined_notes: pd.DataFrame | None = None
+    progress: bool = False  # the run's notes say which are progress reports (PROGRESS_REPORT_OVERDUE applies)
 
 
 @dataclass(frozen=True)
@@ -109,15 +114,28 @@ def bucket_tables(spill: Spill, bucket: int, copies: LaterCopies
     return lines, visit_notes, services, pd.concat([held_lines, held_notes], ignore_index=True)
 
 
+def bucket_therapy(spill: Spill, bucket: int) -> TherapyHistory | None:
+    """The bucket's patients' earlier therapy (the nightly state's `therapy_amounts` and
+    `treatment_days`, spilled by patient by `runtime.history.add_history`), or None in a run
+    without history."""
+    if THERAPY_AMOUNTS not in spill.tables and TREATMENT_DAYS not in spill.tables:
+        return None
+    none = TherapyHistory.none()
+    return TherapyHistory(spill.load(THERAPY_AMOUNTS, bucket) if THERAPY_AMOUNTS in spill.tables else none.amounts,
+                          spill.load(TREATMENT_DAYS, bucket) if TREATMENT_DAYS in spill.tables else none.days)
+
+
 def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
     """Load, audit and let go of one bucket in one call, so that nothing of it outlives the call
     in whichever process ran it. `rules`: a `gx_engine.RuleEngine` this thread alone uses. The
-    run's quarantined notes are cut to the bucket's patients."""
+    run's quarantined notes are cut to the bucket's patients; their earlier therapy
+    (`bucket_therapy`) counts toward the KX threshold and progress reports."""
     lines, visit_notes, services, held = bucket_tables(work.spill, bucket, work.copies)
     quarantined = work.quarantined_notes
     if quarantined is not None and len(quarantined):
         quarantined = quarantined[patient_buckets(quarantined["patient_id"], work.spill.buckets) == bucket]
-    audited = audit_tables(lines, visit_notes, services, work.reference, rules, quarantine=quarantined)  # type: ignore[arg-type]
+    audited = audit_tables(lines, visit_notes, services, work.reference, rules, quarantine=quarantined,  # type: ignore[arg-type]
+                           therapy=bucket_therapy(work.spill, bucket), progress=work.progress)
     count = len(lines)
     del lines, visit_notes, services
     give_back_memory()

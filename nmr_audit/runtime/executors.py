@@ -25,7 +25,7 @@ import uuid
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 from typing import Any
@@ -126,6 +126,7 @@ class StoredBucket:
     claim_lines: int
     seconds: dict[str, float]
     counted: dict[str, int]
+    skipped: dict[str, str] = field(default_factory=dict)  # rules the bucket could not apply (`Audited.skipped`)
 
     def counts(self) -> dict[str, int]:
         return self.counted
@@ -134,7 +135,7 @@ class StoredBucket:
         with self.path.open("rb") as handle:
             visits, findings = pickle.load(handle)
         self.path.unlink(missing_ok=True)
-        return BucketAudit(Audited(visits, findings, self.seconds), self.held, self.claim_lines)
+        return BucketAudit(Audited(visits, findings, self.seconds, self.skipped), self.held, self.claim_lines)
 
 
 class Partitions(Executor):
@@ -155,7 +156,7 @@ class Partitions(Executor):
         path = self.results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.pickle"
         with path.open("wb") as handle:  # pandas' own pickle: every dtype comes back as it was
             pickle.dump((done.audited.visits, done.audited.findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts())
+        return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts(), done.audited.skipped)
 
 
 

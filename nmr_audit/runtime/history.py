@@ -2,7 +2,10 @@
 
 `add_history` reads the nightly state (`runtime.state`), picks the rows of the patients and
 days tonight's rows touch (`state.rows_to_reaudit`) and puts them into the run's spill beside
-tonight's rows, in tonight's dtypes, so that every executor audits them like any other row.
+tonight's rows, in tonight's dtypes, so that every executor audits them like any other row; the
+beneficiaries' year kept by earlier nights (therapy amounts toward the KX threshold, treatment
+days since the last progress report: `state.therapy_history`) goes into the spill by patient
+too, so each bucket (and each partition: a bucket of patients) sees its patients' whole year.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.runtime.buckets import patient_buckets
 from nmr_audit.runtime.reading import Log
 from nmr_audit.runtime.spill import Spill
-from nmr_audit.runtime.state import PATIENT_DAY, read_state, rows_to_reaudit, touched_days
+from nmr_audit.runtime.state import (
+    PATIENT_DAY,
+    THERAPY_AMOUNTS,
+    TREATMENT_DAYS,
+    read_state,
+    rows_to_reaudit,
+    therapy_history,
+    touched_days,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,11 @@ def add_history(spill: Spill, folder: Path, since: date | None, files: list[str]
     state = read_state(folder)
     tonight = {t: pd.concat([spill.load(t, b) for b in range(spill.buckets)], ignore_index=True)
                if t in spill.tables else None for t in (CLAIM_LINES, VISIT_NOTES)}
+    patients = pd.concat([f["patient_id"] for f in tonight.values() if f is not None] or [pd.Series(dtype="str")])
+    therapy = therapy_history(state, patients, files)
+    if therapy is not None:  # the beneficiaries' year: KX totals and treatment days, beside their rows
+        for name, rows in ((THERAPY_AMOUNTS, therapy.amounts), (TREATMENT_DAYS, therapy.days)):
+            spill.add(name, rows, patient_buckets(rows["patient_id"].astype("str"), spill.buckets))
     touched = touched_days(*(f if f is not None else pd.DataFrame(columns=PATIENT_DAY) for f in tonight.values()))
     earlier_lines = state.table(CLAIM_LINES)
     if remit_claims is not None and len(remit_claims) and earlier_lines is not None and len(earlier_lines):
@@ -70,4 +86,6 @@ def add_history(spill: Spill, folder: Path, since: date | None, files: list[str]
     log.info("history: %d patient-day(s) touched; %d claim line(s) and %d note(s) of earlier nights audited again",
              len(touched), added.get(CLAIM_LINES, 0), added.get(VISIT_NOTES, 0))
     return History({"rows_audited_again": added, "patient_days_touched": len(touched),
-                    "since": start.date().isoformat() if since else None}, touched)
+                    "since": start.date().isoformat() if since else None,
+                    "therapy_rows": {"therapy_amounts": len(therapy.amounts), "treatment_days": len(therapy.days)}
+                    if therapy is not None else None}, touched)

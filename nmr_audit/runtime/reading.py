@@ -69,6 +69,7 @@ class TableIntake:
     files: pd.DataFrame  # table, source_file (path, or path#sheet), file, sheet, format, sha256, rows_read
     skipped: list[dict[str, str]] = field(default_factory=list)  # parts not read (hidden sheets): source, reason
     ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
+    progress_reports: bool = False  # some note has a progress_report value (PROGRESS_REPORT_OVERDUE applies)
     x12_issues: list[dict[str, Any]] = field(default_factory=list)  # table, source_file, segment, code, message
 
 
@@ -121,6 +122,7 @@ class _TableReader:
         self.replacements: list[pd.DataFrame] = []  # 837P replacement and void claims, for the run's other files
         self.pending = _Pending()
         self.files_done = 0
+        self.progress = False  # some note says whether it is a progress report
         self.unlogged: list[RawTable] = []  # the first files read, waiting for their batch's validation to be logged
 
     def read(self, raw: RawTable) -> None:
@@ -177,6 +179,8 @@ class _TableReader:
         spill_rows(self.spill, self.table, part)
         checkpoint("reading")
         self.keys.append(part.rows[[*UNIQUE_KEYS[self.table], *LINEAGE]].astype({SOURCE_FILE: "category"}))
+        self.progress = self.progress or ("progress_report" in part.rows.columns
+                                          and bool(part.rows["progress_report"].notna().any()))
         self.held.append(part.quarantine)
         if len(part.quarantine):
             for source, count in part.quarantine[SOURCE_FILE].astype("str").value_counts().items():
@@ -206,7 +210,8 @@ class _TableReader:
         ignored = sorted({(i["table"], i[SOURCE_FILE], i["column"]): i for i in self.ignored}.values(),
                          key=lambda i: (sources.index(i[SOURCE_FILE]), i["column"]))
         return TableIntake(keys, later_copies_of(keys, self.replacements, sources, self.table), held,
-                           pd.DataFrame(self.stats, columns=FILE_COLUMNS), skipped, ignored, self.issues)
+                           pd.DataFrame(self.stats, columns=FILE_COLUMNS), skipped, ignored,
+                           progress_reports=self.progress, x12_issues=self.issues)
 
 
 def later_copies_of(keys: pd.DataFrame, replacements: list[pd.DataFrame], sources: list[str], table: str

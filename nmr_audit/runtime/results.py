@@ -43,6 +43,7 @@ class Audit:
     docs: Path | None
     seconds: dict[str, float]
     bucket_workers: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # rule_id → why it was not applied (summary.json)
 
 
 @dataclass
@@ -59,6 +60,8 @@ def merge_buckets(done: list[BucketAudit], started: float, docs: Path | None, wo
     merged: a 10M-line run's buckets are gigabytes). `started`: when the bucket phase began
     (`time.perf_counter`)."""
     seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
+    skipped = {rule: why for d in done for rule, why in d.audited.skipped.items()  # skipped by every bucket
+               if all(rule in other.audited.skipped for other in done)}
     held = pd.concat([d.held for d in done], ignore_index=True)
     findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
     visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
@@ -66,7 +69,7 @@ def merge_buckets(done: list[BucketAudit], started: float, docs: Path | None, wo
     visits = in_visit_order(visits)
     give_back_memory()
     seconds["audit_buckets"] = time.perf_counter() - started
-    return Audit(visits, findings, held, docs, seconds, workers)
+    return Audit(visits, findings, held, docs, seconds, workers, skipped)
 
 
 def run_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -117,6 +120,7 @@ def run_summary(config: RunConfig, plan: RunPlan, settings: Settings, accounted:
     summary["findings"] = findings_totals(audit.findings, applied)
     summary["visits"] = visit_totals(audit.visits)
     summary["rules_applied"] = [{"rule_id": r, "severity": s} for r, s in applied.items()]
+    summary["rules_skipped"] = [{"rule_id": r, "reason": why} for r, why in sorted(audit.skipped.items())]
     summary["reference_unverified"] = unverified_rows(ref)
     summary["x12_envelope_issues"] = [issue for i in intakes for issue in i.x12_issues]  # SE/GE/IEA counts …
     summary["reference_editions"] = editions_summary(ref)  # what findings' reference_edition names, for appeals

@@ -32,11 +32,13 @@ from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.io.ledger_file import point_latest, read_latest, read_ledger, write_ledger
 from nmr_audit.io.writers import write_parquet
 from nmr_audit.ledger import head, record, runs
+from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.commit import SUMMARY
 from nmr_audit.runtime.faults import checkpoint
 from nmr_audit.runtime.lock import read_holder
 from nmr_audit.runtime.permissions import Access, restrict
 from nmr_audit.runtime.state import NightState, next_state, reexamined, touched_days, window_start, write_state
+from nmr_audit.therapy import TherapyHistory, therapy_amounts, treatment_days
 
 RUNS = "runs"
 STATE = "state"
@@ -119,12 +121,14 @@ class Night:
     files: pd.DataFrame  # the files audited (table, file, sha256, bytes)
     access: Access
     reexamined: pd.DataFrame | None = None
+    reference: ReferenceData | None = None  # the run's tables: tonight's therapy amounts are priced with them
 
 
 def commit_night(night: Night, before: NightState) -> Night:
     """After the run's folder is complete: the earlier findings it re-examined into the run's
-    folder, the next state, the ledger (commit point), `latest`; then the older state folders
-    go. `before`: the state the run started from."""
+    folder, the next state (with tonight's therapy amounts and treatment days where
+    `night.reference` prices them), the ledger (commit point), `latest`; then the older state
+    folders go. `before`: the state the run started from."""
     root, run_dir = night.root, night.root / RUNS / night.run_id
     audited = {t: _read(run_dir / f"{t}.parquet") for t in (CLAIM_LINES, VISIT_NOTES, NOTE_SERVICES)}
     findings = _read(run_dir / "findings.parquet")
@@ -136,7 +140,9 @@ def commit_night(night: Night, before: NightState) -> Night:
     os.replace(partial, run_dir / REEXAMINED)
     checkpoint("nightly:reexamined")
     new_files = night.files["file"].astype("str").tolist()
-    after = next_state(before, audited, findings, new_files, night.run_id, night.as_of, night.look_back_days)
+    therapy = None if night.reference is None else TherapyHistory(
+        therapy_amounts(audited[CLAIM_LINES], night.reference), treatment_days(audited[VISIT_NOTES], night.reference))
+    after = next_state(before, audited, findings, new_files, night.run_id, night.as_of, night.look_back_days, therapy)
     staged = root / f".staging-{uuid.uuid4().hex[:12]}"
     write_state(after, staged)
     restrict(staged, night.access)

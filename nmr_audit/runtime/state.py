@@ -20,11 +20,24 @@ The state is written by the nightly flow before the ledger names the run (the le
 is the commit point) and is current while the ledger's last run is its run: a run killed
 before that leaves a state folder no ledger names, removed as abandoned at the next start.
 
-Pure functions (frames in, frames out) but for `read_state`/`write_state`. A later issue
-extends the state with more tables (per-beneficiary yearly therapy totals for KX, treatment-day
-counts for progress reports): a table is a name in `NightState.tables` and a file of that name;
-`next_state` carries tables it does not know over unchanged, and `read_state` reads every
-`*.parquet` of the folder, so adding one needs no change here but its own update rule.
+The beneficiaries' year (issue 19) is kept beside them, for longer than the look-back window:
+
+    therapy_amounts.parquet   one row per claim line toward a yearly therapy threshold:
+                              claim_id, line_number, patient_id, date_of_service, year, bucket,
+                              payer_type, allowed_cents, priced, source_file (`therapy.therapy_amounts`)
+    treatment_days.parquet    one row per note of a known discipline: note_id, patient_id,
+                              date_of_service, discipline, plan_of_care_signed_date,
+                              progress_report, source_file (`therapy.treatment_days`)
+
+from the first of January of the window's first year (and at least 100 days back, so a plan of
+care that began the year before keeps its treatment days). The yearly totals and the treatment
+days since a progress report are computed from these rows, never kept as running sums: a row is
+keyed by its claim line or note, so a night audited again (a file sent again, `--full`) replaces
+its rows and counts nothing twice, and a claim line that arrives late still counts on its date.
+
+Pure functions (frames in, frames out) but for `read_state`/`write_state`. A table is a name in
+`NightState.tables` and a file of that name; `next_state` carries tables it does not know over
+unchanged, and `read_state` reads every `*.parquet` of the folder.
 """
 
 from __future__ import annotations
@@ -42,8 +55,12 @@ import pyarrow.parquet as pq
 
 from nmr_audit.contract import CLAIM_LINES, LINEAGE, NOTE_SERVICES, SOURCE_FILE, UNIQUE_KEYS, VISIT_NOTES
 from nmr_audit.sizes import LOOK_BACK_DAYS  # noqa: F401  (the nightly default, kept here for its readers)
+from nmr_audit.therapy import TherapyHistory
 
 FINDINGS = "findings"
+THERAPY_AMOUNTS, TREATMENT_DAYS = "therapy_amounts", "treatment_days"
+THERAPY_KEYS = {THERAPY_AMOUNTS: ["claim_id", "line_number"], TREATMENT_DAYS: ["note_id"]}
+PLAN_DAYS_KEPT = 100  # treatment days kept back at least this far (a plan of care is certified for 90 days at most)
 ROW_TABLES = (CLAIM_LINES, VISIT_NOTES, NOTE_SERVICES)
 PATIENT_DAY = ["patient_id", "date_of_service"]
 REEXAMINED_COLUMNS = ["finding_id", "rule_id", "severity", "patient_id", "date_of_service", "rendering_npi",
@@ -71,6 +88,33 @@ class NightState:
 def window_start(as_of: date, look_back_days: int) -> pd.Timestamp:
     """The first date of service inside the look-back window of the night `as_of`."""
     return pd.Timestamp(as_of - timedelta(days=look_back_days))
+
+
+def year_start(as_of: date, look_back_days: int) -> pd.Timestamp:
+    """The first date of service of the beneficiaries' year the state keeps (`THERAPY_KEYS`
+    tables): 1 January of the window's first year, or `PLAN_DAYS_KEPT` days before the window
+    when that is earlier."""
+    since = window_start(as_of, look_back_days)
+    return min(pd.Timestamp(year=since.year, month=1, day=1), since - pd.Timedelta(days=PLAN_DAYS_KEPT))
+
+
+def therapy_history(state: NightState, patients: pd.Series, new_files: Collection[str]) -> TherapyHistory | None:
+    """The state's therapy amounts and treatment days of `patients` (tonight's), but for the rows
+    of files sent again tonight (tonight's versions replace them); None for a state without them
+    (the first night, or a state from before issue 19)."""
+    if state.table(THERAPY_AMOUNTS) is None and state.table(TREATMENT_DAYS) is None:
+        return None
+    none = TherapyHistory.none()
+    wanted = set(patients.astype("str"))
+
+    def rows(name: str, empty: pd.DataFrame) -> pd.DataFrame:
+        table = state.table(name)
+        if table is None or table.empty:
+            return empty
+        keep = table["patient_id"].astype("str").isin(wanted) & ~table[SOURCE_FILE].astype("str").isin(list(new_files))
+        return table[keep].reset_index(drop=True)
+
+    return TherapyHistory(rows(THERAPY_AMOUNTS, none.amounts), rows(TREATMENT_DAYS, none.days))
 
 
 def touched_days(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame) -> pd.DataFrame:
@@ -142,13 +186,15 @@ def reexamined(state: NightState, touched: pd.DataFrame, findings: pd.DataFrame,
 
 
 def next_state(state: NightState, audited: dict[str, pd.DataFrame], findings: pd.DataFrame, new_files: Collection[str],
-               run_id: str, as_of: date, look_back_days: int) -> NightState:
+               run_id: str, as_of: date, look_back_days: int, therapy: TherapyHistory | None = None) -> NightState:
     """The state after tonight: the earlier rows tonight did not replace, and every row tonight
     audited (new and re-audited), dated inside tonight's window; the earlier findings of the
     days tonight did not examine again, and tonight's findings (an earlier id keeps the night
     that first found it). `audited`: tonight's canonical claim_lines, visit_notes,
-    note_services (the run's Parquet outputs). Tables the state holds but this function does
-    not know are carried over unchanged."""
+    note_services (the run's Parquet outputs). `therapy`: tonight's therapy amounts and
+    treatment days (`therapy.therapy_amounts`, `therapy.treatment_days` of the audited rows),
+    merged into the state's by key, kept from `year_start`. Tables the state holds but this
+    function does not know are carried over unchanged."""
     since = window_start(as_of, look_back_days)
     tables: dict[str, pd.DataFrame] = dict(state.tables)
     for table in (CLAIM_LINES, VISIT_NOTES):
@@ -162,8 +208,28 @@ def next_state(state: NightState, audited: dict[str, pd.DataFrame], findings: pd
                          ignore_index=True).drop_duplicates(subset=[*LINEAGE, "cpt_code"], keep="last")
     tables[NOTE_SERVICES] = services[_keys_in(services, tables[VISIT_NOTES], list(LINEAGE))].reset_index(drop=True)
     tables[FINDINGS] = _next_findings(state, audited, findings, run_id, as_of, since)
+    if therapy is not None:
+        kept_from = year_start(as_of, look_back_days)
+        for name, tonight in ((THERAPY_AMOUNTS, therapy.amounts), (TREATMENT_DAYS, therapy.days)):
+            tables[name] = _next_rows(state.table(name), tonight, THERAPY_KEYS[name], new_files, kept_from)
     return NightState(tables, {"run_id": run_id, "as_of": as_of.isoformat(), "look_back_days": look_back_days,
                                "since": since.date().isoformat()})
+
+
+def _next_rows(before: pd.DataFrame | None, tonight: pd.DataFrame, key: list[str], new_files: Collection[str],
+               since: pd.Timestamp) -> pd.DataFrame:
+    """A keyed table after tonight: the earlier rows that neither a file sent again nor a row of
+    the same key replaces, then tonight's, dated `since` or later."""
+    tonight = tonight.reset_index(drop=True)
+    if before is not None and not before.empty:
+        replaced = before[SOURCE_FILE].astype("str").isin(list(new_files)) | _keys_in(before, tonight, key)
+        columns = list(tonight.columns) if not tonight.columns.empty else list(before.columns)
+        tonight = pd.concat([before.loc[~replaced, [c for c in columns if c in before.columns]], tonight],
+                            ignore_index=True) if not tonight.empty else before[~replaced]
+    if tonight.empty:
+        return tonight.reset_index(drop=True)
+    tonight = tonight.drop_duplicates(key, keep="last")
+    return tonight[pd.to_datetime(tonight["date_of_service"]) >= since].reset_index(drop=True)
 
 
 def _next_findings(state: NightState, audited: dict[str, pd.DataFrame], findings: pd.DataFrame, run_id: str,

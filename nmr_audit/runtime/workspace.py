@@ -82,9 +82,10 @@ class Workspace:
 
     def work(self, claims: TableIntake, notes: TableIntake) -> BucketWork:
         """What every bucket's audit reads: the spill, the later copies of a unique key held back,
-        the reference tables, and the visit keys of the notes set aside at intake."""
+        the reference tables, the visit keys of the notes set aside at intake, and whether the
+        notes say which are progress reports."""
         return BucketWork(self.spill, LaterCopies(claims.duplicates, notes.duplicates), self.settings.reference,
-                          held_notes(notes.quarantine))
+                          held_notes(notes.quarantine), notes.progress_reports)
 
     def stop_workers(self) -> None:
         """Once every bucket is audited: the worker processes' memory back to the system."""

@@ -43,6 +43,7 @@ def canonical_tables(chunk: Chunk) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataF
         total_treatment_minutes=notes["total_treatment_minutes"].astype("Int64"),
         plan_of_care_signed_date=_dates(notes["plan_of_care_signed_date"]),
         one_on_one=notes["one_on_one"].astype("boolean"), signed=notes["signed"].astype("boolean"),
+        progress_report=notes["progress_report"].astype("boolean"),
         itemizes_minutes=notes["itemized"].astype("bool"),
         time_in=notes["time_in"].mask(unreadable),
         **{UNREADABLE: _cells(unreadable, "time_in", TIME_EXPECTED)},

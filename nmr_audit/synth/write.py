@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,9 @@ class ExportStyle:
 def chunks(visits: int, seed: int, defect_rate: float, progress: bool = False) -> Iterator[Chunk]:
     """The dataset chunk by chunk; each chunk's generator is seeded by (seed, chunk number)."""
     world = build_world(seed)
-    reference = load_reference(default_reference_dir())  # packaged tables: the same seed, the same files
+    # packaged tables: the same seed, the same files — without the CMS fee schedule a user may have
+    # imported into the reference home (it would reprice the KX amounts the courses are shaped by)
+    reference = replace(load_reference(default_reference_dir()), pfs_fees=None, pfs_rvu=None)
     starts = range(0, visits, CHUNK_VISITS)
     for index, first in enumerate(tqdm(starts, desc="generating", unit="chunk", disable=not progress)):
         rng = np.random.default_rng([seed, 1, index])

@@ -10,7 +10,8 @@ The remittances answer each claim as a payer would, following the injected defec
 the claim, not the note): a line without its therapy modifier is denied CO-4, a 97112 line that
 lost its 59 with an NCCI partner CO-236, an over-billed line is reduced by a unit (CO-151, SVC07
 the units billed), a claim the generator meant for quarantine (bad units, NPI or date) is denied
-CO-16; documentation defects (no note, unsigned, missing fields, group time, canalith) are found
+CO-16 (a line with a denial defect and an over-billing is denied, not
+reduced); documentation defects (no note, unsigned, missing fields, group time, canalith) are found
 only on post-payment review: with probability `review_rate` the payment is reversed (CLP02 22)
 and recouped through a PLB WO adjustment, the line then denied CO-50. Clean lines are paid the
 allowed amount with CO-45 (and PR-2 coinsurance for Medicare payer types); a small `noise_rate`
@@ -105,7 +106,9 @@ class X12Writer:
 
     def _outcomes(self, lines: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
         """Per claim line: outcome (paid, denied, reduced, recouped), CARC, the defect behind it."""
-        defects = truth.dropna(subset=["claim_id"]).drop_duplicates(["claim_id", "line_number"])
+        defects = truth.dropna(subset=["claim_id"])
+        denial_first = (~defects["defect"].isin(list(DENIALS))).to_numpy().argsort(kind="stable")
+        defects = defects.iloc[denial_first].drop_duplicates(["claim_id", "line_number"])  # a denial beats a cut unit
         keyed = lines.merge(defects[["claim_id", "line_number", "defect"]].astype({"line_number": "int64"}),
                             on=["claim_id", "line_number"], how="left")
         note_defects = truth.dropna(subset=["note_id"])[["note_id", "defect"]]

@@ -100,7 +100,9 @@ def test_review_workbook_has_a_row_per_unit_its_evidence_and_empty_reviewer_colu
         assert all(r[header.index(column)] is None for r in body)
     with_findings = [r for r in body if r[header.index("findings")] != "none"]
     assert with_findings and all(" line " in r[header.index("claim_lines")] for r in body)
-    assert any("97112 units supported" in (r[header.index("visits")] or "") for r in body)
+    explained = set(pd.read_parquet(run_dir / "visits.parquet")["explanation"])
+    said = [line.split(": ", 1)[1] for r in body for line in (r[header.index("visits")] or "").splitlines()]
+    assert said and set(said) <= explained  # each visit's unit decision, as visits.parquet explains it
     validations = book["Review"].data_validations.dataValidation
     assert {v.type for v in validations} == {"list", "decimal"}
     design = json.loads((tmp_path / "design.json").read_text())

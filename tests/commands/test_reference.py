@@ -154,6 +154,9 @@ def test_a_run_reads_the_home_before_the_packaged_tables_and_reference_above_bot
     assert load_reference(mine).mue.set_index("cpt_code").loc["97112", "mue"] == 4
     assert table_source("mue", mine).layer == "reference"
     assert table_source("ncci_ptp", mine).layer == "home"
+    # the imported locality fees reach the run (the KX amounts read them: tests/facts/test_therapy_year.py)
+    fees = reference.pfs_fees.astype({"locality": "str"}).set_index(["locality", "cpt_code"])
+    assert float(fees.loc[("18", "97112"), "nonfacility_amount"]) == pytest.approx(36.67)
 
 
 def test_an_earlier_quarter_imported_later_keeps_the_latest_ptp_and_adds_to_the_mue(tmp_path, cms_files):
@@ -210,3 +213,17 @@ def test_a_run_rests_on_the_imported_editions_and_every_finding_names_them(tmp_p
     assert recorded["ncci_ptp"]["layer"] == "home" and recorded["ncci_ptp"]["quarter"] == "2026Q1"
     assert recorded["ncci_ptp"]["files"][0]["sha256"] == hashlib.sha256(cms_files["ptp"].read_bytes()).hexdigest()
     assert recorded["pfs_fees"]["layer"] == "home" and recorded["fee_schedule"]["layer"] == "packaged"
+
+
+def test_listing_another_home_leaves_the_process_home_alone(tmp_path, cms_files):
+    """`reference list --home` once left NMR_AUDIT_HOME pointing at the listed home, so that the
+    next load_reference in the same process (a test, a flow) read its imported fee schedule."""
+    import os
+
+    before = os.environ.get("NMR_AUDIT_HOME")
+    home = tmp_path / "reference"
+    _import(home, cms_files)
+    listing = CliRunner().invoke(app, ["reference", "list", "--home", str(home.parent)])
+    assert listing.exit_code == 0 and f"reference home: {home.parent}" in listing.output
+    assert os.environ.get("NMR_AUDIT_HOME") == before
+    assert load_reference().pfs_rvu is None  # the session's home has imported nothing

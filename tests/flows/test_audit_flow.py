@@ -76,6 +76,9 @@ def assert_visits_match_the_truth(out, truth, summary):
     assert summary["visits"]["excess_units_97112"] == int(visits.loc[~held, "excess_units_97112"].sum())
     assert summary["visits"]["note_quarantined"] == int(visits["note_quarantined"].sum())
     assert summary["visits"]["without_note"] == int((visits["note_id"].isna() & ~visits["note_quarantined"]).sum())
+    quarantined = visits.loc[visits["note_quarantined"]]
+    assert len(quarantined) and quarantined["explanation"].str.startswith(  # not "no note … over"
+        "its note was quarantined at intake (NOTE_QUARANTINED): no unit rule judges this visit").all()
 
 
 def assert_findings_match_the_truth(out, truth, summary):
@@ -385,6 +388,44 @@ def test_an_exports_folder_of_workbook_sheets_a_readme_and_an_empty_day(tmp_path
     assert not lines["claim_id"].str.startswith("STALE").any()
     assert set(lines["source_file"]) == {f"{exports / 'claims.xlsx'}#March", f"{exports / 'claims.xlsx'}#April"}
     assert summary["totals"]["claim_lines"]["rows_read"] == len(claims)
+
+
+def test_a_partition_counts_its_patients_year_from_the_other_partitions(tmp_path):
+    """21 visits of one Medicare beneficiary from January to March: three clinic-month partitions.
+    The threshold is passed on visit 19 (March) from January's and February's amounts, and day 21
+    is the 11th treatment day since the report of day 10 — found by the partitioned run as by one
+    process."""
+    from tests.flows.test_nightly import _course_files
+
+    days = [(n, (pd.Timestamp("2026-01-05") + pd.Timedelta(days=3 * (n - 1))).strftime("%Y-%m-%d"), n == 10)
+            for n in range(1, 22)]
+    _course_files(tmp_path / "g", "course", days)
+    for mode in (False, True):
+        state = audit_flow(RunConfig(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
+                                     out=str(tmp_path / str(mode)), partitioned=mode, data_docs=False), return_state=True)
+        assert state.is_completed(), state.message
+    found = pd.read_parquet(tmp_path / "True" / "findings.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "False" / "findings.parquet"), found)
+    assert sorted(found.loc[found["rule_id"] == "KX_MISSING", "claim_id"]) == ["CLM-K019", "CLM-K020", "CLM-K021"]
+    assert found.loc[found["rule_id"] == "PROGRESS_REPORT_OVERDUE", "note_id"].tolist() == ["NOTE-K021"]
+    assert json.loads((tmp_path / "True" / "summary.json").read_text())["rules_skipped"] == []
+
+
+def test_an_export_without_progress_reports_skips_the_rule_and_says_so(tmp_path):
+    from tests.flows.test_nightly import _course_files
+
+    days = [(n, (pd.Timestamp("2026-01-05") + pd.Timedelta(days=3 * (n - 1))).strftime("%Y-%m-%d"), False)
+            for n in range(1, 13)]
+    _course_files(tmp_path / "g", "course", days)
+    notes = tmp_path / "g" / "notes" / "course.csv"
+    pd.read_csv(notes, dtype=str).drop(columns="progress_report").to_csv(notes, index=False)
+    state = audit_flow(RunConfig(claims=[str(tmp_path / "g" / "claims")], notes=[str(tmp_path / "g" / "notes")],
+                                 out=str(tmp_path / "out"), data_docs=False), return_state=True)
+    assert state.is_completed(), state.message
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [s["rule_id"] for s in summary["rules_skipped"]] == ["PROGRESS_REPORT_OVERDUE"]
+    assert "no progress_report column" in summary["rules_skipped"][0]["reason"]
+    assert summary["findings"]["by_rule"]["PROGRESS_REPORT_OVERDUE"] == 0  # not day 11 read as overdue
 
 
 def test_a_day_without_claims_audits_its_notes_and_writes_every_report(tmp_path):

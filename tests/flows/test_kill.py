@@ -162,6 +162,9 @@ def test_two_nightly_commands_started_at_the_same_moment_run_one_night(tmp_path)
     refused = next(err for code, _, err in done if code == 75)
     winner = next(p for p, (code, _, _) in zip(both, done, strict=True) if code == 0)
     assert f"pid {winner.pid}" in refused and "nothing audited" in refused
+    said = next(out for code, out, _ in done if code == 0)  # the night's figures, then where to read them
+    assert "97112 visits:" in said and "findings:" in said and said.rstrip().splitlines()[-1].startswith(
+        "open the report: ") and said.rstrip().endswith("report.html")
     ledger = pd.read_csv(root / "ledger.csv")
     assert len(set(ledger["run_id"])) == 1 and len(ledger) == 2  # every file audited once
     assert json.loads((root / "latest.json").read_text())["run_id"] == ledger["run_id"].iloc[0]

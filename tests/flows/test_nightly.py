@@ -81,12 +81,13 @@ def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
         (exports / table).mkdir(parents=True)
     shutil.copy(SAMPLE / "canonical" / "claims" / "claims.csv", exports / "claims" / "night1.csv")
     notes = pd.read_csv(SAMPLE / "canonical" / "notes" / "notes.csv", dtype=str)
-    late = notes["note_id"] == "NOTE000000000"  # PAT00000000 on 2026-03-25
+    late = notes["note_id"] == "NOTE000000005"  # PAT00000000 on 2026-03-07: its visit's one note (commercial)
+    day = notes.loc[late, "date_of_service"].iloc[0]
     notes[~late].to_csv(exports / "notes" / "night1.csv", index=False)
     root = tmp_path / "root"
     first = night(exports, root, date(2026, 4, 1), look_back_days=60).result()
     found = pd.read_parquet(Path(first.run_dir) / "findings.parquet")
-    on_day = found[(found["patient_id"] == "PAT00000000") & (found["date_of_service"] == "2026-03-25")]
+    on_day = found[(found["patient_id"] == "PAT00000000") & (found["date_of_service"] == day)]
     assert on_day["rule_id"].tolist() == ["NO_NOTE"]
 
     notes[late].to_csv(exports / "notes" / "night2.csv", index=False)
@@ -95,13 +96,15 @@ def test_a_note_exported_a_night_after_its_claim_clears_the_finding(tmp_path):
     run = Path(second.run_dir)
     assert pd.read_parquet(run / "findings.parquet").query("rule_id == 'NO_NOTE'").empty
     visit = pd.read_parquet(run / "visits.parquet").set_index("patient_id").loc["PAT00000000"]
-    assert visit["note_id"] == "NOTE000000000" and visit["billed_units_97112"] == 2
+    assert visit["note_id"] == "NOTE000000005" and visit["billed_units_97112"] == 2
     seen = pd.read_parquet(run / "reexamined.parquet")
     assert seen[["finding_id", "outcome"]].to_numpy().tolist() == [[on_day["finding_id"].iloc[0], "cleared"]]
     assert second.reexamined == {"cleared": 1}
     history = json.loads((run / "summary.json").read_text())["run"]["history"]
-    assert history == {"rows_audited_again": {"claim_lines": 3, "visit_notes": 0}, "patient_days_touched": 1,
-                       "since": "2026-02-01"}
+    # the patient's year beside the day: 13 treatment days from the state (16 notes of the sample, less
+    # tonight's and the 2 quarantined ones of 2026-03-25); commercial, so no KX amounts
+    assert history == {"rows_audited_again": {"claim_lines": 2, "visit_notes": 0}, "patient_days_touched": 1,
+                       "since": "2026-02-01", "therapy_rows": {"therapy_amounts": 0, "treatment_days": 13}}
     state = json.loads((root / "state" / second.run_id / "state.json").read_text())
     assert state["run_id"] == second.run_id and sorted(p.name for p in (root / "state").iterdir()) == [second.run_id]
     kept = pd.read_parquet(root / "state" / second.run_id / "findings.parquet")
@@ -215,3 +218,52 @@ def test_the_nightly_cron_at_dst_changes_as_the_prefect_server_computes_it():
     assert nights(datetime(2027, 3, 12, 12, tzinfo=new_york), 4) == [
         "03-13 02:30 EST", "03-14 01:30 EST", "03-15 02:30 EDT", "03-16 02:30 EDT"]
     assert nights(datetime(2027, 11, 6, 12, tzinfo=new_york), 2) == ["11-07 02:30 EST", "11-08 02:30 EST"]
+
+
+def _course_files(folder, name, visits):
+    """A Medicare PT course as two CSV exports: per visit (number, date, progress report), 97112 ×4
+    for 60 minutes ($130.92 in 2026) under one plan of care certified 2 January 2026."""
+    claims = pd.DataFrame([{"claim_id": f"CLM-K{n:03d}", "line_number": 1, "patient_id": "PAT-KX",
+                            "date_of_service": day, "rendering_npi": "1234567893", "clinic_id": "CL1",
+                            "payer_type": "medicare", "cpt_code": "97112", "modifiers": "GP", "units": 4}
+                           for n, day, _ in visits])
+    notes = pd.DataFrame([{"note_id": f"NOTE-K{n:03d}", "patient_id": "PAT-KX", "date_of_service": day,
+                           "rendering_npi": "1234567893", "clinic_id": "CL1", "provider_credential": "PT",
+                           "time_in": "09:00", "time_out": "10:05", "total_treatment_minutes": 60,
+                           "total_timed_minutes": 60, "diagnosis_codes": "R26.81",
+                           "functional_deficit": "impaired balance", "treatment_goals": "Berg 46 in 4 weeks",
+                           "techniques": "perturbation training", "patient_response": "fewer losses of balance",
+                           "plan_of_care_signed_date": "2026-01-02", "one_on_one": "true", "signed": "true",
+                           "progress_report": "true" if report else "false", "minutes_97112": 60}
+                          for n, day, report in visits])
+    for table, frame in (("claims", claims), ("notes", notes)):
+        (folder / table).mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / table / f"{name}.csv", index=False)
+
+
+def test_the_beneficiarys_year_carries_from_night_to_night_and_a_full_rerun_counts_nothing_twice(tmp_path):
+    """Night 1: 18 visits ($2,356.56), a progress report on day 10. Night 2: visits 19–21 alone. The KX
+    threshold ($2,480) is passed on visit 19, and day 21 is the 11th treatment day since the report:
+    both found on night 2 from the state night 1 left, though night 2's files hold neither fact."""
+    exports, root = tmp_path / "exports", tmp_path / "root"
+    days = [(n, (pd.Timestamp("2026-01-05") + pd.Timedelta(days=3 * (n - 1))).strftime("%Y-%m-%d"), n == 10)
+            for n in range(1, 22)]
+    _course_files(exports, "night1", days[:18])
+    first = night(exports, root, date(2026, 2, 26)).result()
+    found = pd.read_parquet(Path(first.run_dir) / "findings.parquet")
+    assert not found["rule_id"].isin(["KX_MISSING", "PROGRESS_REPORT_OVERDUE"]).any()
+    _course_files(exports, "night2", days[18:])
+    second = night(exports, root, date(2026, 3, 10)).result()
+    found = pd.read_parquet(Path(second.run_dir) / "findings.parquet")
+    assert sorted(found.loc[found["rule_id"] == "KX_MISSING", "claim_id"]) == ["CLM-K019", "CLM-K020", "CLM-K021"]
+    assert found.loc[found["rule_id"] == "KX_MISSING", "message"].str.contains(r"reaches \$2487\.48").sum() == 1
+    assert found.loc[found["rule_id"] == "PROGRESS_REPORT_OVERDUE", "note_id"].tolist() == ["NOTE-K021"]
+    state = root / "state" / second.run_id
+    assert pd.read_parquet(state / "therapy_amounts.parquet")["allowed_cents"].sum() == 21 * 13092
+    again = night(exports, root, date(2026, 3, 10), full=True).result()  # every file audited again
+    rerun = pd.read_parquet(Path(again.run_dir) / "findings.parquet")
+    assert sorted(rerun.loc[rerun["rule_id"] == "KX_MISSING", "claim_id"]) == ["CLM-K019", "CLM-K020", "CLM-K021"]
+    assert (rerun["rule_id"] == "PROGRESS_REPORT_OVERDUE").sum() == 1
+    assert pd.read_parquet(root / "state" / again.run_id / "therapy_amounts.parquet")["allowed_cents"].sum() == 21 * 13092
+    summary = json.loads((Path(again.run_dir) / "summary.json").read_text())
+    assert summary["rules_skipped"] == []

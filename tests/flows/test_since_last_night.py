@@ -1,6 +1,6 @@
 """Three nights in one output root: the reports compare each with the previous run.
 
-Night 1 has every claim line but one visit's note (PAT00000000, 2026-03-25: NO_NOTE). Night 2
+Night 1 has every claim line but one visit's note (PAT00000000, 2026-03-07: NO_NOTE). Night 2
 brings that note (the NO_NOTE is resolved) and a claim of a new patient without a note (a new
 NO_NOTE). Night 3 brings that patient's note (resolved in turn).
 """
@@ -38,7 +38,8 @@ def test_three_nights_show_new_and_resolved_findings_and_dollars_by_night(tmp_pa
         (exports / table).mkdir(parents=True)
     (exports / "claims" / "night1.csv").write_bytes((SAMPLE / "canonical" / "claims" / "claims.csv").read_bytes())
     notes = pd.read_csv(SAMPLE / "canonical" / "notes" / "notes.csv", dtype=str)
-    late = notes["note_id"] == "NOTE000000000"
+    late = notes["note_id"] == "NOTE000000005"  # PAT00000000 on 2026-03-07: its visit's one note (commercial)
+    day = notes.loc[late, "date_of_service"].iloc[0]
     notes[~late].to_csv(exports / "notes" / "night1.csv", index=False)
 
     first = night(exports, root, date(2026, 4, 1), look_back_days=60).result()
@@ -47,7 +48,7 @@ def test_three_nights_show_new_and_resolved_findings_and_dollars_by_night(tmp_pa
     assert 'id="since-last-night"' in html1 and "Nothing to compare with yet." in html1
     assert 'id="chart-nights"' in html1 and 'id="new-findings"' not in html1
     assert _sheet_rows(book1)[1][0] == "Nothing to compare with yet."
-    cleared = found1[(found1["patient_id"] == "PAT00000000") & (found1["date_of_service"] == "2026-03-25")]
+    cleared = found1[(found1["patient_id"] == "PAT00000000") & (found1["date_of_service"] == day)]
     assert cleared["rule_id"].tolist() == ["NO_NOTE"]
 
     notes[late].to_csv(exports / "notes" / "night2.csv", index=False)

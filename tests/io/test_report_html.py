@@ -285,3 +285,51 @@ def test_the_nightly_chart_fits_beside_the_others_at_every_width(nightly, width)
     nights = {c["id"]: c for c in charts}["chart-nights"]
     assert nights["legend"] == ["dollars at risk", "resolved (dollars)"]
     assert {"dollars", "night (as of)"} <= set(nights["axes"])
+
+
+WHY = """
+var link = document.querySelector("#findings a.why");
+var out = { links: document.querySelectorAll("#findings a.why").length, title: link.getAttribute("title") };
+var row = link.closest("tr");
+out.rule = row.cells[1].textContent;
+document.getElementById("filter").value = "nothing-matches-this";
+document.getElementById("filter").dispatchEvent(new Event("input"));
+link.click();
+out.list_hidden = document.getElementById("findings-list").hidden;
+var target = document.getElementById("visit-" + link.getAttribute("data-visit"));
+out.shown = target.classList.contains("shown") && !target.hidden;
+out.head = target.rows[0].textContent;
+out.filter = document.getElementById("filter").value;
+return out;
+"""
+
+
+def test_a_unit_finding_links_to_how_its_visits_units_were_decided(report):
+    html = report[0].read_text()
+    _, data, findings, _ = report
+    about_units = findings["rule_id"].isin(["UNITS_EXCEED_TIME", "TIMED_UNITS_EXCEED_TOTAL", "NO_NOTE"])
+    assert about_units.any() and data.explanations[about_units.to_numpy()].notna().all()
+    assert not data.explanations[findings["rule_id"].eq("NOTE_UNSIGNED").to_numpy()].notna().any()  # not about units
+    assert 'class="why"' in html and 'id="visit-' in html and "how the units were decided" in html
+
+
+@needs_chromium
+def test_clicking_why_shows_the_visits_group_with_its_explanation(report):
+    got = probe(report[0], WHY, width=1280, height=1000)
+    assert got["links"] > 0 and got["title"] == EXPLANATION
+    assert got["list_hidden"] is True and got["shown"] is True and got["filter"] == ""
+    assert EXPLANATION in got["head"]
+
+
+def test_a_visit_whose_note_was_quarantined_is_grouped_without_units_beyond_the_minutes(reference, tmp_path):
+    cases = [visit(patient_id="PQ", billed={"97112": 2}, note=False)]
+    findings = audit(reference, *cases)
+    visits = reconcile_visits(*tables(*cases), reference).assign(explanation=EXPLANATION, note_quarantined=True)
+    summary = {"totals": {"claim_lines": {"rows_audited": 1, "rows_quarantined": 0}}, "findings": {"dollars_at_risk": 0.0}}
+    data = build_report_data(summary, visits, findings, claims_audited=1)
+    path = tmp_path / "report.html"
+    write_report_html(path, data, findings.assign(visit=visit_number(findings)),
+                      claim_risk(findings, reference.denial_weights), reference.denial_weights, CONTEXT)
+    head = re.search(r'<th class="visit-head"[^>]*>(.*?)</th>', path.read_text(), re.S).group(1)
+    assert "note quarantined" in head and "not checked until the note is fixed" in head
+    assert "beyond the minutes" not in head and "no note" not in head

@@ -45,7 +45,9 @@ def test_sheets_and_headers(workbook):
     assert book.sheetnames == ["Summary", "Rules", "Findings", "Claims at risk", "Visits", "By clinic and rule",
                                "Quarantine", "Unreadable fields"]
     sheet = book["Findings"]
-    assert [c.value for c in sheet[1]] == list(findings.columns)
+    columns = list(findings.columns)
+    assert [c.value for c in sheet[1]] == [*columns[:columns.index("message") + 1], "explanation",
+                                           *columns[columns.index("message") + 1:]]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     assert sheet.max_row == len(findings) + 1 and sheet.column_dimensions["M"].width >= 20
     assert book["Summary"]["A1"].value == "nmr-audit denial-risk workbook"
@@ -211,3 +213,37 @@ def _plain(data, findings, reference, tmp_path):
     visits = reconcile_visits(*tables(visit(patient_id="X")), reference)
     write_workbook(path, cut_sheets(data, findings, claim_risk(findings, reference.denial_weights), visits, {}))
     return path
+
+
+def test_findings_about_units_carry_their_visits_explanation_and_the_allotment_reads_in_words(workbook):
+    book, _, _ = workbook
+    sheet = book["Findings"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+    over = next(r for r in rows if r["rule_id"] == "UNITS_EXCEED_TIME")
+    assert over["explanation"] == "cms: 97112 alone, 20 timed min → 1 unit; 97112 gets 1 full unit (no unit is left " \
+        "over for its 5 min remaining); billed 97112 3 → 2 over; all timed codes billed 3 against 1 → 2 over"
+    no_note = next(r for r in rows if r["rule_id"] == "NO_NOTE")
+    assert no_note["explanation"].startswith("no note documents this visit")
+    assert all(r["explanation"] is None for r in rows if r["rule_id"] in ("NOTE_UNSIGNED", "CANALITH_AS_97112"))
+    visits = book["Visits"]
+    header = [c.value for c in visits[1]]
+    allotments = [row[header.index("allotment")].value for row in visits.iter_rows(min_row=2)]
+    assert "97112 20 min → 1" in allotments and "explanation" in header
+
+
+def test_a_visit_whose_units_were_not_checked_is_listed_as_such_never_as_beyond_the_minutes():
+    """Newcomer's report: a visit whose note was quarantined read "2 97112 unit(s) beyond the
+    minutes; no note; findings: NOTE_QUARANTINED" on the Visits sheet."""
+    from nmr_audit.io.report_xlsx import _why_listed
+
+    listed = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "date_of_service": pd.to_datetime(["2026-03-04"] * 3),
+                           "rendering_npi": ["1234567893"] * 3, "note_id": [None, None, "N3"],
+                           "excess_units_97112": [2, 1, 1], "note_quarantined": [True, False, False],
+                           "unit_inputs_unreadable": [False, False, True]})
+    findings = pd.DataFrame({"patient_id": ["P1"], "date_of_service": pd.to_datetime(["2026-03-04"]),
+                             "rendering_npi": ["1234567893"], "rule_id": ["NOTE_QUARANTINED"], "severity": ["medium"]})
+    why = _why_listed(listed, findings).set_index("patient_id")["why_listed"]
+    assert why.to_dict() == {"P1": "units not checked: the note was quarantined; findings: NOTE_QUARANTINED",
+                             "P2": "1 97112 unit(s) beyond the minutes; no note",
+                             "P3": "units not checked: a unit input was unreadable"}

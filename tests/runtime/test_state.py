@@ -110,3 +110,40 @@ def test_tables_the_state_does_not_know_are_carried_over():
     after = next_state(extended, audited, findings().drop(columns=["first_run_id", "first_as_of"]), [], "r2",
                        date(2026, 3, 4), 30)
     assert after.tables["beneficiary_year"]["dollars"].tolist() == [1.0]
+
+
+def amounts(*rows):
+    frame = pd.DataFrame(rows, columns=["claim_id", "line_number", "patient_id", "date_of_service", "allowed_cents",
+                                        "source_file"])
+    return frame.assign(year=frame["date_of_service"].str[:4].astype("int64"), bucket="PT and SLP",
+                        payer_type="medicare", priced=True).astype({"date_of_service": "datetime64[s]"})
+
+
+def days(*rows):
+    frame = pd.DataFrame(rows, columns=["note_id", "patient_id", "date_of_service", "progress_report", "source_file"])
+    return frame.assign(discipline="PT", plan_of_care_signed_date=pd.Timestamp("2026-01-02")).astype(
+        {"date_of_service": "datetime64[s]", "progress_report": "boolean"})
+
+
+def test_the_beneficiaries_year_is_kept_by_key_and_a_night_run_again_counts_nothing_twice():
+    from nmr_audit.runtime.state import therapy_history, year_start
+    from nmr_audit.therapy import TherapyHistory
+
+    audited = {"claim_lines": claims(), "visit_notes": notes(), "note_services": services()}
+    first = TherapyHistory(amounts(("C1", 1, "P1", "2026-01-10", 245000, "n1/claims.csv"),
+                                   ("C0", 1, "P1", "2025-06-01", 10000, "n1/claims.csv")),  # before the year kept
+                           days(("N1", "P1", "2026-01-10", False, "n1/notes.csv")))
+    state = next_state(NightState(), audited, findings(), ["n1/claims.csv"], "r1", date(2026, 3, 3), 30, first)
+    assert year_start(date(2026, 3, 3), 30) == pd.Timestamp("2025-10-24")  # 100 days before the window: plans of care
+    assert year_start(date(2026, 9, 3), 30) == pd.Timestamp("2026-01-01")
+    assert state.table("therapy_amounts")["claim_id"].tolist() == ["C1"]
+    again = next_state(state, audited, findings(), ["n1/claims.csv"], "r2", date(2026, 3, 3), 30, first)  # --full
+    assert again.table("therapy_amounts")["allowed_cents"].sum() == 245000
+    assert len(again.table("treatment_days")) == 1
+    later = TherapyHistory(amounts(("C2", 1, "P1", "2026-03-05", 6000, "n2/claims.csv")),
+                           days(("N2", "P1", "2026-03-05", True, "n2/notes.csv")))
+    after = next_state(again, audited, findings(), ["n2/claims.csv"], "r3", date(2026, 3, 6), 30, later)
+    assert after.table("therapy_amounts").groupby("patient_id")["allowed_cents"].sum().to_dict() == {"P1": 251000}
+    history = therapy_history(after, pd.Series(["P1", "P9"]), ["n2/claims.csv"])
+    assert history.amounts["claim_id"].tolist() == ["C1"]  # n2's rows are tonight's, sent again
+    assert therapy_history(NightState(), pd.Series(["P1"]), []) is None  # a state from before issue 19

@@ -50,4 +50,5 @@ def test_a_missing_suite_is_named_not_cached(tmp_path):
         rule_engine(str(folder))
     (folder / "notes.json").write_bytes(kept)
     assert set(rule_engine(str(folder)).suites) == {"claim_lines", "visits", "notes", "patient_days",
-                                                    "discipline_days", "fields", "code_pairs"}
+                                                    "discipline_days", "fields", "code_pairs", "therapy_lines",
+                                                    "treatment_days"}

@@ -21,6 +21,23 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
     assert digest(tmp_path / "a")["claims/claims.csv"] != digest(tmp_path / "c")["claims/claims.csv"]
 
 
+def test_a_fee_schedule_imported_into_the_reference_home_does_not_change_the_files(tmp_path, monkeypatch):
+    """The courses are shaped by KX amounts; the generator prices them from the packaged tables only,
+    so a user's imported PFS (here: 97112 at $200 a unit, national) leaves a seed's files as they were."""
+    style = ExportStyle(format="csv")
+    write_dataset(tmp_path / "a", visits=240, seed=5, defect_rate=0.05, style=style)
+    home = tmp_path / "home"
+    (home / "reference").mkdir(parents=True)
+    pd.DataFrame({"cpt_code": ["97112"], "modifier": [""], "work_rvu": [2.0], "pe_rvu_nonfacility": [2.0],
+                  "mp_rvu": [1.0], "conversion_factor": [40.0], "effective_from": ["2020-01-01"]}).to_csv(
+        home / "reference" / "pfs_rvu.csv", index=False)
+    monkeypatch.setenv("NMR_AUDIT_HOME", str(home))
+    from nmr_audit.io.reference import load_reference
+    assert load_reference().pfs_rvu is not None  # a run would price Medicare's 97112 at $200.00
+    write_dataset(tmp_path / "b", visits=240, seed=5, defect_rate=0.05, style=style)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+
+
 def test_streams_in_chunks_without_changing_row_counts(tmp_path, monkeypatch):
     monkeypatch.setattr(synth_write, "CHUNK_VISITS", 24)
     counts = write_dataset(tmp_path, visits=100, seed=1, defect_rate=0.0,
@@ -33,7 +50,7 @@ def test_streams_in_chunks_without_changing_row_counts(tmp_path, monkeypatch):
 
 
 def test_clean_data_is_valid_and_realistic(tmp_path):
-    write_dataset(tmp_path, visits=240, seed=3, defect_rate=0.0, style=ExportStyle(format="csv"))
+    write_dataset(tmp_path, visits=1200, seed=3, defect_rate=0.0, style=ExportStyle(format="csv"))
     claims = pd.read_csv(tmp_path / "claims" / "claims.csv", dtype=str)
     notes = pd.read_csv(tmp_path / "notes" / "notes.csv", dtype=str)
     assert parse.npi_check_digit_ok(claims["rendering_npi"]).all()
@@ -53,6 +70,13 @@ def test_clean_data_is_valid_and_realistic(tmp_path):
     code_lines = claims.groupby(["claim_id", "cpt_code"])["modifiers"].agg(lambda m: m.str.contains("CQ|CO").sum())
     assert ((claims.groupby(["claim_id", "cpt_code"]).size() == 2) & (code_lines == 1)).any()
     assert {"SYNTH-CMSWAY-PPO", "SYNTH-TRICARE-EAST"} <= set(claims["payer_id"])
+    # long Medicare courses pass the yearly therapy threshold and carry KX from there on (issue 19)
+    kx = claims[claims["modifiers"].str.contains("KX", na=False)]
+    assert len(kx) > 10 and set(kx["payer_type"]) == {"medicare"}
+    # a progress report on the therapist's note of treatment day 8, 9 or 10 of every episode of 10 days or more
+    assert set(notes["progress_report"]) == {"true", "false"}
+    reports = notes[notes["progress_report"] == "true"]
+    assert reports["provider_credential"].isin(["PT", "OT"]).all()
 
 
 def test_defects_are_injected_at_about_the_rate_and_recorded(tmp_path):
@@ -103,7 +127,8 @@ def test_clean_generated_visits_give_no_finding_and_every_injected_defect_is_fou
     pairs = set(zip(found["rule_id"], visit(found["claim_id"].fillna(found["note_id"])), strict=True))
     truth = chunk.truth.assign(visit=visit(chunk.truth["claim_id"].fillna(chunk.truth["note_id"])))
     by_defect = {d: set(truth.loc[truth["defect"] == d, "visit"]) for d in truth["defect"].unique()}
-    assert {"unreadable_note_time", "quarantined_note", "missing_assistant_modifier"} <= set(by_defect)
+    assert {"unreadable_note_time", "quarantined_note", "missing_assistant_modifier", "kx_missing",
+            "passes_review_amount", "progress_report_missing"} <= set(by_defect)
     lost = by_defect["bad_note_row"] | by_defect["missing_note"] | by_defect["bad_claim_row"]
     wanted = {(r, v) for r, v in zip(truth["expected"], truth["visit"], strict=True) if r != "QUARANTINE"}
     assert {(r, v) for r, v in wanted if v not in lost} <= pairs
