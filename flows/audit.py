@@ -47,7 +47,7 @@ from nmr_audit.denial import learnt_summary, learnt_weights
 from nmr_audit.digest import summary_markdown, top_findings
 from nmr_audit.editions import editions_summary
 from nmr_audit.errors import InputError
-from nmr_audit.facts import held_notes
+from nmr_audit.facts import held_rows
 from nmr_audit.findings import ordered
 from nmr_audit.gx_engine import RuleEngineError
 from nmr_audit.intake import (
@@ -332,7 +332,8 @@ def audit_bucket(bucket: int, spill: Spill, copies: LaterCopies, reference: Refe
                  runner: BucketRunner, quarantined_notes: pd.DataFrame | None = None,
                  progress: bool = False) -> BucketAudit:
     """Reconcile and apply the rules to one bucket of patients (in this process's threads or in
-    a worker process: `flows.buckets`); `quarantined_notes` (the run's) raise NOTE_QUARANTINED;
+    a worker process: `flows.buckets`); `quarantined_notes` (the run's notes and 97112 lines,
+    `facts.held_rows`) raise NOTE_QUARANTINED and LINE_QUARANTINED;
     `progress`: the run's notes say which are progress reports."""
     checkpoint("bucket")
     done = runner.audit(bucket, spill, copies, reference, quarantined_notes, progress)
@@ -367,7 +368,7 @@ def audit_all(spill: Spill, claims: TableIntake, notes: TableIntake, settings: S
     """Every bucket through `runner`."""
     started = time.perf_counter()
     copies = LaterCopies(claims.duplicates, notes.duplicates)
-    held = held_notes(notes.quarantine)  # small: the visit keys of the notes set aside at intake
+    held = held_rows(claims.quarantine, notes.quarantine)  # small: the visit keys of the notes and lines set aside
     try:
         futures = [audit_bucket.submit(b, spill, copies, settings.reference, runner, held, notes.progress_reports)
                    for b in range(spill.buckets)]
@@ -683,7 +684,8 @@ def _in_partitions(spill: Spill, claims: TableIntake, notes: TableIntake, refere
     therapy = run_therapy(lines, visit_notes, reference, bucket_therapy(spill, 0))  # a partition sees its patients' year
     progress = notes.progress_reports or progress_recorded(visit_notes, therapy)
     try:
-        folders = split_partitions(lines, visit_notes, services, str(work), held_notes(notes.quarantine), therapy)
+        set_aside = held_rows(claims.quarantine, notes.quarantine)
+        folders = split_partitions(lines, visit_notes, services, str(work), set_aside, therapy)
         done = audit_partition.map(folders, reference=unmapped(reference), expectations=unmapped(expectations),
                                    progress=unmapped(progress)).result()
         visits, findings = merge_partitions(done)
