@@ -508,4 +508,4 @@ def with_quarantined_lines(visits: pd.DataFrame) -> pd.DataFrame:
 
 
 LINE_HELD = ("; a 97112 claim line of this visit was quarantined at intake (LINE_QUARANTINED): its units are not "
-             "counted here; fix that row and rerun before billing 97112 again")
+             "counted here; fix that row and rerun, and do not add a 97112 charge")

@@ -195,6 +195,6 @@ def test_a_visit_whose_97112_line_was_quarantined_says_so_after_97112_not_billed
     said = held.set_index("patient_id")["explanation"]
     assert said["P2"].endswith("; 97112 not billed")
     assert said["P1"] == said["P2"] + ("; a 97112 claim line of this visit was quarantined at intake (LINE_QUARANTINED): "
-                                       "its units are not counted here; fix that row and rerun before billing 97112 again")
+                                       "its units are not counted here; fix that row and rerun, and do not add a 97112 charge")
     assert "line_quarantined" not in visits.columns  # a new frame: the input untouched
     assert visits.set_index("patient_id").loc["P1", "explanation"] == said["P2"]
