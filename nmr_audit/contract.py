@@ -264,6 +264,14 @@ RULES: tuple[Rule, ...] = (
          "NO_NOTE and the unit checks did not run on the visit.",
          "Fix the note's row in the export (the quarantine names what was wrong) and rerun.",
          "nmr-audit data contract v1.1", "—", True, (), "v1.1"),
+    Rule("LINE_QUARANTINED", ("medium",), "visit", "visits", 0.30,
+         "The notes document 97112 minutes that support at least one unit, no 97112 line of the visit was "
+         "read, and a claim line of the visit (its code 97112 or unreadable) was quarantined at intake (its "
+         "reason, file and line are named): the line was billed but could not be read, so UNBILLED_97112 was "
+         "not judged.",
+         "Fix the claim line's row in the export (the quarantine names what was wrong) and rerun; do not add "
+         "a 97112 charge for the visit.",
+         "nmr-audit data contract v1.1", "—", True, _UNITS, "v1.1"),
     Rule("DAY_UNITS_EXCEED_TIME", ("medium",), "discipline_day", "discipline_days", 0.50,
          "cms basis: a patient's timed units of one discipline (GP, GO, GN) on one date at one clinic, "
          "billed under several rendering NPIs, exceed what the day's pooled minutes support, beyond what "

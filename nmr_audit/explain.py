@@ -502,3 +502,21 @@ def with_quarantined_notes(visits: pd.DataFrame) -> pd.DataFrame:
             "note is fixed; billed 97112 " + visits["billed_units_97112"].astype("int64").astype("str"))
     return visits.assign(explanation=visits["explanation"].where(~held, said).astype("str"))
 
+
+
+def with_quarantined_lines(visits: pd.DataFrame) -> pd.DataFrame:
+    """`visits` (with `explanation` and `line_quarantined`) whose visits had a 97112 claim line
+    quarantined at intake say so after the decision: the units billed that it shows leave that line
+    out, and "97112 not billed" must not read as a missed charge (LINE_QUARANTINED says what to
+    fix). A new frame; the others' explanations unchanged."""
+    if "explanation" not in visits or "line_quarantined" not in visits:
+        return visits
+    held = visits["line_quarantined"].fillna(False).to_numpy(dtype=bool)
+    if not held.any():
+        return visits
+    said = visits["explanation"].astype("str") + LINE_HELD
+    return visits.assign(explanation=visits["explanation"].where(~held, said).astype("str"))
+
+
+LINE_HELD = ("; a 97112 claim line of this visit was quarantined at intake (LINE_QUARANTINED): its units are not "
+             "counted here; fix that row and rerun, and do not add a 97112 charge")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from nmr_audit.editions import with_fee_editions
-from nmr_audit.explain import with_quarantined_notes
+from nmr_audit.explain import with_quarantined_lines, with_quarantined_notes
 from nmr_audit.facts import build_facts
 from nmr_audit.findings import build_findings
 
@@ -37,7 +37,8 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
                  progress: bool | None = None) -> Audited:
     """Visits and findings of canonical tables. `history`: where an unbilled visit finds its
     payer (default: these claim lines); `quarantine`: the quarantined rows of the same patients
-    (their notes' visit keys make NOTE_QUARANTINED instead of NO_NOTE); `therapy`: the same
+    (their notes' visit keys make NOTE_QUARANTINED instead of NO_NOTE, their 97112 lines'
+    LINE_QUARANTINED instead of UNBILLED_97112); `therapy`: the same
     patients' earlier therapy from outside these rows (KX totals, treatment days); `progress`:
     the run's notes say which are progress reports (else: whether these notes or `therapy` do).
     `Audited.skipped` names PROGRESS_REPORT_OVERDUE when nothing says so."""
@@ -49,8 +50,9 @@ def audit_tables(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_serv
     facts = build_facts(claim_lines, visit_notes, note_services, visits, reference, quarantine, therapy,
                         recorded).by_grain()
     # visits.parquet says which visits' notes were quarantined: their units are not counted as excess
-    visits = with_quarantined_notes(
-        visits.assign(note_quarantined=facts["visits"]["note_quarantined"].to_numpy(dtype="bool")))
+    visits = with_quarantined_lines(with_quarantined_notes(
+        visits.assign(note_quarantined=facts["visits"]["note_quarantined"].to_numpy(dtype="bool"),
+                      line_quarantined=facts["visits"]["line_quarantined"].to_numpy(dtype="bool"))))
     findings = with_fee_editions(build_findings(rules.validate(facts), facts), reference)
     skipped = {} if recorded else {"PROGRESS_REPORT_OVERDUE": PROGRESS_SKIPPED}
     return Audited(visits, findings, {"reconcile_units": reconciled - started,

@@ -183,3 +183,18 @@ def test_a_visit_whose_note_was_quarantined_is_not_explained_as_over(reference):
     assert "note_quarantined" not in visits.columns  # a new frame: the input untouched
     assert isinstance(held, pd.DataFrame)
 
+
+
+def test_a_visit_whose_97112_line_was_quarantined_says_so_after_97112_not_billed(reference):
+    from nmr_audit.explain import with_quarantined_lines
+
+    unbilled = {"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}}
+    visits = reconcile_visits(*tables(visit(patient_id="P1", **unbilled), visit(patient_id="P2", **unbilled)),
+                              reference)
+    held = with_quarantined_lines(visits.assign(line_quarantined=visits["patient_id"] == "P1"))
+    said = held.set_index("patient_id")["explanation"]
+    assert said["P2"].endswith("; 97112 not billed")
+    assert said["P1"] == said["P2"] + ("; a 97112 claim line of this visit was quarantined at intake (LINE_QUARANTINED): "
+                                       "its units are not counted here; fix that row and rerun, and do not add a 97112 charge")
+    assert "line_quarantined" not in visits.columns  # a new frame: the input untouched
+    assert visits.set_index("patient_id").loc["P1", "explanation"] == said["P2"]

@@ -157,6 +157,17 @@ SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, 
     "note-quarantined": ({"billed": {"97112": 2}, "note": False}, {"NOTE_QUARANTINED": 1}),
     "note-quarantined-assistant": ({"billed": {"97112": 2}, "note": False}, {"NOTE_QUARANTINED": 1}),
     "note-quarantined-other-day": ({"billed": {"97112": 2}, "note": False}, {"NO_NOTE": 1}),
+    # LINE_QUARANTINED: the 97112 line was billed but set aside (QUARANTINED_LINES below names the rows), so
+    # UNBILLED_97112's "check the charge entry for a missed charge" would bill it twice
+    "line-quarantined": ({"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}}, {"LINE_QUARANTINED": 1}),
+    "line-quarantined-npi-unreadable": ({"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}},
+                                        {"LINE_QUARANTINED": 1}),  # its visit taken by patient and date
+    "line-quarantined-code-unreadable": ({"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}},
+                                         {"LINE_QUARANTINED": 1}),  # maybe 97112: not judged
+    "line-quarantined-other-code": ({"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}},
+                                    {"UNBILLED_97112": 1}),  # the set-aside line was 97140: 97112 still unbilled
+    "line-quarantined-other-day": ({"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}},
+                                   {"UNBILLED_97112": 1}),
     # 5: the day across providers (cms basis): two PTs each 97112 ×1 for 10 minutes: 20 minutes, 1 unit
     "day-two-providers": ([{"billed": {"97112": 1}, "minutes": {"97112": 10}},
                            {"billed": {"97112": 1}, "minutes": {"97112": 10}, "rendering_npi": OTHER_PT_NPI}],
@@ -212,14 +223,31 @@ QUARANTINED = {  # patient: (the quarantined note's NPI, its date)
 }
 
 
+QUARANTINED_LINES = {  # patient: (the quarantined claim line's NPI, its date, its cpt_code cell as read)
+    "line-quarantined": (NPI, "2026-03-04", '"97112"'), "line-quarantined-npi-unreadable": (None, "2026-03-04", "97112"),
+    "line-quarantined-code-unreadable": (NPI, "2026-03-04", '"9711"'),
+    "line-quarantined-other-code": (NPI, "2026-03-04", '"97140"'),
+    "line-quarantined-other-day": (NPI, "2026-03-05", '"97112"'),
+}
+
+
 def quarantine_rows():
-    """Quarantined notes with the visit key intake could read (interface of issue 17, §2)."""
-    return pd.DataFrame({
+    """Quarantined notes and claim lines with the visit key intake could read (interface of issue 17,
+    §2), each claim line's cells as read in `record` (JSON, as `conform.records_json` writes it)."""
+    notes = pd.DataFrame({
         "table": "visit_notes", "source_file": "notes.csv", "source_row": range(2, 2 + len(QUARANTINED)),
         "reason": "note_id: required value missing", "record": "{}",
         "patient_id": pd.Series(list(QUARANTINED), dtype="str"),
         "date_of_service": pd.to_datetime([d for _, d in QUARANTINED.values()]).astype("datetime64[s]"),
         "rendering_npi": pd.Series([n for n, _ in QUARANTINED.values()], dtype="str")})
+    lines = pd.DataFrame({
+        "table": "claim_lines", "source_file": "claims.csv", "source_row": range(7, 7 + len(QUARANTINED_LINES)),
+        "reason": "units '-1' could not be read (expected a whole number of units ≥ 1)",
+        "record": [f'{{"claim_id": "C9", "cpt_code": {code}, "units": "-1"}}' for _, _, code in QUARANTINED_LINES.values()],
+        "patient_id": pd.Series(list(QUARANTINED_LINES), dtype="str"),
+        "date_of_service": pd.to_datetime([d for _, d, _ in QUARANTINED_LINES.values()]).astype("datetime64[s]"),
+        "rendering_npi": pd.Series([n for n, _, _ in QUARANTINED_LINES.values()], dtype="str")})
+    return pd.concat([notes, lines], ignore_index=True)
 
 
 def scenario_visits(name):
@@ -382,6 +410,17 @@ def test_a_quarantined_note_is_named_instead_of_no_note(findings):
     assert "notes.csv line 2: note_id: required value missing" in row["message"]
     assistant = of(findings, "note-quarantined-assistant", "NOTE_QUARANTINED")  # keyed by the PTA's own NPI
     assert "notes.csv line 3" in assistant["message"]
+
+
+def test_a_quarantined_97112_line_is_named_instead_of_an_unbilled_charge(findings):
+    row = of(findings, "line-quarantined", "LINE_QUARANTINED")
+    assert row["severity"] == "medium" and pd.isna(row["claim_id"]) and row["note_id"].startswith("N")
+    assert pd.isna(row["dollars_at_risk"]) and pd.isna(row["excess_units"])  # the line's amount is unknown
+    assert row["message"] == ("note {} documents 20 minute(s) of 97112 and a claim line of this visit was quarantined at "
+                              "intake (claims.csv line 7: units '-1' could not be read (expected a whole number of "
+                              "units ≥ 1)); fix that row and rerun — UNBILLED_97112 was not judged (the line was billed "
+                              "but could not be read: do not add a charge)").format(row["note_id"])
+    assert "claims.csv line 8" in of(findings, "line-quarantined-npi-unreadable", "LINE_QUARANTINED")["message"]
 
 
 def test_the_assistant_finding_says_how_many_units_should_carry_cq_against_how_many_do(findings):

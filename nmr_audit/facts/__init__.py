@@ -2,7 +2,7 @@
 
 The rule suites (`expectations/*.json`) only compare columns of these frames; every fact that
 needs another table (the visit's notes, the units the minutes support, a code on the same day
-that forms an NCCI pair, the fee for a unit, a quarantined note) is joined here. Grains (one
+that forms an NCCI pair, the fee for a unit, a quarantined note or 97112 line) is joined here. Grains (one
 suite each):
 
 - `claim_lines`: one row per 97112 claim line (`facts.lines`);
@@ -29,7 +29,7 @@ from nmr_audit.facts.code_pairs import code_pair_facts
 from nmr_audit.facts.common import KEY, LINE_ID
 from nmr_audit.facts.days import discipline_day_facts, patient_day_facts
 from nmr_audit.facts.fields import field_facts
-from nmr_audit.facts.held import held_for_visits, held_notes
+from nmr_audit.facts.held import held_for_visits, held_lines, held_notes, held_rows, lines_held_for_visits
 from nmr_audit.facts.lines import line_facts
 from nmr_audit.facts.notes import note_facts
 from nmr_audit.facts.progress import treatment_day_facts
@@ -39,7 +39,7 @@ from nmr_audit.reference import ReferenceData
 from nmr_audit.therapy import TherapyHistory, progress_recorded
 from nmr_audit.visits import match_notes
 
-__all__ = ["Facts", "TherapyHistory", "build_facts", "held_notes"]
+__all__ = ["Facts", "TherapyHistory", "build_facts", "held_notes", "held_rows"]
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,16 @@ def build_facts(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame, note_servi
     """Every grain's facts from the canonical tables and `visits` (`reconcile_visits` of them).
 
     `quarantine`: the quarantined rows of the run (or of this bucket) with the visit key intake
-    could read; its notes make NOTE_QUARANTINED instead of NO_NOTE. None: no quarantine known.
+    could read (or `held_rows` of them); its notes make NOTE_QUARANTINED instead of NO_NOTE, its
+    97112 claim lines LINE_QUARANTINED instead of UNBILLED_97112. None: no quarantine known.
     `therapy`: the beneficiaries' earlier therapy from outside these rows (the nightly state,
     other partitions), counted first toward the KX threshold and progress reports. `progress`:
     whether the run's notes say which are progress reports (default: whether these notes or the
     earlier therapy does, `therapy.progress_recorded`).
     """
     notes = match_notes(claim_lines, visit_notes)
-    held = held_for_visits(visits, held_notes(quarantine))
+    held = pd.concat([held_for_visits(visits, held_notes(quarantine)),
+                      lines_held_for_visits(visits, held_lines(quarantine))], axis=1)
     pairs = code_pair_facts(claim_lines, reference)
     lines = line_facts(claim_lines, visits, notes, reference, held, pairs)
     first_lines = lines.loc[lines["line_rank_97112"] == 1, [*KEY, *LINE_ID]]

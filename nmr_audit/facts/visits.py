@@ -17,11 +17,14 @@ def visit_facts(visits: pd.DataFrame, first_lines: pd.DataFrame, reference: Refe
     """`visits.parquet` rows with the facts the visit suite compares, and what they are worth.
 
     `first_lines` (visit key, claim_id, line_number) names each visit's first 97112 line; `held`
-    (aligned with `visits`) the quarantined note of a visit; `lines` (the line facts) tells whether
+    (aligned with `visits`) the quarantined note and 97112 line of a visit (`facts.held`); `lines`
+    (the line facts) tells whether
     a 97112 line's modifiers were readable. Columns the suite reads beside visits.parquet's:
     `has_note`, `unit_checkable` (no unreadable unit input and no quarantined note: no unit rule
     fires otherwise), `documents_no_97112_time`, `assistant_checkable` (Medicare-rules payer, unit
-    inputs and 97112 modifiers readable), `note_quarantined` and its reason, file and line, and
+    inputs and 97112 modifiers readable), `note_quarantined` and its reason, file and line,
+    `line_quarantined` (a 97112 claim line of the visit was quarantined: LINE_QUARANTINED instead of
+    UNBILLED_97112) and its `line_quarantine_reason`, `line_quarantine_file`, `line_quarantine_row`, and
     the dollars: excess, billed, beyond 97112, and 15% of the units that should carry CQ/CO.
     """
     facts = visits.reset_index(drop=True).merge(first_lines, on=KEY, how="left")

@@ -27,6 +27,7 @@ from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.spill import Spill
 from nmr_audit.runtime.state import THERAPY_AMOUNTS, TREATMENT_DAYS
+from nmr_audit.summary import checked_excess
 from nmr_audit.therapy import TherapyHistory
 
 
@@ -61,8 +62,9 @@ class LaterCopies:
 @dataclass(frozen=True)
 class BucketWork:
     """What auditing any bucket of a run reads: the spill, the later copies held back, the
-    reference tables, the run's quarantined notes (`facts.held_notes`: their visit keys make
-    NOTE_QUARANTINED instead of NO_NOTE) and whether its notes say which are progress reports.
+    reference tables, the run's quarantined notes and 97112 lines (`facts.held_rows`: their visit
+    keys make NOTE_QUARANTINED instead of NO_NOTE, LINE_QUARANTINED instead of UNBILLED_97112)
+    and whether its notes say which are progress reports.
     A bucket holds every row of its patients, so a patient's year is counted in one bucket; the
     earlier nights' part of it (`bucket_therapy`) waits in the spill beside the rows.
     Picklable: a worker process or a Dask worker gets it whole (the spill's rows stay in its files)."""
@@ -92,7 +94,7 @@ class BucketAudit:
         units than documented, findings."""
         visits = self.audited.visits
         return {"claim_lines": self.claim_lines, "visits": len(visits),
-                "excess": int((visits["excess_units_97112"] > 0).sum()), "findings": len(self.audited.findings)}
+                "excess": int((checked_excess(visits) > 0).sum()), "findings": len(self.audited.findings)}
 
 
 def bucket_claims(spill: Spill, bucket: int, copies: LaterCopies) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from nmr_audit.errors import InputError
-from nmr_audit.facts import held_notes
+from nmr_audit.facts import held_rows
 from nmr_audit.runtime import head_start
 from nmr_audit.runtime.buckets import BucketWork, LaterCopies
 from nmr_audit.runtime.config import RunConfig
@@ -85,7 +85,7 @@ class Workspace:
         the reference tables, the visit keys of the notes set aside at intake, and whether the
         notes say which are progress reports."""
         return BucketWork(self.spill, LaterCopies(claims.duplicates, notes.duplicates), self.settings.reference,
-                          held_notes(notes.quarantine), notes.progress_reports)
+                          held_rows(claims.quarantine, notes.quarantine), notes.progress_reports)
 
     def stop_workers(self) -> None:
         """Once every bucket is audited: the worker processes' memory back to the system."""

@@ -43,7 +43,8 @@ DEFECTS = {  # kind: the rule (or quarantine) an audit should answer it with
     "unsigned_note": "NOTE_UNSIGNED",
     "not_one_on_one": "NOT_ONE_ON_ONE",
     "canalith_as_97112": "CANALITH_AS_97112",
-    "bad_claim_row": "QUARANTINE",
+    "bad_claim_row": "QUARANTINE",  # a required cell broken (units -1, a bad NPI or date): the line is set aside…
+    "quarantined_line": "LINE_QUARANTINED",  # …and its visit reads LINE_QUARANTINED, not UNBILLED_97112 (date readable)
     "bad_note_row": "QUARANTINE",  # a required cell broken: the note is set aside…
     "quarantined_note": "NOTE_QUARANTINED",  # …and its 97112 lines read NOTE_QUARANTINED (key readable)
     "unreadable_note_time": "FIELD_UNREADABLE",  # an optional cell broken: the note is audited without it
@@ -51,6 +52,8 @@ DEFECTS = {  # kind: the rule (or quarantine) an audit should answer it with
     "passes_review_amount": "KX_REVIEW_THRESHOLD",  # a four-episode course passes $3,000
     "progress_report_missing": "PROGRESS_REPORT_OVERDUE",  # an episode's progress report not marked: day 11
 }
+FOLLOWING = ("quarantined_line",)  # kinds that follow another's draw (bad_claim_row) and draw nothing themselves:
+# a seed's rows stay what they were before the kind was recorded
 REVIEW_MARGIN_CENTS = 10_000  # a clean two-episode course stays $100 below the review amount (defects add units)
 PER_COURSE = 4  # the kinds drawn per course, episode or claim past the threshold (far fewer than 97112
 # visits) are drawn at this multiple of the rate, so that a small sample holds them too
@@ -352,7 +355,7 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     truth: list[pd.DataFrame] = []
     nmr = lines["cpt_code"] == "97112"
     nmr_visits = lines.loc[nmr, "visit"].to_numpy()
-    draw = {kind: set(nmr_visits[rng.random(len(nmr_visits)) < rate]) for kind in DEFECTS}
+    draw = {kind: set(nmr_visits[rng.random(len(nmr_visits)) < rate]) for kind in DEFECTS if kind not in FOLLOWING}
     draw["missing_note"] -= draw["bad_note_row"]
     reports = set(visits.loc[visits["progress_report"], "visit"])  # an episode's progress report stays readable
     draw["missing_note"] -= reports
@@ -394,6 +397,13 @@ def _inject(rng: np.random.Generator, visits: pd.DataFrame, lines: pd.DataFrame,
     lines.loc[line_at, "date_text"] = np.where(corrupt == 2, "2026-02-30",
                                                lines.loc[line_at, "date_text"])
     truth.append(_line_truth(lines[line_at], "bad_claim_row"))
+    # LINE_QUARANTINED where UNBILLED_97112 would fire: a note kept that itemizes the 97112 minutes (every note
+    # of the visit itemizing), and the date readable, so intake keeps the visit key (an NPI that fails its
+    # check digit is unreadable: the patient and date suffice)
+    itemized = notes.groupby("visit")["itemized"].all()
+    keyed = line_at & lines["visit"].isin(set(itemized.index[itemized]) - draw["bad_note_row"] - draw["missing_note"])
+    keyed[line_at] = keyed[line_at] & (corrupt != 2)
+    truth.append(_line_truth(lines[keyed], "quarantined_line"))
     notes = notes.assign(date_text=notes["date_of_service"].dt.strftime("%Y-%m-%d"))
     at = notes["visit"].isin(draw["unsigned_note"])
     notes.loc[at, "signed"] = False
