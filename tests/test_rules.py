@@ -168,6 +168,9 @@ SCENARIOS = {  # patient: (visit arguments, the rules expected on that patient, 
                                     {"UNBILLED_97112": 1}),  # the set-aside line was 97140: 97112 still unbilled
     "line-quarantined-other-day": ({"billed": {"97110": 1}, "minutes": {"97112": 20, "97110": 15}},
                                    {"UNBILLED_97112": 1}),
+    # one of the visit's 97112 lines read, another set aside (a CQ/CO split): the units billed are not all
+    # known, so neither "bill the supported units" (UNITS_BELOW_TIME) nor the CQ/CO count is judged
+    "line-quarantined-one-of-two": ({"billed": {"97112": 1}, "minutes": {"97112": 38}}, {}),
     # 5: the day across providers (cms basis): two PTs each 97112 ×1 for 10 minutes: 20 minutes, 1 unit
     "day-two-providers": ([{"billed": {"97112": 1}, "minutes": {"97112": 10}},
                            {"billed": {"97112": 1}, "minutes": {"97112": 10}, "rendering_npi": OTHER_PT_NPI}],
@@ -228,6 +231,7 @@ QUARANTINED_LINES = {  # patient: (the quarantined claim line's NPI, its date, i
     "line-quarantined-code-unreadable": (NPI, "2026-03-04", '"9711"'),
     "line-quarantined-other-code": (NPI, "2026-03-04", '"97140"'),
     "line-quarantined-other-day": (NPI, "2026-03-05", '"97112"'),
+    "line-quarantined-one-of-two": (NPI, "2026-03-04", '"97112"'),
 }
 
 

@@ -47,7 +47,7 @@ def visit_facts(visits: pd.DataFrame, first_lines: pd.DataFrame, reference: Refe
         units_below_time=(facts["supported_units_97112"] - facts["billed_units_97112"]).clip(lower=0),
         timed_units_to_spare=facts["billed_timed_units"] < facts["supported_timed_units"],
         assistant_checkable=(facts["medicare_rules"].to_numpy() & unit_checkable & readable_modifiers
-                             & (facts["lines_97112"] > 0).to_numpy()),
+                             & (facts["lines_97112"] > 0).to_numpy() & ~held["line_quarantined"].to_numpy()),
         missing_cq_units_97112=missing_cq,
         fee_97112=fee,
         excess_dollars=facts["excess_units_97112"] * fee,
