@@ -84,14 +84,17 @@ def checked_excess(visits: pd.DataFrame) -> pd.Series:
     return visits["excess_units_97112"].where(~unit_unchecked(visits), 0).astype("int64")
 
 
+def flag(frame: pd.DataFrame, column: str) -> pd.Series:
+    """bool column `column` of `frame` (missing values False), all False where the frame lacks it."""
+    if column not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame[column].fillna(False).astype("bool")
+
+
 def unit_unchecked(visits: pd.DataFrame) -> pd.Series:
     """bool per visit: its units could not be checked (note quarantined, unit inputs unreadable);
     all False for a frame without those columns."""
-    unchecked = pd.Series(False, index=visits.index)
-    for column in ("note_quarantined", "unit_inputs_unreadable"):
-        if column in visits:
-            unchecked |= visits[column].fillna(False).astype("bool")
-    return unchecked
+    return flag(visits, "note_quarantined") | flag(visits, "unit_inputs_unreadable")
 
 
 def visit_totals(visits: pd.DataFrame) -> dict[str, Any]:
@@ -102,7 +105,7 @@ def visit_totals(visits: pd.DataFrame) -> dict[str, Any]:
     visits without a note."""
     excess = checked_excess(visits)
     unchecked = unit_unchecked(visits)
-    held = visits["note_quarantined"].fillna(False).astype("bool") if "note_quarantined" in visits else unchecked & False
+    held = flag(visits, "note_quarantined")
     return {
         "total": len(visits),
         "by_rule_basis": {k: int(v) for k, v in visits["rule_basis"].value_counts().sort_index().items()},

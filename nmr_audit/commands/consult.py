@@ -92,6 +92,7 @@ def sample(
     from nmr_audit.consult import review as reviews
     from nmr_audit.consult import sample as sampling
     from nmr_audit.io import consult as files
+    from nmr_audit.io.readers.base import file_sha256
 
     outputs = files.read_run(run)
     built = frames.build_frame(outputs.claim_lines, outputs.findings, unit.value, outputs.paid)
@@ -124,7 +125,7 @@ def sample(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": _command_line(run, unit, seed, out, size, target, stratify, strata, cuts, allocation),
         "run": {"folder": str(run.resolve()), "run_id": outputs.summary.get("run", {}).get("run_id"),
-                "summary_sha256": files.file_sha256(run / "summary.json"),
+                "summary_sha256": file_sha256(run / "summary.json"),
                 "inputs": [{k: i.get(k) for k in ("source_file", "sha256")} for i in outputs.summary.get("inputs", [])]},
         "unit": unit.value,
         "design": "stratified" if stratify else "unrestricted",
@@ -171,6 +172,7 @@ def extrapolate(
     from nmr_audit.consult import extrapolate as extrapolation
     from nmr_audit.io import consult as files
     from nmr_audit.io import consult_report as report
+    from nmr_audit.io.readers.base import file_sha256
     from nmr_audit.money import dollars
 
     drawn = files.read_sample_folder(sample)
@@ -189,7 +191,7 @@ def extrapolate(
         automated = extrapolation.automated_check(drawn.units, drawn.sample, sizes, df.value)
     except ValueError as problem:
         raise _fail(f"{sample}: {problem}") from None
-    document = report.extrapolation_document(result, automated, drawn.design, review, files.file_sha256(review),
+    document = report.extrapolation_document(result, automated, drawn.design, review, file_sha256(review),
                                              _software())
     written = report.write_extrapolation(out, document, checked.amounts, drawn)
     overall = document["overall"]

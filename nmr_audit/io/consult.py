@@ -7,7 +7,6 @@ aside and moved in with `design.json` last, so a folder with a design is a compl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -217,14 +216,6 @@ def _delimiter(path: Path) -> str:
         if mark in header:
             return mark
     return ","
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_review_workbook(path: Path, sheets: dict[str, pd.DataFrame], design: dict[str, Any]) -> Path:

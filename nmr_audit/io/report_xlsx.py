@@ -36,7 +36,7 @@ from nmr_audit.report_data import ReportData, joined, severity_rank
 from nmr_audit.safe_text import defuse_frame
 from nmr_audit.since_last_night import night_labels
 from nmr_audit.sizes import WORKBOOK_ROWS
-from nmr_audit.summary import checked_excess
+from nmr_audit.summary import checked_excess, flag
 
 EXCEL_CELL_CHARS = 32_767  # Excel's limit on the characters of one cell
 MONEY_FORMAT = '"$"#,##0.00'
@@ -168,17 +168,10 @@ def fit_cell(text: str, where: str = "the Parquet outputs") -> str:
 
 def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
     key = list(VISIT_KEY)
-    keep = (checked_excess(visits) > 0) | visits["note_id"].isna() | _flag(visits, "note_quarantined")
+    keep = (checked_excess(visits) > 0) | visits["note_id"].isna() | flag(visits, "note_quarantined")
     if len(findings) and set(key) <= set(findings.columns):
         keep |= keys_in(visits, findings, key)
     return visits[keep]
-
-
-def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
-    """bool column `column` of `frame`, all False where the frame lacks it."""
-    if column not in frame:
-        return pd.Series(False, index=frame.index)
-    return frame[column].fillna(False).astype("bool")
 
 
 def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
@@ -198,8 +191,8 @@ def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
             rules = pd.Series(pd.Series(number[:len(listed)]).map(by_visit).fillna("").to_numpy(),
                               index=listed.index, dtype="str")
     checked = checked_excess(listed)
-    held = _flag(listed, "note_quarantined")
-    unreadable = _flag(listed, "unit_inputs_unreadable") & ~held
+    held = flag(listed, "note_quarantined")
+    unreadable = flag(listed, "unit_inputs_unreadable") & ~held
     excess = pd.Series(np.where(checked > 0, checked.astype("str") + " 97112 unit(s) beyond the minutes", ""),
                        index=listed.index, dtype="str")
     excess = excess.mask(held, "units not checked: the note was quarantined")
