@@ -74,33 +74,60 @@ def _read_all(folder: Path, fmt: str) -> float:
 
 class TreeMemory:
     """Peak RSS of a process and its children together (the bucket worker and the temporary
-    Prefect server are processes of their own), sampled every 0.2 s."""
+    Prefect server are processes of their own), sampled every 0.2 s. `timeline` keeps each
+    sample's RSS per process (seconds since start, role, MiB) and `at_peak` the tree at its peak,
+    so that a peak can be laid beside the command's log lines."""
 
     def __init__(self, process: psutil.Process) -> None:
         self.peak = 0
+        self.at_peak: dict[str, float] = {}
+        self.timeline: list[tuple[float, str, float]] = []
         self._process = process
+        self._started = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
+    @staticmethod
+    def role(process: psutil.Process, root: psutil.Process) -> str:
+        if process.pid == root.pid:
+            return "command"
+        try:
+            line = " ".join(process.cmdline())
+        except psutil.Error:
+            return f"pid {process.pid}"
+        if ("prefect" in line and "server" in line) or "uvicorn" in line:
+            return "prefect server"
+        if "multiprocessing" in line or "spawn_main" in line:
+            return f"worker {process.pid}"
+        return f"{process.name()} {process.pid}"
+
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
-            total = 0
             try:
                 tree = [self._process, *self._process.children(recursive=True)]
             except psutil.Error:
                 continue
+            sample: dict[str, float] = {}
             for process in tree:
                 try:
-                    total += process.memory_info().rss
+                    sample[self.role(process, self._process)] = process.memory_info().rss / 2**20
                 except psutil.Error:
                     continue
-            self.peak = max(self.peak, total)
+            now = round(time.perf_counter() - self._started, 1)
+            self.timeline.extend((now, role, round(mib, 1)) for role, mib in sample.items())
+            total = sum(sample.values()) * 2**20
+            if total > self.peak:
+                self.peak, self.at_peak = int(total), {"seconds": now, **{k: round(v) for k, v in sample.items()}}
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+    def write(self, path: Path) -> None:
+        """The timeline as CSV: seconds, process, rss_mib."""
+        path.write_text("seconds,process,rss_mib\n" + "".join(f"{t},{r},{m}\n" for t, r, m in self.timeline))
 
 
 def audit(folder: Path, out: Path, data_docs: bool) -> dict:
@@ -119,6 +146,8 @@ def audit(folder: Path, out: Path, data_docs: bool) -> dict:
         code = process.wait()
         seconds = time.perf_counter() - started
     peak = memory.stop() / 2**20
+    memory.write(out.with_suffix(".memory.csv"))
+    print(f"peak of the process tree at {memory.at_peak}", flush=True)
     if code:
         return {"ok": False, "message": log.read_text()[-2000:], "command_seconds": round(seconds, 2),
                 "peak_rss_mib": round(peak, 1)}
