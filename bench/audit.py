@@ -76,10 +76,12 @@ class TreeMemory:
     """Peak RSS of a process and its children together (the bucket worker and the temporary
     Prefect server are processes of their own), sampled every 0.2 s. `timeline` keeps each
     sample's RSS per process (seconds since start, role, MiB) and `at_peak` the tree at its peak,
-    so that a peak can be laid beside the command's log lines."""
+    so that a peak can be laid beside the command's log lines. `peak_anonymous` is the same
+    without file-backed pages (memory-mapped spill files the kernel can drop and read again)."""
 
     def __init__(self, process: psutil.Process) -> None:
         self.peak = 0
+        self.peak_anonymous = 0
         self.at_peak: dict[str, float] = {}
         self.timeline: list[tuple[float, str, float]] = []
         self._process = process
@@ -109,11 +111,19 @@ class TreeMemory:
             except psutil.Error:
                 continue
             sample: dict[str, float] = {}
+            anonymous = 0
             for process in tree:
                 try:
-                    sample[self.role(process, self._process)] = process.memory_info().rss / 2**20
+                    info = process.memory_info()
                 except psutil.Error:
                     continue
+                role = self.role(process, self._process)
+                sample[role] = info.rss / 2**20
+                if info.shared > 2**26:  # file-backed pages of this process over 64 MiB, apart
+                    self.timeline.append((round(time.perf_counter() - self._started, 1), f"{role} file-backed",
+                                          round(info.shared / 2**20, 1)))
+                anonymous += info.rss - info.shared
+            self.peak_anonymous = max(self.peak_anonymous, anonymous)
             now = round(time.perf_counter() - self._started, 1)
             self.timeline.extend((now, role, round(mib, 1)) for role, mib in sample.items())
             total = sum(sample.values()) * 2**20
@@ -130,13 +140,14 @@ class TreeMemory:
         path.write_text("seconds,process,rss_mib\n" + "".join(f"{t},{r},{m}\n" for t, r, m in self.timeline))
 
 
-def audit(folder: Path, out: Path, data_docs: bool) -> dict:
+def audit(folder: Path, out: Path, data_docs: bool, extra: list[str] | None = None) -> dict:
     """One `nmr-audit audit` command, timed from its start to its exit; its output goes to
     `out`.log."""
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "nmr-audit"), "audit", "--claims", str(folder / "claims"),
-               "--notes", str(folder / "notes"), "--out", str(out), "--data-docs" if data_docs else "--no-data-docs"]
+               "--notes", str(folder / "notes"), "--out", str(out), "--data-docs" if data_docs else "--no-data-docs",
+               *(extra or [])]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # a run as a user runs it
     log = out.with_suffix(".log")
     with log.open("w") as output:
@@ -147,7 +158,8 @@ def audit(folder: Path, out: Path, data_docs: bool) -> dict:
         seconds = time.perf_counter() - started
     peak = memory.stop() / 2**20
     memory.write(out.with_suffix(".memory.csv"))
-    print(f"peak of the process tree at {memory.at_peak}", flush=True)
+    print(f"peak of the process tree at {memory.at_peak}; without file-backed pages "
+          f"{memory.peak_anonymous / 2**20:,.0f} MiB", flush=True)
     if code:
         return {"ok": False, "message": log.read_text()[-2000:], "command_seconds": round(seconds, 2),
                 "peak_rss_mib": round(peak, 1)}
@@ -180,6 +192,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--data-docs", action="store_true", help="also render GX Data Docs")
+    parser.add_argument("--lines-per-bucket", type=int, help="the command's --lines-per-bucket (default: its own)")
     args = parser.parse_args()
     speed = machine_speed()
     print(f"machine: {speed}", flush=True)
@@ -188,7 +201,8 @@ def main() -> None:
         for fmt in args.formats.split(","):
             folder = dataset(lines, fmt, args.seed, args.out)
             read = bare_read(folder, fmt)
-            run = audit(folder, args.out / "runs" / f"{lines}-{fmt}", args.data_docs)
+            extra = ["--lines-per-bucket", str(args.lines_per_bucket)] if args.lines_per_bucket else []
+            run = audit(folder, args.out / "runs" / f"{lines}-{fmt}", args.data_docs, extra)
             if not run["ok"]:
                 print(f"{lines:>11,} {fmt:<8} audit FAILED after {run['command_seconds']}s "
                       f"(peak {run['peak_rss_mib']:,.0f} MiB): {run['message']}", flush=True)

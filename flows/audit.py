@@ -216,7 +216,7 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
     canonical = CanonicalTables(Path(config.out), run.spill, claims, notes)  # written beside the merge
     workbooks = WorkbookWriter(own_process=run.spill.folder is not None)
     try:
-        audit = merge_buckets(done, began, run.docs, run.executor.workers)
+        audit = merge_buckets(done, began, run.docs, run.executor.workers, work.visit_parts)
         get_run_logger().info("audited %d bucket(s) (%s): %d visit(s) with 97112, %d finding(s) (%s)", run.buckets,
                               run.plan.strategy, len(audit.visits), len(audit.findings), ", ".join(
                                   f"{k} {v}" for k, v in audit.findings["severity"].value_counts().items()) or "none")

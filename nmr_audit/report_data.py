@@ -71,9 +71,12 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
                       lineage: dict[str, pd.DataFrame] | None = None,
                       quarantine_shown: int = WORKBOOK_ROWS,
                       since_last_night: SinceLastNight | None = None, remits: Any = None,
-                      learnt: pd.DataFrame | None = None) -> ReportData:
+                      learnt: pd.DataFrame | None = None, listed: pd.DataFrame | None = None) -> ReportData:
     """The reports' numbers from a run's `visits` (visits.parquet) and `findings`
-    (findings.parquet, raw: not masked).
+    (findings.parquet, raw: not masked). `listed`: the visits the reports list
+    (`io.report_xlsx.visits_listed`: every visit with a finding among them) with their
+    `explanation`, where `visits` lacks it (a large run keeps its explanations on disk:
+    `runtime.visit_parts`); default `visits`.
 
     `rules` is the rule catalogue (`rule_id, severity, meaning, fix, source`; default
     `rule_catalogue()`), `quarantine` the run's quarantine (`table, source_file, source_row,
@@ -106,8 +109,8 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
         overlap=_overlap(findings, by_rule, top["dollars_at_risk"]),
         rules=rules[rules["rule_id"].isin(findings["rule_id"])].set_index("rule_id")
         .reindex(by_rule["rule_id"].unique()).reset_index(),
-        visit_groups=visit_groups(findings, visits),
-        explanations=finding_explanations(findings, visits),
+        visit_groups=visit_groups(findings, visits if listed is None else listed),
+        explanations=finding_explanations(findings, visits if listed is None else listed),
         quarantine=quarantine_rows(quarantine, quarantine_shown),
         quarantine_total=len(quarantine),
         quarantine_by_file=_quarantine_by_file(quarantine),
@@ -176,7 +179,8 @@ def visit_groups(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     per_visit = ordered.groupby("visit", sort=True).agg(findings=("rule_id", "size"),
                                                         **{k: (k, "first") for k in VISIT_KEY})
     per_visit["rules"] = joined(distinct["visit"].to_numpy(), distinct["rule_id"], ", ").reindex(per_visit.index)
-    facts = visits[[*VISIT_KEY, *[c for c in VISIT_FACTS if c in visits.columns]]].drop_duplicates(list(VISIT_KEY))
+    found = visits[keys_in(visits, findings, list(VISIT_KEY))]  # the visits with findings, before any copy
+    facts = found[[*VISIT_KEY, *[c for c in VISIT_FACTS if c in visits.columns]]].drop_duplicates(list(VISIT_KEY))
     table = per_visit.reset_index().merge(facts, on=list(VISIT_KEY), how="left", suffixes=("", "_visit"))
     table = table.assign(dollars_at_risk=table["visit"].map(dollars).fillna(0.0))
     for column in VISIT_FACTS:
@@ -200,8 +204,8 @@ def finding_explanations(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.Ser
     if not about_units.any():
         return blank
     wanted = findings.loc[about_units, list(VISIT_KEY)].reset_index(drop=True)
-    said = wanted.merge(visits[[*VISIT_KEY, "explanation"]].drop_duplicates(list(VISIT_KEY)), on=list(VISIT_KEY),
-                        how="left")["explanation"]
+    explained = visits.loc[keys_in(visits, wanted, list(VISIT_KEY)), [*VISIT_KEY, "explanation"]]
+    said = wanted.merge(explained.drop_duplicates(list(VISIT_KEY)), on=list(VISIT_KEY), how="left")["explanation"]
     blank.iloc[np.flatnonzero(about_units)] = said.to_numpy()
     return blank
 
@@ -337,8 +341,8 @@ def _by_clinic_and_rule(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def _visit_counts(visits: pd.DataFrame) -> pd.DataFrame:
-    checked = visits.assign(excess_units_97112=checked_excess(visits))
-    return checked.groupby("clinic_id").agg(visits=("patient_id", "size"),
+    checked = pd.DataFrame({"clinic_id": visits["clinic_id"], "excess_units_97112": checked_excess(visits)})
+    return checked.groupby("clinic_id").agg(visits=("excess_units_97112", "size"),
                                             excess_units_97112=("excess_units_97112", "sum")).reset_index()
 
 

@@ -166,12 +166,18 @@ def fit_cell(text: str, where: str = "the Parquet outputs") -> str:
     return text[:kept] + marker
 
 
-def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+def visits_listed(visits: pd.DataFrame, findings: pd.DataFrame) -> np.ndarray:
+    """Whether each visit is one the reports list (bool per row): units beyond the minutes, no
+    note, a quarantined note, or findings. Every visit either report shows is one of these."""
     key = list(VISIT_KEY)
     keep = (checked_excess(visits) > 0) | visits["note_id"].isna() | flag(visits, "note_quarantined")
     if len(findings) and set(key) <= set(findings.columns):
         keep |= keys_in(visits, findings, key)
-    return visits[keep]
+    return np.asarray(keep, dtype=bool)
+
+
+def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    return visits[visits_listed(visits, findings)]
 
 
 def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:

@@ -51,9 +51,11 @@ class StagedOutputs:
         commit(self.stage, self.out, self.access)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    """Parquet that plain `pandas.read_parquet` reads back (list columns come back as arrays)."""
-    with ParquetParts(path) as out:
+def write_parquet(frame: pd.DataFrame, path: Path, row_group_rows: int | None = None) -> Path:
+    """Parquet that plain `pandas.read_parquet` reads back (list columns come back as arrays).
+    `row_group_rows`: rows per row group (Arrow's default: 1Mi), smaller for a file read back a
+    slice at a time (a reader decodes a whole row group)."""
+    with ParquetParts(path, row_group_rows) as out:
         out.write(frame)
     return path
 
@@ -62,8 +64,9 @@ class ParquetParts:
     """One Parquet file written a frame at a time, frames of the same columns (a run held in
     buckets writes its canonical tables a bucket at a time)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, row_group_rows: int | None = None) -> None:
         self.path = path
+        self._rows = row_group_rows
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -71,7 +74,7 @@ class ParquetParts:
         table = table.replace_schema_metadata(_readable_metadata(table.schema.metadata))
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, table.schema)
-        self._writer.write_table(table)
+        self._writer.write_table(table, row_group_size=self._rows)
 
     def __enter__(self) -> ParquetParts:
         return self

@@ -15,7 +15,8 @@ runs it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.spill import Spill
 from nmr_audit.runtime.state import THERAPY_AMOUNTS, TREATMENT_DAYS
+from nmr_audit.runtime.visit_parts import write_part
 from nmr_audit.summary import checked_excess
 from nmr_audit.therapy import TherapyHistory
 
@@ -74,6 +76,7 @@ class BucketWork:
     reference: ReferenceData
     quarantined_notes: pd.DataFrame | None = None
     progress: bool = False  # the run's notes say which are progress reports (PROGRESS_REPORT_OVERDUE applies)
+    visit_parts: Path | None = None  # a run spilled to disk: each bucket's visits go here (`runtime.visit_parts`)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,9 @@ def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
     """Load, audit and let go of one bucket in one call, so that nothing of it outlives the call
     in whichever process ran it. `rules`: a `gx_engine.RuleEngine` this thread alone uses. The
     run's quarantined notes are cut to the bucket's patients; their earlier therapy
-    (`bucket_therapy`) counts toward the KX threshold and progress reports."""
+    (`bucket_therapy`) counts toward the KX threshold and progress reports. A run spilled to
+    disk (`work.visit_parts`) writes the bucket's visits whole to a part file and keeps them in
+    visits.parquet's order without their detail columns (`runtime.visit_parts.write_part`)."""
     lines, visit_notes, services, held = bucket_tables(work.spill, bucket, work.copies)
     quarantined = work.quarantined_notes
     if quarantined is not None and len(quarantined):
@@ -140,5 +145,7 @@ def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
                            therapy=bucket_therapy(work.spill, bucket), progress=work.progress)
     count = len(lines)
     del lines, visit_notes, services
+    if work.visit_parts is not None:  # the flow keeps the slim rows; visits.parquet is written from the parts
+        audited = replace(audited, visits=write_part(work.visit_parts, bucket, audited.visits))
     give_back_memory()
     return BucketAudit(audited, held, count)

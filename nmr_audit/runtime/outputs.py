@@ -28,7 +28,7 @@ from nmr_audit.denial import claim_risk, weights_in_use
 from nmr_audit.errors import InputError
 from nmr_audit.io.data_docs import make_offline
 from nmr_audit.io.report_html import write_report_html
-from nmr_audit.io.report_xlsx import Workbook, ready, workbook, write_workbook
+from nmr_audit.io.report_xlsx import Workbook, ready, visits_listed, workbook, write_workbook
 from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
@@ -39,6 +39,7 @@ from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
 from nmr_audit.runtime.buckets import LaterCopies, bucket_claims, bucket_notes
 from nmr_audit.runtime.config import RunConfig
+from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.permissions import PRIVATE, Access
 from nmr_audit.runtime.reading import TableIntake
 from nmr_audit.runtime.results import Audit
@@ -207,11 +208,15 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
         workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
                                           quarantine, canonical, reference, sharing, workbook_rows, workbooks, log,
                                           since, remits, learnt)
+        give_back_memory()  # the reports' frames (gigabytes at 10M lines) before the tables are written
         reported = time.perf_counter()
         if remits is not None:  # no patient id in either: claim ids, codes, amounts, CARCs
             write_parquet(remits.rows, staged.path("remits.parquet"))
             write_csv(remits.unmatched, staged.path("remits_unmatched.csv"))
-        write_parquet(audit.visits, staged.path("visits.parquet"))
+        if audit.parts is not None:  # streamed from the buckets' parts, in the merged order
+            audit.parts.write(staged.path("visits.parquet"))
+        else:
+            write_parquet(audit.visits, staged.path("visits.parquet"))
         write_parquet(audit.findings, staged.path("findings.parquet"))
         write_csv(shown, staged.path("findings.csv"))
         if audit.docs is not None:
@@ -244,9 +249,11 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
     names = combine(canonical.names(), names_from_reference(reference.providers, reference.clinics))
     if since is not None:  # patient ids as the findings show them
         since = since.shown(lambda frame: apply_masking(frame, sharing.masking, sharing.key))
+    shown = visits_listed(audit.visits, audit.findings)  # the visits the reports list, with their explanations
+    listed = audit.parts.with_details(audit.visits, shown) if audit.parts is not None else audit.visits[shown]
     data = build_report_data(summary, audit.visits, audit.findings, claims, rules=rule_catalogue(),
                              quarantine=quarantine, names=names, lineage=canonical.lineage, since_last_night=since,
-                             remits=remits, learnt=learnt)
+                             remits=remits, learnt=learnt, listed=listed)
     shown_findings = shown_findings.assign(visit=visit_number(audit.findings))
     weights = weights_in_use(reference.denial_weights, learnt)  # the learnt ones where remittances were given
     at_risk = claim_risk(audit.findings, weights)
@@ -254,7 +261,7 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
                "version": summary["software"]["version"], "masking": sharing.masking,
                "inputs": f"{len(summary['inputs'])} file(s)"}
     cut = workbook(data, shown_findings.drop(columns="visit"), at_risk,
-                   apply_masking(audit.visits, sharing.masking, sharing.key), context, workbook_rows)
+                   apply_masking(listed, sharing.masking, sharing.key), context, workbook_rows)
     written = workbooks.submit(staged.path("report.xlsx"), cut)
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
     if remits is not None:

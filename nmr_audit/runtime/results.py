@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nmr_audit import __version__
@@ -28,8 +29,11 @@ from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.plan import RunPlan, Settings
 from nmr_audit.runtime.reading import TableIntake
 from nmr_audit.runtime.remittances import RemitIntake
+from nmr_audit.runtime.visit_parts import VisitParts
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
 from nmr_audit.visits import in_visit_order
+
+BUCKET = "_bucket"  # while merging: the bucket a visit came from
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Audit:
     seconds: dict[str, float]
     bucket_workers: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # rule_id → why it was not applied (summary.json)
+    parts: VisitParts | None = None  # a run spilled to disk: `visits` lacks DETAIL_COLUMNS, kept in the parts
 
 
 @dataclass
@@ -55,21 +60,31 @@ class AuditResult:
     outputs: list[str] = field(default_factory=list)
 
 
-def merge_buckets(done: list[BucketAudit], started: float, docs: Path | None, workers: int) -> Audit:
+def merge_buckets(done: list[BucketAudit], started: float, docs: Path | None, workers: int,
+                  parts: Path | None = None) -> Audit:
     """The buckets' visits and findings in the order of a whole run (`done` is emptied as it is
     merged: a 10M-line run's buckets are gigabytes). `started`: when the bucket phase began
-    (`time.perf_counter`)."""
+    (`time.perf_counter`). `parts`: the folder a run spilled to disk wrote its buckets' visits to
+    (`runtime.visit_parts`; `done[i]` is bucket i): the merged visits lack the detail columns and
+    `Audit.parts` says which part holds each."""
     seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
     skipped = {rule: why for d in done for rule, why in d.audited.skipped.items()  # skipped by every bucket
                if all(rule in other.audited.skipped for other in done)}
     held = pd.concat([d.held for d in done], ignore_index=True)
     findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
+    sizes = [len(d.audited.visits) for d in done]
     visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
     done.clear()
+    stored = None
+    if parts is not None:
+        visits[BUCKET] = np.repeat(np.arange(len(sizes), dtype="int64"), sizes)
     visits = in_visit_order(visits)
+    if parts is not None:
+        stored = VisitParts(parts, len(sizes), visits[BUCKET].to_numpy())
+        visits = visits.drop(columns=BUCKET)
     give_back_memory()
     seconds["audit_buckets"] = time.perf_counter() - started
-    return Audit(visits, findings, held, docs, seconds, workers, skipped)
+    return Audit(visits, findings, held, docs, seconds, workers, skipped, stored)
 
 
 def run_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """The audit flow run for real on a Prefect server, and the CLI over it."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -280,6 +281,9 @@ def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_pa
     assert list(books[0]) == list(books[1]) and len(books[1]["Findings"]) > 10
     for sheet in ("Findings", "Claims at risk", "Visits", "By clinic and rule"):
         pd.testing.assert_frame_equal(books[0][sheet], books[1][sheet])
+    # the bucketed run kept its visits' explanations on disk (runtime.visit_parts): the same report
+    pages = [re.sub(r'<div class="meta">Run .*?</div>', "", (out / "report.html").read_text()) for out in (whole, buckets)]
+    assert pages[0] == pages[1] and "cms: " in pages[1]
 
 
 @pytest.mark.slow  # end to end: generated data through whole runs
