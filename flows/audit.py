@@ -213,10 +213,11 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
     finally:
         run.stop_workers()  # their memory back before the outputs are written
     remitted = match_remittances(remits, run, work) if remits is not None else None  # before the spill is let go
-    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes)  # written beside the merge
+    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes, work.parts,  # written beside the merge
+                                [d.names for d in done])
     workbooks = WorkbookWriter(own_process=run.spill.folder is not None)
     try:
-        audit = merge_buckets(done, began, run.docs, run.executor.workers, work.visit_parts)
+        audit = merge_buckets(done, began, run.docs, run.executor.workers, work.parts)
         get_run_logger().info("audited %d bucket(s) (%s): %d visit(s) with 97112, %d finding(s) (%s)", run.buckets,
                               run.plan.strategy, len(audit.visits), len(audit.findings), ", ".join(
                                   f"{k} {v}" for k, v in audit.findings["severity"].value_counts().items()) or "none")

@@ -23,8 +23,10 @@ import pandas as pd
 
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.intake import drop_duplicates, keep_lineage
+from nmr_audit.names import Names
 from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
+from nmr_audit.runtime.canonical_parts import write_parts
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.spill import Spill
 from nmr_audit.runtime.state import THERAPY_AMOUNTS, TREATMENT_DAYS
@@ -76,7 +78,7 @@ class BucketWork:
     reference: ReferenceData
     quarantined_notes: pd.DataFrame | None = None
     progress: bool = False  # the run's notes say which are progress reports (PROGRESS_REPORT_OVERDUE applies)
-    visit_parts: Path | None = None  # a run spilled to disk: each bucket's visits go here (`runtime.visit_parts`)
+    parts: Path | None = None  # a run spilled to disk: each bucket's visits and canonical rows go here
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class BucketAudit:
     audited: Audited
     held: pd.DataFrame
     claim_lines: int
+    names: tuple[Names, Names] | None = None  # a run spilled to disk: the names its claim lines and notes carry
 
     def load(self) -> BucketAudit:
         """Itself (a bucket audited in another process may come back as files: `executors`)."""
@@ -135,9 +138,11 @@ def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
     in whichever process ran it. `rules`: a `gx_engine.RuleEngine` this thread alone uses. The
     run's quarantined notes are cut to the bucket's patients; their earlier therapy
     (`bucket_therapy`) counts toward the KX threshold and progress reports. A run spilled to
-    disk (`work.visit_parts`) writes the bucket's visits whole to a part file and keeps them in
-    visits.parquet's order without their detail columns (`runtime.visit_parts.write_part`)."""
+    disk (`work.parts`) writes the bucket's canonical rows (`runtime.canonical_parts`) and its
+    visits whole to part files, and keeps the visits in visits.parquet's order without their
+    detail columns (`runtime.visit_parts.write_part`)."""
     lines, visit_notes, services, held = bucket_tables(work.spill, bucket, work.copies)
+    names = write_parts(work.parts, bucket, lines, visit_notes, services) if work.parts is not None else None
     quarantined = work.quarantined_notes
     if quarantined is not None and len(quarantined):
         quarantined = quarantined[patient_buckets(quarantined["patient_id"], work.spill.buckets) == bucket]
@@ -145,7 +150,7 @@ def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
                            therapy=bucket_therapy(work.spill, bucket), progress=work.progress)
     count = len(lines)
     del lines, visit_notes, services
-    if work.visit_parts is not None:  # the flow keeps the slim rows; visits.parquet is written from the parts
-        audited = replace(audited, visits=write_part(work.visit_parts, bucket, audited.visits))
+    if work.parts is not None:  # the flow keeps the slim rows; visits.parquet is written from the parts
+        audited = replace(audited, visits=write_part(work.parts, bucket, audited.visits))
     give_back_memory()
-    return BucketAudit(audited, held, count)
+    return BucketAudit(audited, held, count, names)

@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from nmr_audit.names import Names
 from nmr_audit.pipeline import Audited
 from nmr_audit.runtime.buckets import BucketAudit, BucketWork, audit_bucket
 from nmr_audit.runtime.config import RunConfig
@@ -127,6 +128,7 @@ class StoredBucket:
     seconds: dict[str, float]
     counted: dict[str, int]
     skipped: dict[str, str] = field(default_factory=dict)  # rules the bucket could not apply (`Audited.skipped`)
+    names: tuple[Names, Names] | None = None  # `BucketAudit.names`
 
     def counts(self) -> dict[str, int]:
         return self.counted
@@ -135,7 +137,8 @@ class StoredBucket:
         with self.path.open("rb") as handle:
             visits, findings = pickle.load(handle)
         self.path.unlink(missing_ok=True)
-        return BucketAudit(Audited(visits, findings, self.seconds, self.skipped), self.held, self.claim_lines)
+        return BucketAudit(Audited(visits, findings, self.seconds, self.skipped), self.held, self.claim_lines,
+                           self.names)
 
 
 class Partitions(Executor):
@@ -156,7 +159,8 @@ class Partitions(Executor):
         path = self.results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.pickle"
         with path.open("wb") as handle:  # pandas' own pickle: every dtype comes back as it was
             pickle.dump((done.audited.visits, done.audited.findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts(), done.audited.skipped)
+        return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts(), done.audited.skipped,
+                            done.names)
 
 
 

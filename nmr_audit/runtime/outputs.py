@@ -38,6 +38,7 @@ from nmr_audit.remits import Remittances
 from nmr_audit.report_data import build_report_data, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
 from nmr_audit.runtime.buckets import LaterCopies, bucket_claims, bucket_notes
+from nmr_audit.runtime.canonical_parts import join_parts
 from nmr_audit.runtime.config import RunConfig
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.permissions import PRIVATE, Access
@@ -90,9 +91,13 @@ class CanonicalTables:
     thread, notes and their minutes in another. Each table's spill files go once it is written.
 
     On the way they note the provider and clinic names the rows carry (the optional columns
-    `rendering_provider_name`, `clinic_name`), for the reports: `names()`."""
+    `rendering_provider_name`, `clinic_name`), for the reports: `names()`.
 
-    def __init__(self, out: Path, spill: Spill, claims: TableIntake, notes: TableIntake) -> None:
+    A run whose buckets wrote their canonical rows to part files (`parts`, with each bucket's
+    `names`: `runtime.canonical_parts`) joins those instead, and lets the spill's rows go at once."""
+
+    def __init__(self, out: Path, spill: Spill, claims: TableIntake, notes: TableIntake,
+                 parts: Path | None = None, names: list[tuple[Names, Names] | None] | None = None) -> None:
         self.folder = out / f".canonical-{uuid.uuid4().hex[:12]}"
         self.folder.mkdir(parents=True)
         self._spill = spill
@@ -103,7 +108,22 @@ class CanonicalTables:
         self._named = {CLAIM_LINES: threading.Event(), VISIT_NOTES: threading.Event()}
         self._has_names = {CLAIM_LINES: False, VISIT_NOTES: False}
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="canonical")
+        self._from_parts = parts is not None  # the names are known already: nothing to wait for
+        if parts is not None:
+            for table in (CLAIM_LINES, VISIT_NOTES, NOTE_SERVICES):
+                spill.release(table)  # the buckets wrote their rows: the spill's copy goes now
+            for number, table in enumerate((CLAIM_LINES, VISIT_NOTES)):
+                self._names[table] = [pair[number] for pair in names or [] if pair is not None]
+                self._has_names[table] = any(found.any for found in self._names[table])
+                self._named[table].set()
+            self._written = [self._pool.submit(self._join, parts, (CLAIM_LINES,)),
+                             self._pool.submit(self._join, parts, (VISIT_NOTES, NOTE_SERVICES))]
+            return
         self._written = [self._pool.submit(self._claim_lines), self._pool.submit(self._visit_notes)]
+
+    def _join(self, parts: Path, tables: tuple[str, ...]) -> None:
+        for table in tables:
+            join_parts(parts, table, self._spill.buckets, self.folder / f"{table}.parquet")
 
     def _note_names(self, table: str, rows: pd.DataFrame, bucket: int) -> None:
         """Keep a bucket's names; after the first bucket, say whether the table has names at all."""
@@ -145,7 +165,8 @@ class CanonicalTables:
         for number, table in enumerate((CLAIM_LINES, VISIT_NOTES)):
             self._named[table].wait()
             if self._has_names[table]:
-                self._written[number].result()
+                if not self._from_parts:
+                    self._written[number].result()
                 found += self._names[table]
         return combine(*found) if found else Names()
 
