@@ -149,8 +149,8 @@ def audit(
             server_started = _start_prefect(folder / ".prefect")
             from flows.audit import audit_flow
 
-            server_started()
-            state = _with_runner(audit_flow, dask_address)(config, return_state=True)
+            with _flow_settings(server_started()):
+                state = _with_runner(audit_flow, dask_address)(config, return_state=True)
         finally:
             head.close()
     from nmr_audit.summary import at_or_above
@@ -200,8 +200,8 @@ def nightly(
         server_started = _start_prefect(folder / ".prefect")
         from flows.nightly import nightly_audit
 
-        server_started()
-        state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
+        with _flow_settings(server_started()):
+            state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
     from nmr_audit.summary import at_or_above
 
     if not state.is_completed():
@@ -262,9 +262,10 @@ def _exit_code(state: Any) -> int:
     return EX_TEMPFAIL if state.is_cancelled() else 2
 
 
-def _start_prefect(prefect_home: Path) -> Callable[[], None]:
+def _start_prefect(prefect_home: Path) -> Callable[[], bool]:
     """Prefect configured (it reads its settings on import) and its temporary server starting
-    (`runtime.server`); returns the wait for that server, to call once the flow is imported.
+    (`runtime.server`); returns the wait for that server, to call once the flow is imported (it
+    says whether the server is a temporary one: `_flow_settings`).
     Every process started from here on (the server, bucket workers, the workbook writer) ends
     when this one ends, even by SIGKILL (`runtime.supervise`)."""
     from nmr_audit.runtime.server import configure_prefect, start_server_early
@@ -273,6 +274,13 @@ def _start_prefect(prefect_home: Path) -> Callable[[], None]:
     supervise()
     configure_prefect(prefect_home)
     return start_server_early()
+
+
+def _flow_settings(temporary: bool) -> Any:
+    """Prefect's settings for the command's flow run (`runtime.server.flow_settings`)."""
+    from nmr_audit.runtime.server import flow_settings
+
+    return flow_settings(temporary)
 
 
 def _with_runner(flow_function: object, dask_address: str | None) -> object:
