@@ -140,6 +140,7 @@ def audit(
                        lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows, remits=remits)
     from nmr_audit.runtime import head_start
     from nmr_audit.runtime.guard import command_temporary_folder
+    from nmr_audit.runtime.imports import defer_unused_imports
     from nmr_audit.runtime.supervise import supervise
 
     supervise()  # every process started from here on ends with this one, even on SIGKILL
@@ -147,6 +148,7 @@ def audit(
         head = head_start.begin(config)  # read now, while Prefect (and a local Dask cluster) starts
         try:
             server_started = _start_prefect(folder / ".prefect")
+            defer_unused_imports()  # GX's SciPy statistics: 0.8-1 s of start-up (runtime.imports)
             from flows.audit import audit_flow
 
             with _flow_settings(server_started()):
@@ -195,9 +197,11 @@ def nightly(
                            mapping=_opt(mapping), partitioned=bool(dask_address), look_back_days=look_back_days,
                            share_with_group=share_with_group, remits=remits)
     from nmr_audit.runtime.guard import command_temporary_folder
+    from nmr_audit.runtime.imports import defer_unused_imports
 
     with command_temporary_folder(folder, share_with_group):
         server_started = _start_prefect(folder / ".prefect")
+        defer_unused_imports()
         from flows.nightly import nightly_audit
 
         with _flow_settings(server_started()):
