@@ -138,19 +138,24 @@ def audit(
                        partitioned=partitioned or bool(dask_address), mask_patients=mask_patients.value,
                        mask_key_file=_opt(mask_key_file), share_with_group=share_with_group,
                        lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows, remits=remits)
-    from nmr_audit.runtime import head_start
     from nmr_audit.runtime.guard import command_temporary_folder
+    from nmr_audit.runtime.imports import defer_unused_imports
     from nmr_audit.runtime.supervise import supervise
 
     supervise()  # every process started from here on ends with this one, even on SIGKILL
     with command_temporary_folder(folder, share_with_group):
+        # the server first, before even the reading's imports: its start (≈ 4.4 s of the other
+        # core) is what the flow waits for longest
+        server_started = _start_prefect(folder / ".prefect")
+        from nmr_audit.runtime import head_start
+
         head = head_start.begin(config)  # read now, while Prefect (and a local Dask cluster) starts
         try:
-            server_started = _start_prefect(folder / ".prefect")
+            defer_unused_imports()  # GX's SciPy statistics: 0.8-1 s of start-up (runtime.imports)
             from flows.audit import audit_flow
 
-            server_started()
-            state = _with_runner(audit_flow, dask_address)(config, return_state=True)
+            with _flow_settings(server_started()):
+                state = _with_runner(audit_flow, dask_address)(config, return_state=True)
         finally:
             head.close()
     from nmr_audit.summary import at_or_above
@@ -195,13 +200,15 @@ def nightly(
                            mapping=_opt(mapping), partitioned=bool(dask_address), look_back_days=look_back_days,
                            share_with_group=share_with_group, remits=remits)
     from nmr_audit.runtime.guard import command_temporary_folder
+    from nmr_audit.runtime.imports import defer_unused_imports
 
     with command_temporary_folder(folder, share_with_group):
         server_started = _start_prefect(folder / ".prefect")
+        defer_unused_imports()
         from flows.nightly import nightly_audit
 
-        server_started()
-        state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
+        with _flow_settings(server_started()):
+            state = _with_runner(nightly_audit, dask_address)(config, return_state=True)
     from nmr_audit.summary import at_or_above
 
     if not state.is_completed():
@@ -262,9 +269,10 @@ def _exit_code(state: Any) -> int:
     return EX_TEMPFAIL if state.is_cancelled() else 2
 
 
-def _start_prefect(prefect_home: Path) -> Callable[[], None]:
+def _start_prefect(prefect_home: Path) -> Callable[[], bool]:
     """Prefect configured (it reads its settings on import) and its temporary server starting
-    (`runtime.server`); returns the wait for that server, to call once the flow is imported.
+    (`runtime.server`); returns the wait for that server, to call once the flow is imported (it
+    says whether the server is a temporary one: `_flow_settings`).
     Every process started from here on (the server, bucket workers, the workbook writer) ends
     when this one ends, even by SIGKILL (`runtime.supervise`)."""
     from nmr_audit.runtime.server import configure_prefect, start_server_early
@@ -273,6 +281,13 @@ def _start_prefect(prefect_home: Path) -> Callable[[], None]:
     supervise()
     configure_prefect(prefect_home)
     return start_server_early()
+
+
+def _flow_settings(temporary: bool) -> Any:
+    """Prefect's settings for the command's flow run (`runtime.server.flow_settings`)."""
+    from nmr_audit.runtime.server import flow_settings
+
+    return flow_settings(temporary)
 
 
 def _with_runner(flow_function: object, dask_address: str | None) -> object:

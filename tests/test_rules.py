@@ -371,10 +371,13 @@ def test_one_rule_engine_validates_bucket_after_bucket_and_its_docs_list_each(re
     expected = [validate(load_suites(), part) for part in facts]  # a fresh engine for each part
     for docs in (None, tmp_path / "docs"):
         engine = RuleEngine(load_suites(), docs)
-        for part, alone in zip(facts, expected, strict=True):
+        for calls, (part, alone) in enumerate(zip(facts, expected, strict=True), 1):
             assert_frame_equal_sorted(engine.validate(part), alone)
-    pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
-    assert len(pages) == 2 * len(load_suites())
+            if docs is not None:  # rendered at the end of each call: every page so far, and an index listing them
+                pages = sorted(p.relative_to(docs).as_posix() for p in (docs / "validations").rglob("*.html"))
+                assert len(pages) == calls * len(load_suites())
+                assert all(page in (docs / "index.html").read_text(encoding="utf-8") for page in pages)
+                assert {p.stem for p in (docs / "expectations").glob("*.html")} == set(load_suites())
 
 
 def assert_frame_equal_sorted(left, right):

@@ -17,7 +17,7 @@ already holds the block types: that server skips both. Anywhere else, the server
 it did before, through Prefect.
 
 Call `start_server_early` right after `configure_prefect`, then import the flow, then call what
-it returned before running the flow.
+it returned before running the flow, and run the flow inside `flow_settings` of its answer.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from nmr_audit.io.cache import cache_dir, keep
@@ -59,14 +60,30 @@ def configure_prefect(home: Path) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
-def start_server_early() -> Callable[[], None]:
+def start_server_early() -> Callable[[], bool]:
     """Start the temporary server; returns the wait for it (a no-op where the run talks to a real
-    server, or the start failed: the flow then starts it itself, and says why when it cannot)."""
+    server, or the start failed: the flow then starts it itself, and says why when it cannot).
+    The wait returns whether the run's server is a temporary one, which stops with the command
+    (`flow_settings`); False where the run talks to a real server."""
     if "prefect" not in sys.modules and only_environment(Path.cwd()):
         if os.environ.get("PREFECT_API_URL"):
-            return lambda: None
+            return lambda: False
         return _start_directly(Path(os.environ["PREFECT_HOME"]) / "prefect.db")
     return _start_through_prefect()
+
+
+def flow_settings(temporary: bool) -> AbstractContextManager[object]:
+    """Prefect's settings for the command's flow run, entered once the server answers: on a
+    temporary server, no flow-run heartbeats. Prefect's heartbeat thread wakes once a second and
+    the flow's end waits for it: 0–1 s (half a second on average) at the end of every command.
+    Heartbeats let a lasting server mark runs whose process died as crashed; a temporary server
+    stops with the command's process, and outlives none of its runs. On a real server
+    (PREFECT_API_URL) nothing changes."""
+    if not temporary:
+        return nullcontext()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
 def only_environment(folder: Path) -> bool:
@@ -83,7 +100,7 @@ def only_environment(folder: Path) -> bool:
     return not (pyproject.exists() and "[tool.prefect" in pyproject.read_text(errors="replace"))
 
 
-def _start_directly(database: Path) -> Callable[[], None]:
+def _start_directly(database: Path) -> Callable[[], bool]:
     """The server process started now; the wait sets PREFECT_API_URL once it answers."""
     template = cache_dir() / f"prefect-{importlib.metadata.version('prefect')}.db"
     seed, keep_as_template = database_plan(database, template)
@@ -93,16 +110,17 @@ def _start_directly(database: Path) -> Callable[[], None]:
     waiting = threading.Thread(target=server.wait, name="prefect-server-start", daemon=True)
     waiting.start()
 
-    def started() -> None:
+    def started() -> bool:
         waiting.join()
         if server.url is None:
-            return  # the flow starts Prefect's own temporary server, and says why when it cannot
+            return True  # the flow starts Prefect's own temporary server, and says why when it cannot
         os.environ["PREFECT_API_URL"] = server.url
         from prefect.context import refresh_global_settings_context
 
         refresh_global_settings_context()
         if keep_as_template:  # migrated now, and no run recorded in it yet
             keep(template, lambda partial: snapshot(database, partial))
+        return True
 
     return started
 
@@ -183,14 +201,14 @@ def _prefect_parent() -> str:
     return str(Path(spec.origin).parent.parent)
 
 
-def _start_through_prefect() -> Callable[[], None]:
+def _start_through_prefect() -> Callable[[], bool]:
     """Prefect's own temporary server, started in a thread once Prefect is imported."""
     from prefect.server.api.server import SubprocessASGIServer  # imported here: two threads importing
     from prefect.settings import get_current_settings  # Prefect's modules at once can deadlock
 
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
-        return lambda: None
+        return lambda: False
     database = sqlite_file(settings.server.database.connection_url.get_secret_value())
     template = cache_dir() / f"prefect-{_prefect_version()}.db"
     seed, keep_as_template = database_plan(database, template)
@@ -207,7 +225,12 @@ def _start_through_prefect() -> Callable[[], None]:
 
     thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
     thread.start()
-    return thread.join
+
+    def started() -> bool:
+        thread.join()
+        return True
+
+    return started
 
 
 def database_plan(database: Path | None, template: Path) -> tuple[bool, bool]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nmr_audit.runtime.buckets import BucketAudit, BucketWork, audit_bucket
+from nmr_audit.runtime.imports import defer_unused_imports
 from nmr_audit.runtime.memory import keep_imports_out_of_collections
 
 _ENGINE: list[Any] = []  # the worker process's own rule engine
@@ -48,6 +49,7 @@ def start_workers(count: int, expectations: str | None) -> ProcessPoolExecutor:
 
 
 def _start_worker(expectations: str | None) -> None:
+    defer_unused_imports()  # as the command does: GX's SciPy statistics wait until used (runtime.imports)
     _ENGINE.append(rule_engine(expectations))
     keep_imports_out_of_collections()
 

@@ -23,3 +23,19 @@ def test_a_run_hides_older_objects_from_the_collector_and_still_collects_its_own
     del before
     gc.collect()
     assert old() is None
+
+
+def test_garbage_left_before_a_run_is_collected_once_the_run_lets_go():
+    """The run freezes what it finds without collecting first: cycles already garbage then wait,
+    frozen, until the run ends, and are collected after it (a served process runs flow after flow)."""
+    gc.disable()  # no automatic collection between making the garbage and the run
+    try:
+        cycle = Node()
+        gone = weakref.ref(cycle)
+        del cycle
+        with collector_sees_only_the_run():
+            give_back_memory()
+        gc.collect()
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nmr_audit.runtime.server import database_plan, only_environment, snapshot, sqlite_file, start_server_early
+from nmr_audit.runtime.server import database_plan, flow_settings, only_environment, snapshot, sqlite_file, start_server_early
 from tests.conftest import REPO
 
 SAMPLE = REPO / "data" / "sample" / "canonical"
@@ -93,8 +93,22 @@ def test_nothing_starts_where_the_run_talks_to_a_real_server():
 
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
         wait = start_server_early()
-    wait()
+    assert wait() is False  # not a temporary server: the flow runs with Prefect's settings as they are
     assert "prefect-server-start" not in {t.name for t in threading.enumerate()}
+
+
+def test_a_flow_on_a_temporary_server_sends_no_heartbeats_and_on_a_real_one_prefects_settings_hold():
+    """Heartbeats let a lasting server mark runs whose process died; a temporary server stops with
+    the command, and the flow's end waited up to a second for the heartbeat thread."""
+    from prefect.settings import get_current_settings
+
+    configured = get_current_settings().flows.heartbeat_frequency
+    assert configured is not None  # Prefect's default: a heartbeat every 180 s
+    with flow_settings(temporary=True):
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == configured
+    with flow_settings(temporary=False):
+        assert get_current_settings().flows.heartbeat_frequency == configured
 
 
 @pytest.mark.flow
