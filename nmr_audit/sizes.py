@@ -3,8 +3,8 @@
 Measured on the 2-core development box (see docs/performance.md): two buckets of 1M claim lines
 side by side (one in a worker process, 2.6 GiB at its peak), with a 10M-line run's keys, visits
 and findings, peak at 7.4 GiB for the process tree (5.1 GiB in the buckets' phase with buckets of
-400k lines, at the same speed); batches of 500k rows keep validation under that; XlsxWriter costs several µs a cell, so the workbook's
-detail sheets stop at 10,000 rows.
+400k lines, at the same speed); batches of 500k rows keep validation under that; XlsxWriter costs
+several µs a cell, so the workbook's detail sheets stop at 10,000 rows.
 """
 
 BATCH_ROWS = 500_000  # rows read and validated at a time, whatever a file's size
