@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 _HOME = Path(tempfile.mkdtemp(prefix="nmr-audit-prefect-"))
+atexit.register(shutil.rmtree, _HOME, True)  # each test process's Prefect home goes with it
 os.environ["PREFECT_HOME"] = str(_HOME)
 os.environ["XDG_CACHE_HOME"] = str(_HOME / "cache")  # the Vega bundle's cache, away from the user's
 os.environ["NMR_AUDIT_HOME"] = str(_HOME / "home")  # imported reference tables: none unless a test imports

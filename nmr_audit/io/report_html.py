@@ -118,7 +118,8 @@ def write_report_html(path: Path, data: ReportData, findings: pd.DataFrame, clai
                           limit=QUARANTINE_ROWS),
         quarantine_total=data.quarantine_total, quarantine_rows=QUARANTINE_ROWS, cells_withheld=masked,
         quarantine_by_file=_cells(data.quarantine_by_file), unreadable=_cells(data.unreadable),
-        links=[link for link in OUTPUT_LINKS if not link.startswith("remits") or data.remits is not None],
+        links=[link for link in OUTPUT_LINKS if (not link.startswith("remits") or data.remits is not None)
+               and (not link.startswith("data_docs") or context.get("data_docs", True))],  # none written: no link
         bundle=vega_bundle().replace("</script", "<\\/script"),
     )
     path.write_text(html, encoding="utf-8")

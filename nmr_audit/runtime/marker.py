@@ -40,7 +40,11 @@ def claim_output(folder: Path, kind: Kind, mode: int = 0o700) -> Path:
     """`folder` checked (`check_output`), created with `mode` where missing, and marked as an
     nmr-audit output of `kind`. Returns the folder. Raises `InputError` as `check_output`."""
     check_output(folder)
-    folder.mkdir(parents=True, exist_ok=True, mode=mode)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=mode)
+    except OSError as problem:  # a read-only or virtual filesystem (/proc), no permission, …
+        raise InputError(folder, f"the output folder cannot be created ({problem.strerror or problem})",
+                         "give a folder you can write to") from problem
     if not is_marked(folder):
         document = {"written_by": "nmr-audit", "kind": kind, "created_at": datetime.now(UTC).isoformat(
             timespec="seconds"), "meaning": "nmr-audit output folder: its runs replace and remove files here"}

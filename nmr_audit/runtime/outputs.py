@@ -280,7 +280,7 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
     at_risk = claim_risk(audit.findings, weights)
     context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
                "version": summary["software"]["version"], "masking": sharing.masking,
-               "inputs": f"{len(summary['inputs'])} file(s)"}
+               "inputs": f"{len(summary['inputs'])} file(s)", "data_docs": audit.docs is not None}
     cut = workbook(data, shown_findings.drop(columns="visit"), at_risk,
                    apply_masking(listed, sharing.masking, sharing.key), context, workbook_rows)
     written = workbooks.submit(staged.path("report.xlsx"), cut)

@@ -92,6 +92,7 @@ def assert_findings_match_the_truth(out, truth, summary):
     """
     findings = pd.read_parquet(out / "findings.parquet")
     assert (out / "findings.csv").exists() and (out / "data_docs" / "index.html").exists()
+    assert 'href="data_docs/index.html"' in (out / "report.html").read_text()
     assert (out / "report.html").stat().st_size > 100_000 and (out / "report.xlsx").exists()
     assert summary["findings"]["total"] == len(findings)
     assert set(summary["findings"]["by_rule"]) >= {"UNITS_EXCEED_TIME", "CANALITH_AS_97112", "MUE_EXCEEDED"}
@@ -138,7 +139,9 @@ def test_cli_audit_exit_codes(tmp_path):
                              str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "ok"), "--no-data-docs"])
     assert ok.exit_code == 0, ok.output
     assert "audit written to" in ok.output and "97112 visits: " in ok.output and "findings: " in ok.output
-    assert not (tmp_path / "ok" / "data_docs").exists()
+    assert not (tmp_path / "ok" / "data_docs").exists()  # and the report links none; the summary says so
+    assert 'href="data_docs/index.html"' not in (tmp_path / "ok" / "report.html").read_text()
+    assert json.loads((tmp_path / "ok" / "summary.json").read_text())["run"]["parameters"]["data_docs"] is False
     failing = runner.invoke(app, ["audit", "--claims", str(SAMPLE / "canonical/claims"), "--notes",
                                   str(SAMPLE / "canonical/notes"), "--out", str(tmp_path / "f"),
                                   "--fail-on", "high", "--no-data-docs"])

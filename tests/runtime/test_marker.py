@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nmr_audit.errors import InputError
@@ -29,6 +31,18 @@ def test_a_users_folder_and_a_file_are_refused_and_left_as_they_were(tmp_path):
     with pytest.raises(InputError) as refused:
         check_output(tmp_path / "report.txt")
     assert "names an existing file" in refused.value.line() and "\n" not in refused.value.line()
+
+
+def test_an_output_folder_that_cannot_be_created_is_refused_in_one_line(tmp_path, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)  # as /proc, a read-only disk or another user's folder would
+    with pytest.raises(InputError) as refused:
+        claim_output(tmp_path / "new" / "out", "run")
+    line = refused.value.line()
+    assert "cannot be created (Permission denied)" in line and "give a folder you can write to" in line
+    assert "\n" not in line
 
 
 def test_marked_ancestor_finds_an_output_folder_between_a_file_and_the_root(tmp_path):
