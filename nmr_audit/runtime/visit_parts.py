@@ -63,20 +63,18 @@ class VisitParts:
     parts: int
     buckets: np.ndarray
 
-    def count(self) -> int:
-        return self.parts
-
     def _rows_in_part(self) -> np.ndarray:
         """For each merged visit, its row number in its bucket's part."""
         order = np.argsort(self.buckets, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(np.bincount(self.buckets, minlength=self.count()))[:-1]])
+        starts = np.concatenate([[0], np.cumsum(np.bincount(self.buckets, minlength=self.parts))[:-1]])
         rows = np.empty(len(self.buckets), dtype="int64")
         rows[order] = np.arange(len(self.buckets)) - starts[self.buckets[order]]
         return rows
 
     def write(self, path: Path) -> Path:
-        """visits.parquet from the parts, in the merged order, `CHUNK_VISITS` visits at a time."""
-        parts = [_PartReader(part_path(self.folder, b)) for b in range(self.count())]
+        """visits.parquet from the parts, in the merged order, `CHUNK_VISITS` visits at a time.
+        Raises ValueError for a run that wrote no part."""
+        parts = [_PartReader(part_path(self.folder, b)) for b in range(self.parts)]
         if not parts:
             raise ValueError("no visit parts to write")
         schema = parts[0].schema
@@ -100,7 +98,7 @@ class VisitParts:
         rows = self._rows_in_part()
         wanted = np.flatnonzero(shown)
         found = []
-        for bucket in range(self.count()):
+        for bucket in range(self.parts):
             mine = wanted[self.buckets[wanted] == bucket]
             if len(mine):
                 table = pq.read_table(part_path(self.folder, bucket), columns=list(DETAIL_COLUMNS))
