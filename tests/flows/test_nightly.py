@@ -267,3 +267,34 @@ def test_the_beneficiarys_year_carries_from_night_to_night_and_a_full_rerun_coun
     assert pd.read_parquet(root / "state" / again.run_id / "therapy_amounts.parquet")["allowed_cents"].sum() == 21 * 13092
     summary = json.loads((Path(again.run_dir) / "summary.json").read_text())
     assert summary["rules_skipped"] == []
+
+
+@pytest.mark.slow  # end to end: two nights, twice
+def test_nights_audited_in_patient_buckets_write_what_nights_held_in_memory_write(exports, tmp_path, monkeypatch):
+    """A night large enough for buckets (forced small here) keeps its visits and canonical rows on
+    disk bucket by bucket, earlier nights' rows included (runtime.visit_parts, canonical_parts)."""
+    import dataclasses
+
+    night_of = NightlyConfig.night
+    outputs = {}
+    for mode, lines in (("memory", None), ("buckets", 60)):
+        if lines:
+            monkeypatch.setattr(NightlyConfig, "night", lambda self, *a, lines=lines, **k: dataclasses.replace(
+                night_of(self, *a, **k), lines_per_bucket=lines))
+        for table in ("claims", "notes"):  # the same drop folder each time: findings name its files
+            (exports / table / "night2.jsonl").unlink(missing_ok=True)
+        root = tmp_path / mode / "root"
+        night(exports, root, date(2026, 11, 21)).result()
+        for table in ("claims", "notes"):
+            shutil.copy(next((SAMPLE / "canonical_jsonl" / table).iterdir()), exports / table / "night2.jsonl")
+        second = night(exports, root, date(2026, 11, 22)).result()
+        outputs[mode] = root / "runs" / second.run_dir.split("/")[-1]
+    summary = json.loads((outputs["buckets"] / "summary.json").read_text())
+    assert summary["run"]["parameters"]["buckets"] > 1
+    for name in ("visits.parquet", "findings.parquet", "quarantine.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(outputs["memory"] / name), pd.read_parquet(outputs["buckets"] / name))
+    for name, order in (("claim_lines.parquet", ["source_file", "source_row"]),
+                        ("visit_notes.parquet", ["source_file", "source_row"])):
+        tables = [pd.read_parquet(out / name).sort_values(order).reset_index(drop=True) for out in outputs.values()]
+        pd.testing.assert_frame_equal(*tables)
+    assert not list(outputs["buckets"].glob(".spill-*")) and not list(outputs["buckets"].glob(".canonical-*"))
