@@ -213,8 +213,8 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
     finally:
         run.stop_workers()  # their memory back before the outputs are written
     remitted = match_remittances(remits, run, work) if remits is not None else None  # before the spill is let go
-    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes, work.parts,  # written beside the merge
-                                [d.names for d in done])
+    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes, [d.names for d in done],
+                                work.parts)  # written beside the merge
     workbooks = WorkbookWriter(own_process=run.spill.folder is not None)
     try:
         audit = merge_buckets(done, began, run.docs, run.executor.workers, work.parts)

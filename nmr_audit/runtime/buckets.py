@@ -23,7 +23,7 @@ import pandas as pd
 
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.intake import drop_duplicates, keep_lineage
-from nmr_audit.names import Names
+from nmr_audit.names import Names, names_in_rows
 from nmr_audit.pipeline import Audited, audit_tables
 from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.canonical_parts import write_parts
@@ -89,7 +89,7 @@ class BucketAudit:
     audited: Audited
     held: pd.DataFrame
     claim_lines: int
-    names: tuple[Names, Names] | None = None  # a run spilled to disk: the names its claim lines and notes carry
+    names: tuple[Names, Names] | None = None  # the provider and clinic names its claim lines and notes carry
 
     def load(self) -> BucketAudit:
         """Itself (a bucket audited in another process may come back as files: `executors`)."""
@@ -142,7 +142,9 @@ def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
     visits whole to part files, and keeps the visits in visits.parquet's order without their
     detail columns (`runtime.visit_parts.write_part`)."""
     lines, visit_notes, services, held = bucket_tables(work.spill, bucket, work.copies)
-    names = write_parts(work.parts, bucket, lines, visit_notes, services) if work.parts is not None else None
+    names = names_in_rows(lines), names_in_rows(visit_notes)  # for the reports, however the tables are written
+    if work.parts is not None:
+        write_parts(work.parts, bucket, lines, visit_notes, services)
     quarantined = work.quarantined_notes
     if quarantined is not None and len(quarantined):
         quarantined = quarantined[patient_buckets(quarantined["patient_id"], work.spill.buckets) == bucket]

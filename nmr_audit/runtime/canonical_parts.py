@@ -2,7 +2,7 @@
 
 Each bucket, as it is audited, holds its claim lines (the later copies of a key taken out), notes
 and note minutes in memory already; a run spilled to disk writes them to part files there
-(`write_parts`) with the names they carry (`names_in_rows`). Once every bucket is audited,
+(`write_parts`). Once every bucket is audited,
 `join_parts` streams each table's parts, in bucket order, into the output's file a row group at a
 time: the rows of claim_lines.parquet, visit_notes.parquet and note_services.parquet are the ones
 the spill held, in the same order, and nothing is read back into pandas (the flow's process had
@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 
 from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, VISIT_NOTES
 from nmr_audit.io.writers import write_parquet
-from nmr_audit.names import Names, names_in_rows
 
 CANONICAL_TABLES = (CLAIM_LINES, VISIT_NOTES, NOTE_SERVICES)
 PART_ROW_GROUP = 100_000  # rows per row group of a part: the join holds one at a time
@@ -30,12 +29,11 @@ def part_path(folder: Path, table: str, bucket: int) -> Path:
 
 
 def write_parts(folder: Path, bucket: int, claim_lines: pd.DataFrame, visit_notes: pd.DataFrame,
-                note_services: pd.DataFrame) -> tuple[Names, Names]:
-    """One bucket's canonical rows to their part files; the names its claim lines and notes carry."""
+                note_services: pd.DataFrame) -> None:
+    """One bucket's canonical rows to their part files."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for table, rows in ((CLAIM_LINES, claim_lines), (VISIT_NOTES, visit_notes), (NOTE_SERVICES, note_services)):
         write_parquet(rows, part_path(folder, table, bucket), PART_ROW_GROUP)
-    return names_in_rows(claim_lines), names_in_rows(visit_notes)
 
 
 def join_parts(folder: Path, table: str, buckets: int, target: Path) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-import threading
 import time
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -32,7 +31,7 @@ from nmr_audit.io.report_xlsx import Workbook, ready, visits_listed, workbook, w
 from nmr_audit.io.writers import ParquetParts, StagedOutputs, write_csv, write_json, write_parquet
 from nmr_audit.masking import Masking
 from nmr_audit.masking import mask_patients as apply_masking
-from nmr_audit.names import ROW_NAME_COLUMNS, Names, combine, names_from_reference, names_in_rows
+from nmr_audit.names import Names, combine, names_from_reference
 from nmr_audit.reference import ReferenceData
 from nmr_audit.remits import Remittances
 from nmr_audit.report_data import build_report_data, visit_number
@@ -86,89 +85,59 @@ def sharing_settings(config: RunConfig, access: Access = PRIVATE) -> Sharing | I
 
 
 class CanonicalTables:
-    """The audited rows in canonical form, read back from the spill a bucket at a time (patients
-    grouped by bucket) and written to a folder of their own inside `out`: claim lines in one
-    thread, notes and their minutes in another. Each table's spill files go once it is written.
+    """The audited rows in canonical form, written to a folder of their own inside `out`: read
+    back from the spill a bucket at a time (patients grouped by bucket), claim lines in one thread,
+    notes and their minutes in another, each table's spill files removed once it is written; or,
+    for a run whose buckets wrote their canonical rows to part files (`parts`:
+    `runtime.canonical_parts`), joined from those, the spill's rows let go at once.
 
-    On the way they note the provider and clinic names the rows carry (the optional columns
-    `rendering_provider_name`, `clinic_name`), for the reports: `names()`.
-
-    A run whose buckets wrote their canonical rows to part files (`parts`, with each bucket's
-    `names`: `runtime.canonical_parts`) joins those instead, and lets the spill's rows go at once."""
+    `names`: per bucket, the provider and clinic names its claim lines and notes carry (the
+    optional columns `rendering_provider_name`, `clinic_name`; `BucketAudit.names`), for the
+    reports: `names()`."""
 
     def __init__(self, out: Path, spill: Spill, claims: TableIntake, notes: TableIntake,
-                 parts: Path | None = None, names: list[tuple[Names, Names] | None] | None = None) -> None:
+                 names: list[tuple[Names, Names] | None], parts: Path | None = None) -> None:
         self.folder = out / f".canonical-{uuid.uuid4().hex[:12]}"
         self.folder.mkdir(parents=True)
         self._spill = spill
         self._copies = LaterCopies(claims.duplicates, notes.duplicates)
         self.lineage = {table: intake.keys[[*UNIQUE_KEYS[table], SOURCE_FILE]]
                         for table, intake in ((CLAIM_LINES, claims), (VISIT_NOTES, notes))}
-        self._names: dict[str, list[Names]] = {CLAIM_LINES: [], VISIT_NOTES: []}
-        self._named = {CLAIM_LINES: threading.Event(), VISIT_NOTES: threading.Event()}
-        self._has_names = {CLAIM_LINES: False, VISIT_NOTES: False}
+        found = [pair[number] for number in (0, 1) for pair in names if pair is not None]  # claim lines first
+        named = [part for part in found if part.any]
+        self._names = combine(*named) if named else Names()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="canonical")
-        self._from_parts = parts is not None  # the names are known already: nothing to wait for
         if parts is not None:
             for table in (CLAIM_LINES, VISIT_NOTES, NOTE_SERVICES):
                 spill.release(table)  # the buckets wrote their rows: the spill's copy goes now
-            for number, table in enumerate((CLAIM_LINES, VISIT_NOTES)):
-                self._names[table] = [pair[number] for pair in names or [] if pair is not None]
-                self._has_names[table] = any(found.any for found in self._names[table])
-                self._named[table].set()
             self._written = [self._pool.submit(self._join, parts, (CLAIM_LINES,)),
                              self._pool.submit(self._join, parts, (VISIT_NOTES, NOTE_SERVICES))]
-            return
-        self._written = [self._pool.submit(self._claim_lines), self._pool.submit(self._visit_notes)]
+        else:
+            self._written = [self._pool.submit(self._claim_lines), self._pool.submit(self._visit_notes)]
 
     def _join(self, parts: Path, tables: tuple[str, ...]) -> None:
         for table in tables:
             join_parts(parts, table, self._spill.buckets, self.folder / f"{table}.parquet")
 
-    def _note_names(self, table: str, rows: pd.DataFrame, bucket: int) -> None:
-        """Keep a bucket's names; after the first bucket, say whether the table has names at all."""
-        if bucket == 0:
-            self._has_names[table] = any(c in rows.columns for c in ROW_NAME_COLUMNS)
-            self._named[table].set()
-        if self._has_names[table]:
-            self._names[table].append(names_in_rows(rows))
-
     def _claim_lines(self) -> None:
-        try:
-            with ParquetParts(self.folder / "claim_lines.parquet") as out:
-                for bucket in range(self._spill.buckets):
-                    rows = bucket_claims(self._spill, bucket, self._copies)[0]
-                    self._note_names(CLAIM_LINES, rows, bucket)
-                    out.write(rows)
-            self._spill.release(CLAIM_LINES)
-        finally:
-            self._named[CLAIM_LINES].set()
+        with ParquetParts(self.folder / "claim_lines.parquet") as out:
+            for bucket in range(self._spill.buckets):
+                out.write(bucket_claims(self._spill, bucket, self._copies)[0])
+        self._spill.release(CLAIM_LINES)
 
     def _visit_notes(self) -> None:
-        try:
-            with ParquetParts(self.folder / "visit_notes.parquet") as note_out, \
-                    ParquetParts(self.folder / "note_services.parquet") as service_out:
-                for bucket in range(self._spill.buckets):
-                    kept, services, _ = bucket_notes(self._spill, bucket, self._copies)
-                    self._note_names(VISIT_NOTES, kept, bucket)
-                    note_out.write(kept)
-                    service_out.write(services)
-            self._spill.release(VISIT_NOTES)
-            self._spill.release(NOTE_SERVICES)
-        finally:
-            self._named[VISIT_NOTES].set()
+        with ParquetParts(self.folder / "visit_notes.parquet") as note_out, \
+                ParquetParts(self.folder / "note_services.parquet") as service_out:
+            for bucket in range(self._spill.buckets):
+                kept, services, _ = bucket_notes(self._spill, bucket, self._copies)
+                note_out.write(kept)
+                service_out.write(services)
+        self._spill.release(VISIT_NOTES)
+        self._spill.release(NOTE_SERVICES)
 
     def names(self) -> Names:
-        """The names the audited rows carry (claim lines first). Returns at once when the rows
-        have no name columns; otherwise waits until every bucket of the table is written."""
-        found = []
-        for number, table in enumerate((CLAIM_LINES, VISIT_NOTES)):
-            self._named[table].wait()
-            if self._has_names[table]:
-                if not self._from_parts:
-                    self._written[number].result()
-                found += self._names[table]
-        return combine(*found) if found else Names()
+        """The names the audited rows carry (claim lines first)."""
+        return self._names
 
     def link_into(self, staged: StagedOutputs) -> None:
         """Wait for the tables and link them into the staged outputs (linked, not moved: a
