@@ -254,7 +254,7 @@ def conform_claim_lines(mapped: pd.DataFrame, reference: ReferenceData,
     f = _Fields(mapped, CLAIM_COLUMNS, conventions)
     for column in ("claim_id", "patient_id", "clinic_id", "cpt_code", "units", "line_number"):
         f.require(column)
-    payer_type = parse.regex_replace(f["payer_type"].str.lower(), r"[\s\-]+", "_")
+    payer_type = parse.payer_type_text(f["payer_type"])
     payer_type, said = _payer_types_of_837(mapped, payer_type, f, reference)
     f.require("payer_type", payer_type.where(~said, "said"))  # a filing indicator's reason is said already
     cpt, bad_cpt = parse.parse_cpt_codes(f["cpt_code"])
@@ -340,7 +340,7 @@ def conform_visit_notes(mapped: pd.DataFrame, reference: ReferenceData,
     checks = f.checks
     for column in ("note_id", "patient_id", "clinic_id"):
         f.require(column)
-    credential = f.member("provider_credential", f["provider_credential"].str.upper(), reference.credentials, False)
+    credential = f.member("provider_credential", parse.upper_text(f["provider_credential"]), reference.credentials, False)
     diagnoses, bad_dx = parse.parse_diagnosis_codes(f["diagnosis_codes"])
     f.bad(bad_dx, "diagnosis_codes", "ICD-10-CM codes", False)
     dates = f.date("date_of_service", True)

@@ -107,7 +107,7 @@ def build_report_data(summary: dict[str, Any], visits: pd.DataFrame, findings: p
         trend=_trend(findings, money),
         by_clinic_and_rule=with_names(_by_clinic_and_rule(findings), names),
         overlap=_overlap(findings, by_rule, top["dollars_at_risk"]),
-        rules=rules[rules["rule_id"].isin(findings["rule_id"])].set_index("rule_id")
+        rules=rules[rules["rule_id"].isin(findings["rule_id"].unique())].set_index("rule_id")
         .reindex(by_rule["rule_id"].unique()).reset_index(),
         visit_groups=visit_groups(findings, visits if listed is None else listed),
         explanations=finding_explanations(findings, visits if listed is None else listed),
@@ -169,6 +169,8 @@ def visit_groups(findings: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
     columns = ["visit", *VISIT_FACTS, "findings", "rules", "dollars_at_risk"]
     if findings.empty:
         return pd.DataFrame(columns=columns)
+    read = (*VISIT_KEY, "claim_id", "line_number", "rule_id", "severity", "dollars_at_risk", "clinic_id")
+    findings = findings[[c for c in read if c in findings.columns]]  # sorted twice below: only what is read
     numbered = findings.assign(visit=visit_number(findings),
                                dollars=findings["dollars_at_risk"].astype("float64").fillna(0))
     per_line = numbered.sort_values("dollars", ascending=False, kind="stable").drop_duplicates(
@@ -282,6 +284,7 @@ def unreadable_fields(findings: pd.DataFrame, lineage: dict[str, pd.DataFrame]) 
         where = found["source_file"].astype("str")
     notes = lineage.get("visit_notes")
     if notes is not None and "note_id" in found.columns:
+        notes = notes[notes["note_id"].isin(found["note_id"].dropna().unique())]  # not every note of the run
         by_note = notes.drop_duplicates("note_id").set_index("note_id")["source_file"].astype("str")
         where = where.fillna(found["note_id"].map(by_note))
     lines = lineage.get("claim_lines")

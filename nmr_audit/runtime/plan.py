@@ -3,8 +3,9 @@
 `load_settings` reads the mapping profile, the reference tables (with an audit profile's
 changes) and the rule suites; `plan_run` finds the input files and sizes the run: how many
 buckets of patients, spilled to disk or held in memory, and how many worker processes audit
-them beside the flow's own. The flow and the command's head start (`runtime.head_start`) call
-the same two functions, so a head start reads exactly what the flow would.
+them (a spilled run audits every bucket in worker processes, one per core it may use). The flow
+and the command's head start (`runtime.head_start`) call the same two functions, so a head start
+reads exactly what the flow would.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class RunPlan:
     (kind, source, reason); `expected_lines`: the claim lines the files hold, estimated without
     reading them; `buckets`: buckets of patients (`runtime.buckets.bucket_count`); `spill`: the
     work folder the buckets wait in (None: held in memory, one bucket); `workers`: worker
-    processes that audit buckets beside the flow's own process (`runtime.executors`).
+    processes that audit the buckets of a spilled run, one per core it may use; the flow's own
+    process audits none (`runtime.executors`).
     """
 
     files: dict[str, tuple[Path, ...]]
@@ -120,7 +122,9 @@ def plan_run(config: RunConfig, allow_empty: bool = False) -> RunPlan:
     buckets = bucket_count(expected, config.lines_per_bucket, side_by_side)
     on_disk = buckets > 1 or config.partitioned  # a partition task may run in another process
     spill = Path(config.out) / f".spill-{uuid.uuid4().hex[:12]}" if on_disk else None
-    workers = max(1, min(side_by_side, buckets)) - 1 if buckets > 1 and not config.partitioned else 0
+    # a run writing Data Docs audits in the flow's process: one GX site lists every bucket
+    in_workers = buckets > 1 and not config.partitioned and not config.data_docs
+    workers = max(1, min(side_by_side, buckets)) if in_workers else 0
     return RunPlan(files, skipped, expected, buckets, spill, workers)
 
 

@@ -279,7 +279,7 @@ def test_a_run_in_patient_buckets_writes_what_a_run_held_in_memory_writes(tmp_pa
     summaries = [json.loads((out / "summary.json").read_text()) for out in (whole, buckets)]
     for part in ("inputs", "totals", "findings", "visits"):
         assert summaries[0][part] == summaries[1][part]
-    assert [s["run"]["parameters"]["bucket_workers"] for s in summaries] == [0, 1]  # a worker process audited buckets
+    assert [s["run"]["parameters"]["bucket_workers"] for s in summaries] == [0, 2]  # two worker processes audited the buckets
     quarantine = pd.read_parquet(buckets / "quarantine.parquet")
     assert quarantine["reason"].str.startswith("duplicate (claim_id, line_number)").sum() == 3
     assert not list(buckets.glob(".spill-*")) and len(pd.read_parquet(buckets / "findings.parquet")) > 10

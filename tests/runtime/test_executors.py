@@ -34,9 +34,8 @@ def spilled(tmp_path, patients: list[str], buckets: int = 2) -> Spill:
 
 
 def test_a_worker_killed_under_a_bucket_stops_the_run_with_what_to_do_next(tmp_path, reference):
-    executor = WorkerProcesses(load_suites(), workers=1, expectations=None)
+    executor = WorkerProcesses(workers=1, expectations=None)
     try:
-        executor._slots.get()  # leave only the worker's slot
         for process in list(executor._pool._processes.values()):  # as the out-of-memory killer would
             os.kill(process.pid, signal.SIGKILL)
         with pytest.raises(BucketWorkerError, match=r"bucket 1 of 2 stopped .*smaller --lines-per-bucket"):
@@ -63,7 +62,7 @@ def test_every_executor_audits_a_bucket_into_the_same_visits_and_findings(tmp_pa
     spill = spilled(tmp_path, [f"P{n}" for n in range(12)])
     work = BucketWork(spill, NONE, reference)
     suites = load_suites()
-    executors = {"in process": InProcess(suites), "worker processes": WorkerProcesses(suites, 1, None),
+    executors = {"in process": InProcess(suites), "worker processes": WorkerProcesses(1, None),
                  "partitions": Partitions(None, tmp_path / "spill" / "results")}
     order = [0, 0, 1, 1]  # worker processes: each bucket once in this process, once in the worker (slots take turns)
     try:

@@ -66,7 +66,7 @@ def test_the_flow_takes_over_what_it_would_have_read_itself(tmp_path):
 def test_a_head_start_no_flow_took_stops_and_leaves_no_spill(tmp_path):
     head = head_start.begin(config(tmp_path, lines_per_bucket=100, data_docs=False))
     assert head.spill.buckets > 1 and head.spill.folder.exists()
-    assert head.plan.workers == 1 and head.workers is not None  # the bucket worker starts with the command
+    assert head.plan.workers == 2 and head.workers is not None  # the bucket workers start with the command
     head.close()
     assert not head.spill.folder.exists()
     with pytest.raises(RuntimeError, match="shutdown"):
