@@ -207,11 +207,14 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
     work, began = run.work(claims, notes), time.perf_counter()
     try:
         futures = [audit_bucket.submit(b, work, run.executor) for b in range(run.buckets)]
-        done = [future.result().load() for future in futures]
+        results = [future.result() for future in futures]
+        del futures  # a future holds its bucket: merged below, no bucket may stay twice
     except (RuleEngineError, BucketWorkerError) as problem:
         return Failed(message=str(problem))
     finally:
         run.stop_workers()  # their memory back before the outputs are written
+    done = [result.load() for result in results]  # a worker's bucket waited in a file until now
+    del results
     remitted = match_remittances(remits, run, work) if remits is not None else None  # before the spill is let go
     canonical = CanonicalTables(Path(config.out), run.spill, claims, notes, [d.names for d in done],
                                 work.parts)  # written beside the merge

@@ -15,7 +15,9 @@ runs it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+import pickle
+import uuid
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +158,38 @@ def audit_bucket(bucket: int, work: BucketWork, rules: object) -> BucketAudit:
         audited = replace(audited, visits=write_part(work.parts, bucket, audited.visits))
     give_back_memory()
     return BucketAudit(audited, held, count, names)
+
+
+@dataclass(frozen=True)
+class StoredBucket:
+    """A bucket audited in another process whose visits and findings wait in a file of the run's
+    work folder (small to send back; read once, by the flow's merge)."""
+
+    path: Path
+    held: pd.DataFrame
+    claim_lines: int
+    seconds: dict[str, float]
+    counted: dict[str, int]
+    skipped: dict[str, str] = field(default_factory=dict)  # rules the bucket could not apply (`Audited.skipped`)
+    names: tuple[Names, Names] | None = None  # `BucketAudit.names`
+
+    def counts(self) -> dict[str, int]:
+        return self.counted
+
+    def load(self) -> BucketAudit:
+        with self.path.open("rb") as handle:
+            visits, findings = pickle.load(handle)
+        self.path.unlink(missing_ok=True)
+        return BucketAudit(Audited(visits, findings, self.seconds, self.skipped), self.held, self.claim_lines,
+                           self.names)
+
+
+def stored(done: BucketAudit, bucket: int, results: Path) -> StoredBucket:
+    """`done`'s visits and findings written to a file in `results` (pandas' own pickle: every
+    dtype comes back as it was), and what the flow needs before it loads them."""
+    results.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.pickle"
+    with path.open("wb") as handle:
+        pickle.dump((done.audited.visits, done.audited.findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts(), done.audited.skipped,
+                        done.names)

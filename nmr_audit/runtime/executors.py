@@ -20,21 +20,14 @@ knows which executor ran. Every strategy audits the same buckets with the same f
 
 from __future__ import annotations
 
-import pickle
-import uuid
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Queue
 from typing import Any
 
-import pandas as pd
-
-from nmr_audit.names import Names
-from nmr_audit.pipeline import Audited
-from nmr_audit.runtime.buckets import BucketAudit, BucketWork, audit_bucket
+from nmr_audit.runtime.buckets import BucketAudit, BucketWork, StoredBucket, audit_bucket, stored
 from nmr_audit.runtime.config import RunConfig
 from nmr_audit.runtime.plan import RunPlan
 from nmr_audit.runtime.workers import audit_in_worker, start_workers, thread_engine
@@ -87,7 +80,10 @@ class WorkerProcesses(Executor):
     The flow's process only orchestrates while the workers audit: at 10M claim lines, a bucket
     audited there left 2 GiB in its allocator for the rest of the run (`malloc_trim` gives back
     only whole free pages), and every bucket it audited held the GIL against Prefect's threads.
-    A worker's memory goes back to the system when the workers stop, before the outputs."""
+    A worker's memory goes back to the system when the workers stop, before the outputs. Each
+    worker hands its bucket's visits and findings back as a file (`StoredBucket`), which the
+    flow loads once every bucket is audited and the workers have stopped: the flow's process
+    holds no bucket's rows while the workers hold theirs."""
 
     name = "worker processes"
 
@@ -95,7 +91,7 @@ class WorkerProcesses(Executor):
         self.workers = workers
         self._pool = pool or start_workers(workers, expectations)
 
-    def audit(self, bucket: int, work: BucketWork) -> BucketAudit:
+    def audit(self, bucket: int, work: BucketWork) -> StoredBucket:
         try:
             return self._pool.submit(audit_in_worker, bucket, work).result()
         except BrokenProcessPool as exc:
@@ -105,30 +101,6 @@ class WorkerProcesses(Executor):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-@dataclass(frozen=True)
-class StoredBucket:
-    """A bucket audited in another process whose visits and findings wait in a file of the run's
-    work folder (small to send back; read once, by the flow's merge)."""
-
-    path: Path
-    held: pd.DataFrame
-    claim_lines: int
-    seconds: dict[str, float]
-    counted: dict[str, int]
-    skipped: dict[str, str] = field(default_factory=dict)  # rules the bucket could not apply (`Audited.skipped`)
-    names: tuple[Names, Names] | None = None  # `BucketAudit.names`
-
-    def counts(self) -> dict[str, int]:
-        return self.counted
-
-    def load(self) -> BucketAudit:
-        with self.path.open("rb") as handle:
-            visits, findings = pickle.load(handle)
-        self.path.unlink(missing_ok=True)
-        return BucketAudit(Audited(visits, findings, self.seconds, self.skipped), self.held, self.claim_lines,
-                           self.names)
 
 
 class Partitions(Executor):
@@ -145,12 +117,7 @@ class Partitions(Executor):
         results.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def audit(self, bucket: int, work: BucketWork) -> StoredBucket:
-        done = audit_bucket(bucket, work, thread_engine(self.expectations))
-        path = self.results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.pickle"
-        with path.open("wb") as handle:  # pandas' own pickle: every dtype comes back as it was
-            pickle.dump((done.audited.visits, done.audited.findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts(), done.audited.skipped,
-                            done.names)
+        return stored(audit_bucket(bucket, work, thread_engine(self.expectations)), bucket, self.results)
 
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from nmr_audit.runtime.buckets import BucketAudit, BucketWork, audit_bucket
+from nmr_audit.runtime.buckets import BucketWork, StoredBucket, audit_bucket, stored
 from nmr_audit.runtime.imports import defer_unused_imports
 from nmr_audit.runtime.memory import keep_imports_out_of_collections
 
@@ -58,9 +58,10 @@ def ready() -> None:
     """Submitted once per worker so that every worker starts before the first bucket is due."""
 
 
-def audit_in_worker(bucket: int, work: BucketWork) -> BucketAudit:
-    """One bucket audited in a worker process, with the engine it built as it started."""
-    return audit_bucket(bucket, work, _ENGINE[0])
+def audit_in_worker(bucket: int, work: BucketWork) -> StoredBucket:
+    """One bucket audited in a worker process, with the engine it built as it started; its
+    visits and findings wait in a file of the run's work folder (`executors.StoredBucket`)."""
+    return stored(audit_bucket(bucket, work, _ENGINE[0]), bucket, work.spill.folder / "results")
 
 
 def thread_engine(expectations: str | None) -> Any:
