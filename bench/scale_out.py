@@ -14,9 +14,10 @@ command a user runs (`nmr-audit audit … --no-data-docs`, no PREFECT_* settings
 - `dask`: partitioned (`--dask-address tcp://…`) on a local Dask cluster this script starts
   before the runs (the settings `nmr-audit audit --dask-address local` uses: one single-threaded
   worker process per core, here `--workers`, each building its rule engine as it starts), the
-  buckets sized by work (about a million claim lines each, a multiple of the workers);
+  buckets sized by work (`--lines-per-bucket`, half a million claim lines by default, a multiple
+  of the workers);
 - `default` (with `--modes one,default,dask`): the command's own choice (a run above a million
-  lines: the command's process and one spawned worker process, buckets two at a time).
+  lines: two spawned worker processes, buckets two at a time).
 
 Each run's wall time from start to exit, the flow's own time (summary.json) and the peak RSS of
 this script's process tree (the command, its children and the cluster's workers). The outputs
