@@ -286,7 +286,7 @@ def unreadable_fields(findings: pd.DataFrame, lineage: dict[str, pd.DataFrame]) 
     if notes is not None and "note_id" in found.columns:
         notes = notes[notes["note_id"].isin(found["note_id"].dropna().unique())]  # not every note of the run
         by_note = notes.drop_duplicates("note_id").set_index("note_id")["source_file"].astype("str")
-        where = where.fillna(found["note_id"].map(by_note))
+        where = where.fillna(found["note_id"].map(by_note).astype("str"))  # no note found: all missing, not float
     lines = lineage.get("claim_lines")
     if lines is not None and "claim_id" in found.columns:
         lines = lines[lines["claim_id"].isin(found["claim_id"].dropna().unique())]  # not every line of the run

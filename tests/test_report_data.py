@@ -129,3 +129,19 @@ def test_unreadable_fields_are_counted_by_file_and_column():
         {"source_file": "(file not recorded)", "column": "time_in", "fields": 1},
         {"source_file": "notes.csv", "column": "time_in", "fields": 1}]
     assert unreadable_fields(findings[findings["rule_id"] == "NO_NOTE"], lineage).empty
+
+
+def test_unreadable_fields_read_the_intake_keys_as_they_are(recwarn):
+    """The run hands the intake's keys over whole (source_row and every other note included, not a
+    copy): only the notes the findings name are looked up, and a note no file lists is 'not recorded'."""
+    findings = pd.DataFrame({"rule_id": ["FIELD_UNREADABLE"] * 3, "note_id": ["N2", "N7", "N7"],
+                             "field": ["time_in", "time_out", "time_out"]})
+    keys = pd.DataFrame({"note_id": pd.Series([f"N{n}" for n in range(1, 6)], dtype="str"),
+                         "source_file": pd.Categorical(["a.csv", "b.csv", "a.csv", "b.csv", "a.csv"]),
+                         "source_row": [2, 2, 3, 3, 4]})
+    table = unreadable_fields(findings, {"visit_notes": keys})
+    assert table.to_dict("records") == [{"source_file": "(file not recorded)", "column": "time_out", "fields": 2},
+                                        {"source_file": "b.csv", "column": "time_in", "fields": 1}]
+    none = unreadable_fields(findings[findings["note_id"] == "N7"], {"visit_notes": keys})
+    assert none.to_dict("records") == [{"source_file": "(file not recorded)", "column": "time_out", "fields": 2}]
+    assert not [w for w in recwarn if "fill value" in str(w.message)]  # an all-missing lookup stays text

@@ -71,10 +71,13 @@ def merge_buckets(done: list[BucketAudit], started: float, docs: Path | None, wo
     skipped = {rule: why for d in done for rule, why in d.audited.skipped.items()  # skipped by every bucket
                if all(rule in other.audited.skipped for other in done)}
     held = pd.concat([d.held for d in done], ignore_index=True)
-    findings = ordered(pd.concat([d.audited.findings for d in done], ignore_index=True))
-    sizes = [len(d.audited.visits) for d in done]
-    visits = pd.concat([d.audited.visits for d in done], ignore_index=True)
-    done.clear()
+    found, seen = [d.audited.findings for d in done], [d.audited.visits for d in done]
+    done.clear()  # each bucket's frames go as soon as their merged copy is made, findings first
+    findings = ordered(pd.concat(found, ignore_index=True))
+    del found
+    sizes = [len(part) for part in seen]
+    visits = pd.concat(seen, ignore_index=True)
+    del seen
     stored = None
     if parts is not None:
         visits[BUCKET] = np.repeat(np.arange(len(sizes), dtype="int64"), sizes)
