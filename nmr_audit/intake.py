@@ -25,6 +25,7 @@ from nmr_audit.contract import (
     SOURCE_FILE,
     SOURCE_ROW,
     UNIQUE_KEYS,
+    VISIT_NOTES,
 )
 from nmr_audit.errors import InputError
 from nmr_audit.keys import group_numbers, keys_in, later_copies
@@ -58,6 +59,12 @@ def conform_file(
     mapped = apply_mapping(raw, mapping)
     missing = [c for c in REQUIRED_COLUMNS[table] if c not in mapped.columns]
     if missing:
+        other = VISIT_NOTES if table == CLAIM_LINES else CLAIM_LINES
+        headers = {str(c).strip().lower() for c in raw.columns}
+        if set(REQUIRED_COLUMNS[other]) <= headers:  # every column the other table needs: the options swapped?
+            raise InputError(path, f"no column for {', '.join(missing)} in this {table} file: it has the columns of a "
+                             f"{other} file",
+                             "were --claims and --notes swapped? pass claim files to --claims and notes to --notes")
         raise InputError(path, f"no column for {', '.join(missing)} in this {table} file",
                          "pass --mapping with a profile that names them")
     conform = conform_claim_lines if table == CLAIM_LINES else conform_visit_notes

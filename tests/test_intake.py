@@ -63,6 +63,20 @@ def test_file_without_required_columns_is_an_input_error(reference):
         conform_file(raw, "claim_lines", TableMapping(), reference, "a.csv")
 
 
+def test_a_notes_file_given_as_claims_says_the_options_look_swapped(reference):
+    from tests.test_conform import notes
+
+    with pytest.raises(InputError, match=r"notes\.csv: no column for claim_id, .* in this claim_lines file: it has the "
+                                         r"columns of a visit_notes file .*\(were --claims and --notes swapped\?"):
+        conform_file(notes([{}]), "claim_lines", TableMapping(), reference, "notes.csv")
+    with pytest.raises(InputError, match=r"it has the columns of a claim_lines file .*swapped\?") as raised:
+        conform_file(claims(), "visit_notes", TableMapping(), reference, "claims.csv")
+    assert len(raised.value.line().splitlines()) == 1
+    with pytest.raises(InputError, match=r"pass --mapping with a profile") as raised:  # neither table's columns
+        conform_file(claims().drop(columns=["units", "patient_id"]), "visit_notes", TableMapping(), reference, "x.csv")
+    assert "swapped" not in raised.value.line()
+
+
 def test_notes_duplicates_do_not_merge_their_minutes(reference):
     from tests.test_conform import notes
 
