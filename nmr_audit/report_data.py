@@ -282,23 +282,26 @@ def unreadable_fields(findings: pd.DataFrame, lineage: dict[str, pd.DataFrame]) 
     where = pd.Series(pd.NA, index=found.index, dtype="str")
     if "source_file" in found.columns:
         where = found["source_file"].astype("str")
-    notes = lineage.get("visit_notes")
-    if notes is not None and "note_id" in found.columns:
-        notes = notes[notes["note_id"].isin(found["note_id"].dropna().unique())]  # not every note of the run
-        by_note = notes.drop_duplicates("note_id").set_index("note_id")["source_file"].astype("str")
-        where = where.fillna(found["note_id"].map(by_note).astype("str"))  # no note found: all missing, not float
-    lines = lineage.get("claim_lines")
-    if lines is not None and "claim_id" in found.columns:
-        lines = lines[lines["claim_id"].isin(found["claim_id"].dropna().unique())]  # not every line of the run
-        keyed = lines.drop_duplicates(["claim_id", "line_number"]).astype({"source_file": "str"})
-        placed = found[["claim_id", "line_number"]].astype({"line_number": "Int64"}).merge(
-            keyed.astype({"line_number": "Int64"}), on=["claim_id", "line_number"], how="left")
-        where = where.fillna(pd.Series(placed["source_file"].to_numpy(), index=found.index, dtype="str"))
+    where = where.fillna(_files_of(found, lineage.get("visit_notes"), ["note_id"]))
+    where = where.fillna(_files_of(found, lineage.get("claim_lines"), ["claim_id", "line_number"]))
     column = found["field"].astype("str") if "field" in found.columns else pd.Series("", index=found.index)
     table = pd.DataFrame({"source_file": where.fillna(UNRECORDED_FILE), "column": column.fillna("(not named)")})
     return (table.groupby(["source_file", "column"]).size().rename("fields").reset_index()
             .sort_values(["fields", "source_file", "column"], ascending=[False, True, True], kind="stable")
             .reset_index(drop=True))
+
+
+def _files_of(found: pd.DataFrame, keys: pd.DataFrame | None, key: list[str]) -> pd.Series:
+    """Per finding (aligned with `found`), the `source_file` of the row whose `key` it names in
+    `keys` (an intake's keys with source_file, as read), missing where none does. Only the keys
+    the findings name are looked up, not every row of the run."""
+    if keys is None or not set(key) <= set(found.columns):
+        return pd.Series(pd.NA, index=found.index, dtype="str")
+    named = keys[keys[key[0]].isin(found[key[0]].dropna().unique())].drop_duplicates(key)
+    numbers = {c: "Int64" for c in key if c == "line_number"}
+    placed = found[key].astype(numbers).merge(named[[*key, "source_file"]].astype({**numbers, "source_file": "str"}),
+                                              on=key, how="left")
+    return pd.Series(placed["source_file"].to_numpy(), index=found.index, dtype="str")
 
 
 def _by(findings: pd.DataFrame, money: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

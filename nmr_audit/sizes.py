@@ -1,10 +1,10 @@
 """How much of a run is held at once: defaults shared by the flow, the CLI and the writers.
 
-Measured on the 2-core development box (see docs/performance.md): two buckets of 1M claim lines
-side by side (one in a worker process, 2.6 GiB at its peak), with a 10M-line run's keys, visits
-and findings, peak at 7.4 GiB for the process tree (5.1 GiB in the buckets' phase with buckets of
-400k lines, at the same speed); batches of 500k rows keep validation under that; XlsxWriter costs
-several µs a cell, so the workbook's detail sheets stop at 10,000 rows.
+Measured on the 2-core development box (see docs/performance.md): two buckets of 500k claim
+lines side by side in two worker processes (≤ 1.8 GiB each; 2.7–2.8 GiB each with buckets of
+1M, at the same speed), with a 10M-line run's keys, visits and findings, peak at 5.3–5.5 GiB for
+the process tree; batches of 500k rows keep validation under that; XlsxWriter costs several µs a
+cell, so the workbook's detail sheets stop at 10,000 rows.
 """
 
 BATCH_ROWS = 500_000  # rows read and validated at a time, whatever a file's size

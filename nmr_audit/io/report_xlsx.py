@@ -79,7 +79,7 @@ def workbook(data: ReportData, findings: pd.DataFrame, claims: pd.DataFrame, vis
     """
     masked = context.get("masking", "keep") != "keep"
     quarantine = data.quarantine.drop(columns=["cells"]) if masked and "cells" in data.quarantine else data.quarantine
-    listed = _needing_attention(visits, findings)
+    listed = visits[visits_listed(visits, findings)]
     findings = with_explanations(findings, data.explanations)
     whole = {"Findings": with_names(findings, data.names) if data.names.any else findings,
              "Claims at risk": claims, "Visits": listed, "Quarantine": quarantine}
@@ -178,10 +178,6 @@ def visits_listed(visits: pd.DataFrame, findings: pd.DataFrame) -> np.ndarray:
     if len(findings) and set(key) <= set(findings.columns):
         keep |= keys_in(visits, findings, key)
     return np.asarray(keep, dtype=bool)
-
-
-def _needing_attention(visits: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    return visits[visits_listed(visits, findings)]
 
 
 def _why_listed(listed: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:

@@ -24,7 +24,7 @@ PART_ROW_GROUP = 100_000  # rows per row group of a part: the join holds one at 
 
 
 def part_path(folder: Path, table: str, bucket: int) -> Path:
-    """Where bucket `bucket`'s rows of `table` wait."""
+    """Where bucket `bucket`'s rows of `table` wait (its visits too: `runtime.visit_parts`)."""
     return folder / f"{table}-b{bucket:05d}.parquet"
 
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nmr_audit.io.writers import write_parquet
+from nmr_audit.runtime.canonical_parts import part_path
 from nmr_audit.visits import in_visit_order
 
 DETAIL_COLUMNS = ("note_ids", "explanation", "allotment")  # per-visit texts and lists: parts and visits.parquet
@@ -40,9 +41,7 @@ CHUNK_VISITS = 50_000  # visits.parquet's row groups when written from parts
 PART_ROW_GROUP = 20_000  # a part's row groups: the writer decodes one at a time per part, not the whole part
 
 
-def part_path(folder: Path, bucket: int) -> Path:
-    """Where bucket `bucket`'s visits wait."""
-    return folder / f"visits-b{bucket:05d}.parquet"
+VISITS = "visits"  # the parts' table name (`canonical_parts.part_path`)
 
 
 def write_part(folder: Path, bucket: int, visits: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +49,7 @@ def write_part(folder: Path, bucket: int, visits: pd.DataFrame) -> pd.DataFrame:
     to its part file; return the same rows in that order without `DETAIL_COLUMNS`."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     ordered = in_visit_order(visits)
-    write_parquet(ordered, part_path(folder, bucket), PART_ROW_GROUP)
+    write_parquet(ordered, part_path(folder, VISITS, bucket), PART_ROW_GROUP)
     return ordered.drop(columns=[c for c in DETAIL_COLUMNS if c in ordered.columns])
 
 
@@ -74,7 +73,7 @@ class VisitParts:
     def write(self, path: Path) -> Path:
         """visits.parquet from the parts, in the merged order, `CHUNK_VISITS` visits at a time.
         Raises ValueError for a run that wrote no part."""
-        parts = [_PartReader(part_path(self.folder, b)) for b in range(self.parts)]
+        parts = [_PartReader(part_path(self.folder, VISITS, b)) for b in range(self.parts)]
         if not parts:
             raise ValueError("no visit parts to write")
         schema = parts[0].schema
@@ -101,9 +100,9 @@ class VisitParts:
         for bucket in range(self.parts):
             mine = wanted[self.buckets[wanted] == bucket]
             if len(mine):
-                table = pq.read_table(part_path(self.folder, bucket), columns=list(DETAIL_COLUMNS))
+                table = pq.read_table(part_path(self.folder, VISITS, bucket), columns=list(DETAIL_COLUMNS))
                 found.append((mine, table.take(pa.array(rows[mine]))))
-        schema = pq.read_schema(part_path(self.folder, 0))
+        schema = pq.read_schema(part_path(self.folder, VISITS, 0))
         positions = np.concatenate([mine for mine, _ in found]) if found else np.zeros(0, dtype="int64")
         table = (pa.concat_tables([t for _, t in found]) if found
                  else schema.empty_table().select(list(DETAIL_COLUMNS)))

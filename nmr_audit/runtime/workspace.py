@@ -84,10 +84,10 @@ class Workspace:
         """What every bucket's audit reads: the spill, the later copies of a unique key held back,
         the reference tables, the visit keys of the notes set aside at intake, whether the
         notes say which are progress reports, and, for a run spilled to disk, the folder its
-        buckets' visits are written to (`runtime.visit_parts`)."""
+        buckets' visits and canonical rows are written to (`runtime.visit_parts`, `canonical_parts`)."""
         return BucketWork(self.spill, LaterCopies(claims.duplicates, notes.duplicates), self.settings.reference,
                           held_rows(claims.quarantine, notes.quarantine), notes.progress_reports,
-                          self.spill.folder / "visits" if self.spill.folder is not None else None)
+                          self.spill.folder / "parts" if self.spill.folder is not None else None)
 
     def stop_workers(self) -> None:
         """Once every bucket is audited: the worker processes' memory back to the system."""
