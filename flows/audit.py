@@ -138,12 +138,12 @@ def compare_with_last_night(config: RunConfig, findings: pd.DataFrame, summary: 
 
 
 @task(name="write outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def write_outputs(config: RunConfig, canonical: CanonicalTables, claims: TableIntake, audit: Audit,
+def write_outputs(config: RunConfig, canonical: CanonicalTables, audit: Audit,
                   quarantine: pd.DataFrame, summary: dict[str, Any], settings: Settings, sharing: Sharing,
                   workbooks: WorkbookWriter, since: SinceLastNight | None, remitted: Remittances | None,
                   learnt: pd.DataFrame | None) -> list[str]:
     """Every output written aside and moved into the output folder together (`runtime.outputs`)."""
-    return write_run_outputs(config.out, canonical, claims, audit, quarantine, summary, settings.reference, sharing,
+    return write_run_outputs(config.out, canonical, audit, quarantine, summary, settings.reference, sharing,
                              config.workbook_rows, workbooks, get_run_logger(), since, remitted, learnt)
 
 
@@ -213,14 +213,12 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
         return Failed(message=str(problem))
     finally:
         run.stop_workers()  # their memory back before the outputs are written
-    done = [result.load() for result in results]  # a worker's bucket waited in a file until now
-    del results
     remitted = match_remittances(remits, run, work) if remits is not None else None  # before the spill is let go
-    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes, [d.names for d in done],
+    canonical = CanonicalTables(Path(config.out), run.spill, claims, notes, [d.names for d in results],
                                 work.parts)  # written beside the merge
     workbooks = WorkbookWriter(own_process=run.spill.folder is not None)
     try:
-        audit = merge_buckets(done, began, run.docs, run.executor.workers, work.parts)
+        audit = merge_buckets(results, began, run.docs, run.executor.workers, work.parts)
         get_run_logger().info("audited %d bucket(s) (%s): %d visit(s) with 97112, %d finding(s) (%s)", run.buckets,
                               run.plan.strategy, len(audit.visits), len(audit.findings), ", ".join(
                                   f"{k} {v}" for k, v in audit.findings["severity"].value_counts().items()) or "none")
@@ -237,7 +235,7 @@ def _audit(run: Workspace, sharing: Sharing, started: datetime) -> AuditResult |
             summary["remits"] = remitted.totals() | {"findings_with_outcome": int(audit.findings["outcome"].notna().sum())}
             summary["denial_weights"] = learnt_summary(learnt)
         since = compare_with_last_night(config, audit.findings, summary, history) if config.nightly_root else None
-        outputs = write_outputs(config, canonical, claims, audit, quarantine, summary, run.settings, sharing,
+        outputs = write_outputs(config, canonical, audit, quarantine, summary, run.settings, sharing,
                                 workbooks, since, remitted, learnt)
     finally:
         canonical.close()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nmr_audit.contract import RULES, SEVERITIES, VISIT_KEY
-from nmr_audit.keys import in_order
+from nmr_audit.keys import in_order, order_of
 
 FINDING_COLUMNS = {
     "finding_id": "str",
@@ -68,10 +68,17 @@ def build_findings(unexpected: pd.DataFrame, facts: dict[str, pd.DataFrame]) -> 
 
 def ordered(found: pd.DataFrame) -> pd.DataFrame:
     """Most severe first, then rule, clinic, date, line: the same order however the run was split."""
+    return found.take(finding_order(found))[list(FINDING_COLUMNS)].reset_index(drop=True).astype(FINDING_COLUMNS)
+
+
+FINDING_ORDER = ("severity", "rule_id", "clinic_id", "date_of_service", "claim_id", "line_number", "note_id", "field",
+                 "finding_id")  # the columns `finding_order` reads (severity as its rank, most severe first)
+
+
+def finding_order(found: pd.DataFrame) -> np.ndarray:
+    """The row positions of `found` (findings with at least `FINDING_ORDER`) in `ordered`'s order."""
     rank = found["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).astype("int64")
-    order = in_order(found.assign(rank=-rank), ["rank", "rule_id", "clinic_id", "date_of_service", "claim_id",
-                                                "line_number", "note_id", "field", "finding_id"])
-    return order[list(FINDING_COLUMNS)].astype(FINDING_COLUMNS)
+    return order_of(found[list(FINDING_ORDER[1:])].assign(rank=-rank), ["rank", *FINDING_ORDER[1:]])
 
 
 def _from_expectation(hits: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:

@@ -90,6 +90,10 @@ def positions(values: pd.Series, universe: pd.Series) -> np.ndarray:
 def in_order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Stable sort, ascending, missing last, by Arrow's multi-key sort (pandas took 8 s for 4M
     visits and 5 s for 750,000 findings)."""
+    return frame.take(order_of(frame, columns)).reset_index(drop=True)
+
+
+def order_of(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The row positions of `frame` in `in_order`'s order (int64)."""
     keys = pa.table({c: pa.array(frame[c]) for c in columns})
-    order = pc.sort_indices(keys, sort_keys=[(c, "ascending", "at_end") for c in columns])
-    return frame.take(order.to_numpy()).reset_index(drop=True)
+    return pc.sort_indices(keys, sort_keys=[(c, "ascending", "at_end") for c in columns]).to_numpy()

@@ -7,8 +7,8 @@ the process tree; batches of 500k rows keep validation under that; XlsxWriter co
 cell, so the workbook's detail sheets stop at 10,000 rows.
 """
 
-BATCH_ROWS = 500_000  # rows read and validated at a time, whatever a file's size
-LINES_PER_BUCKET = 500_000  # claim lines per bucket of patients (a worker holds ~1.5 GiB at this size, 2.7 at 1M)
+BATCH_ROWS = 250_000  # rows read and validated at a time, whatever a file's size
+LINES_PER_BUCKET = 300_000  # claim lines per bucket of patients (a worker holds ~1.3 GiB at this size, 1.8 at 500k)
 BUCKETS_AT_ONCE = 2  # buckets audited side by side: two worker processes (2 cores)
 CSV_BLOCK = 16 << 20  # bytes of CSV parsed at a time (the batches are then cut to BATCH_ROWS)
 WORKBOOK_ROWS = 10_000  # rows per detail sheet of report.xlsx, most severe / riskiest first

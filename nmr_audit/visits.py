@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from nmr_audit.contract import NMR_CODE, UNKNOWN_PAYER, VISIT_COLUMNS, VISIT_EXTRA_COLUMNS, VISIT_KEY
 from nmr_audit.explain import allotment_lists, allotment_rows, explanations, note_credentials
-from nmr_audit.keys import first_positions, group_numbers, in_order, key_codes, positions
+from nmr_audit.keys import first_positions, group_numbers, in_order, key_codes, order_of, positions
 from nmr_audit.reference import ReferenceData
 from nmr_audit.rules import rules_reading
 from nmr_audit.units import ama_ceiling, assistant_units, cms_most_units, fewest_minutes, units_for_minutes
@@ -139,9 +139,17 @@ def note_id_lists(visit_notes: pd.DataFrame, note_visit: np.ndarray, count: int)
     return pd.Series(lists, dtype=NOTE_IDS_TYPE)
 
 
+VISIT_ORDER = ("clinic_id", "date_of_service", "patient_id", "rendering_npi")  # visits.parquet's order
+
+
 def in_visit_order(visits: pd.DataFrame) -> pd.DataFrame:
     """The order visits.parquet lists visits in: clinic, date, patient, provider."""
-    return in_order(visits, ["clinic_id", "date_of_service", "patient_id", "rendering_npi"])
+    return in_order(visits, list(VISIT_ORDER))
+
+
+def visit_order(visits: pd.DataFrame) -> np.ndarray:
+    """The row positions of `visits` (with at least `VISIT_ORDER`) in `in_visit_order`'s order."""
+    return order_of(visits, list(VISIT_ORDER))
 
 
 def visit_ids(claim_lines: pd.DataFrame, visit_notes: pd.DataFrame

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from nmr_audit.names import Names
-from nmr_audit.report_data import CELL_CHARS, build_report_data, quarantine_rows, unreadable_fields, visit_number
+from nmr_audit.report_data import (
+    CELL_CHARS,
+    build_report_data,
+    quarantine_rows,
+    unreadable_fields,
+    visit_number,
+)
 from nmr_audit.rule_catalogue import rule_catalogue
 from nmr_audit.visits import reconcile_visits
 from tests.builders import tables, visit

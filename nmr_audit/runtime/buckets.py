@@ -15,7 +15,6 @@ runs it.
 from __future__ import annotations
 
 import math
-import pickle
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,9 +31,12 @@ from nmr_audit.runtime.canonical_parts import write_parts
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.spill import Spill
 from nmr_audit.runtime.state import THERAPY_AMOUNTS, TREATMENT_DAYS
+from nmr_audit.runtime.stored_frames import HeldFrames, StoredFrames, write_frames
 from nmr_audit.runtime.visit_parts import write_part
 from nmr_audit.summary import checked_excess
 from nmr_audit.therapy import TherapyHistory
+
+VISITS, FINDINGS = "visits", "findings"  # a bucket's frames, as the merge reads them (`frames()`)
 
 
 def bucket_count(claim_lines: int, lines_per_bucket: int, side_by_side: int = 1) -> int:
@@ -96,6 +98,21 @@ class BucketAudit:
     def load(self) -> BucketAudit:
         """Itself (a bucket audited in another process may come back as files: `executors`)."""
         return self
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        return self.audited.seconds
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        return self.audited.skipped
+
+    def frames(self) -> HeldFrames:
+        """Its `visits` and `findings`, read a column at a time by the merge."""
+        return HeldFrames({VISITS: self.audited.visits, FINDINGS: self.audited.findings})
+
+    def discard(self) -> None:
+        """Nothing to remove: its frames go with it."""
 
     def counts(self) -> dict[str, int]:
         """What a bucket's log line says: claim lines, visits with 97112, of them billing more
@@ -176,20 +193,28 @@ class StoredBucket:
     def counts(self) -> dict[str, int]:
         return self.counted
 
+    def frames(self) -> StoredFrames:
+        """Its `visits` and `findings` in their file, read a column at a time by the merge."""
+        return StoredFrames(self.path)
+
     def load(self) -> BucketAudit:
-        with self.path.open("rb") as handle:
-            visits, findings = pickle.load(handle)
+        """The bucket audited, read whole (its file removed)."""
+        frames = self.frames()
+        audited = Audited(frames.frame(VISITS), frames.frame(FINDINGS), self.seconds, self.skipped)
+        self.discard()
+        return BucketAudit(audited, self.held, self.claim_lines, self.names)
+
+    def discard(self) -> None:
+        """Remove its file (once merged or loaded)."""
         self.path.unlink(missing_ok=True)
-        return BucketAudit(Audited(visits, findings, self.seconds, self.skipped), self.held, self.claim_lines,
-                           self.names)
 
 
 def stored(done: BucketAudit, bucket: int, results: Path) -> StoredBucket:
-    """`done`'s visits and findings written to a file in `results` (pandas' own pickle: every
-    dtype comes back as it was), and what the flow needs before it loads them."""
+    """`done`'s visits and findings written to a file in `results` a column at a time
+    (`runtime.stored_frames`: every dtype comes back as it was), and what the flow needs before
+    it reads them."""
     results.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.pickle"
-    with path.open("wb") as handle:
-        pickle.dump((done.audited.visits, done.audited.findings), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    path = results / f"b{bucket:05d}-{uuid.uuid4().hex[:8]}.frames"
+    write_frames(path, {VISITS: done.audited.visits, FINDINGS: done.audited.findings})
     return StoredBucket(path, done.held, done.claim_lines, done.audited.seconds, done.counts(), done.audited.skipped,
                         done.names)

@@ -34,7 +34,7 @@ from nmr_audit.masking import mask_patients as apply_masking
 from nmr_audit.names import Names, combine, names_from_reference
 from nmr_audit.reference import ReferenceData
 from nmr_audit.remits import Remittances
-from nmr_audit.report_data import build_report_data, visit_number
+from nmr_audit.report_data import build_report_data, unreadable_keys, visit_number
 from nmr_audit.rule_catalogue import rule_catalogue
 from nmr_audit.runtime.buckets import LaterCopies, bucket_claims, bucket_notes
 from nmr_audit.runtime.canonical_parts import join_parts
@@ -101,8 +101,7 @@ class CanonicalTables:
         self.folder.mkdir(parents=True)
         self._spill = spill
         self._copies = LaterCopies(claims.duplicates, notes.duplicates)
-        # each table's keys with source_file, as read (not copied: 10M claim lines' keys are half a gigabyte)
-        self.lineage = {CLAIM_LINES: claims.keys, VISIT_NOTES: notes.keys}
+        self._intakes = {CLAIM_LINES: claims, VISIT_NOTES: notes}
         found = [pair[number] for number in (0, 1) for pair in names if pair is not None]  # claim lines first
         named = [part for part in found if part.any]
         self._names = combine(*named) if named else Names()
@@ -134,6 +133,16 @@ class CanonicalTables:
                 service_out.write(services)
         self._spill.release(VISIT_NOTES)
         self._spill.release(NOTE_SERVICES)
+
+    def lineage(self, findings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Each table's keys with source_file that FIELD_UNREADABLE `findings` name (the reports
+        place those in their files: `report_data.unreadable_keys`), from the intakes (read back
+        where a run put its keys aside: `TableIntake.keys_named`)."""
+        return {table: intake.keys_named(*unreadable_keys(findings, table)) for table, intake in self._intakes.items()}
+
+    def claims_audited(self) -> int:
+        """Distinct claim ids audited (the reports' headline)."""
+        return self._intakes[CLAIM_LINES].distinct_claims()
 
     def names(self) -> Names:
         """The names the audited rows carry (claim lines first)."""
@@ -179,7 +188,7 @@ class WorkbookWriter:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, audit: Audit, quarantine: pd.DataFrame,
+def write_outputs(out: str, canonical: CanonicalTables, audit: Audit, quarantine: pd.DataFrame,
                   summary: dict[str, Any], reference: ReferenceData, sharing: Sharing, workbook_rows: int,
                   workbooks: WorkbookWriter, log: Log, since: SinceLastNight | None = None,
                   remits: Remittances | None = None, learnt: pd.DataFrame | None = None) -> list[str]:
@@ -195,7 +204,7 @@ def write_outputs(out: str, canonical: CanonicalTables, claims: TableIntake, aud
     shown = apply_masking(audit.findings, sharing.masking, sharing.key)
     started = time.perf_counter()
     with StagedOutputs(target, sharing.access) as staged:
-        workbook_written = _write_reports(staged, summary, int(claims.keys["claim_id"].nunique()), audit, shown,
+        workbook_written = _write_reports(staged, summary, canonical.claims_audited(), audit, shown,
                                           quarantine, canonical, reference, sharing, workbook_rows, workbooks, log,
                                           since, remits, learnt)
         give_back_memory()  # the reports' frames (gigabytes at 10M lines) before the tables are written
@@ -242,17 +251,21 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
     shown = visits_listed(audit.visits, audit.findings)  # the visits the reports list, with their explanations
     listed = audit.parts.with_details(audit.visits, shown) if audit.parts is not None else audit.visits[shown]
     data = build_report_data(summary, audit.visits, audit.findings, claims, rules=rule_catalogue(),
-                             quarantine=quarantine, names=names, lineage=canonical.lineage, since_last_night=since,
-                             remits=remits, learnt=learnt, listed=listed)
+                             quarantine=quarantine, names=names, lineage=canonical.lineage(audit.findings),
+                             since_last_night=since, remits=remits, learnt=learnt, listed=listed)
+    give_back_memory()  # each step's temporaries (a gigabyte at 10M lines) before the next step's
     shown_findings = shown_findings.assign(visit=visit_number(audit.findings))
     weights = weights_in_use(reference.denial_weights, learnt)  # the learnt ones where remittances were given
     at_risk = claim_risk(audit.findings, weights)
+    give_back_memory()
     context = {"run_id": summary["run"]["run_id"], "generated_at": summary["run"]["finished_at"],
                "version": summary["software"]["version"], "masking": sharing.masking,
                "inputs": f"{len(summary['inputs'])} file(s)", "data_docs": audit.docs is not None}
     cut = workbook(data, shown_findings.drop(columns="visit"), at_risk,
                    apply_masking(listed, sharing.masking, sharing.key), context, workbook_rows)
     written = workbooks.submit(staged.path("report.xlsx"), cut)
+    del listed, cut  # the sheets are cut from the listed visits (0.4 GiB at 10M lines): gone before the HTML
+    give_back_memory()
     write_report_html(staged.path("report.html"), data, shown_findings, at_risk, reference.denial_weights, context)
     if remits is not None:
         log.info("remits.parquet written (%d row(s)); %d 835 service line(s) unmatched "

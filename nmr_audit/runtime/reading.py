@@ -25,13 +25,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from nmr_audit.conform import Conformed
 from nmr_audit.contract import LINEAGE, NOTE_SERVICES, QUARANTINE_COLUMNS, SOURCE_FILE, SOURCE_ROW, UNIQUE_KEYS
 from nmr_audit.errors import InputError
-from nmr_audit.intake import conform_file, conventions_for, duplicate_keys, reader_quarantine, replaced_in_later_files
+from nmr_audit.intake import (
+    audited_per_file,
+    conform_file,
+    conventions_for,
+    duplicate_keys,
+    reader_quarantine,
+    replaced_in_later_files,
+)
 from nmr_audit.io.readers import RawTable, ReadOptions, open_export
+from nmr_audit.io.writers import write_parquet
 from nmr_audit.mapping import MappingProfile
 from nmr_audit.reference import ReferenceData
 from nmr_audit.runtime.buckets import patient_buckets
@@ -71,6 +83,39 @@ class TableIntake:
     ignored_columns: list[dict[str, str]] = field(default_factory=list)  # table, source_file, column
     progress_reports: bool = False  # some note has a progress_report value (PROGRESS_REPORT_OVERDUE applies)
     x12_issues: list[dict[str, Any]] = field(default_factory=list)  # table, source_file, segment, code, message
+
+    keys_file: Path | None = None  # where `keys` wait once put aside (`put_keys_aside`)
+    audited: pd.Series | None = None  # rows audited per file, counted before the keys were put aside
+    claim_ids: int | None = None  # distinct claim ids among the keys, counted likewise
+
+    def put_keys_aside(self, path: Path) -> None:
+        """Count what the run needs of every key (rows audited per file, distinct claim ids),
+        write the keys to `path` (inside the run's spill) and let go of them: the keys of 10M claim
+        lines are half a gigabyte, held by the flow's process beside both bucket workers and then
+        beside the reports. `keys_named` reads back the few a finding names."""
+        self.audited = self.audited_rows()
+        self.claim_ids = self.distinct_claims()
+        write_parquet(self.keys, path)
+        self.keys_file, self.keys = path, self.keys.iloc[:0]
+
+    def audited_rows(self) -> pd.Series:
+        """Rows audited per file (`intake.audited_per_file`: every key but the later copies)."""
+        return self.audited if self.audited is not None else audited_per_file(self.keys, self.duplicates)
+
+    def distinct_claims(self) -> int:
+        """Distinct claim ids audited (0 for a table without them)."""
+        if self.claim_ids is not None:
+            return self.claim_ids
+        return int(self.keys["claim_id"].nunique()) if "claim_id" in self.keys.columns else 0
+
+    def keys_named(self, column: str, values: np.ndarray) -> pd.DataFrame:
+        """The keys whose `column` is one of `values` (read back from `keys_file` where put aside)."""
+        if self.keys_file is None:
+            return self.keys[self.keys[column].isin(values)]
+        if not len(values):
+            return self.keys.iloc[:0]
+        table = pq.read_table(self.keys_file, filters=pc.field(column).isin(pa.array(values, pa.string())))
+        return table.to_pandas()
 
 
 def empty_intake(table: str) -> TableIntake:

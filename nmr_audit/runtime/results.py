@@ -13,27 +13,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from nmr_audit import __version__
 from nmr_audit.contract import CLAIM_LINES, REMITS, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
 from nmr_audit.editions import editions_summary
-from nmr_audit.findings import ordered
-from nmr_audit.intake import account, audited_per_file, rows_per_file
+from nmr_audit.findings import FINDING_COLUMNS, FINDING_ORDER, finding_order
+from nmr_audit.intake import account, rows_per_file
 from nmr_audit.io.reference import default_reference_dir
 from nmr_audit.io.suites import default_expectations_dir
-from nmr_audit.runtime.buckets import BucketAudit
+from nmr_audit.runtime.buckets import FINDINGS, VISITS, BucketAudit, StoredBucket
 from nmr_audit.runtime.config import RunConfig
 from nmr_audit.runtime.memory import give_back_memory
 from nmr_audit.runtime.plan import RunPlan, Settings
 from nmr_audit.runtime.reading import TableIntake
 from nmr_audit.runtime.remittances import RemitIntake
+from nmr_audit.runtime.stored_frames import merged
 from nmr_audit.runtime.visit_parts import VisitParts
 from nmr_audit.summary import build_summary, findings_totals, rules_applied, unverified_rows, visit_totals
-from nmr_audit.visits import in_visit_order
-
-BUCKET = "_bucket"  # while merging: the bucket a visit came from
+from nmr_audit.visits import VISIT_ORDER, visit_order
 
 
 @dataclass
@@ -48,7 +46,7 @@ class Audit:
     seconds: dict[str, float]
     bucket_workers: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # rule_id → why it was not applied (summary.json)
-    parts: VisitParts | None = None  # a run spilled to disk: `visits` lacks DETAIL_COLUMNS, kept in the parts
+    parts: VisitParts | None = None  # a run spilled to disk: `visits` has only KEPT_COLUMNS, all in the parts
 
 
 @dataclass
@@ -60,31 +58,26 @@ class AuditResult:
     outputs: list[str] = field(default_factory=list)
 
 
-def merge_buckets(done: list[BucketAudit], started: float, docs: Path | None, workers: int,
+def merge_buckets(done: list[BucketAudit | StoredBucket], started: float, docs: Path | None, workers: int,
                   parts: Path | None = None) -> Audit:
-    """The buckets' visits and findings in the order of a whole run (`done` is emptied as it is
-    merged: a 10M-line run's buckets are gigabytes). `started`: when the bucket phase began
+    """The buckets' visits and findings in the order of a whole run, merged a column at a time
+    (`runtime.stored_frames.merged`: a bucket that waits in a file is read one column at a time,
+    and its file removed once merged; `done` is emptied). `started`: when the bucket phase began
     (`time.perf_counter`). `parts`: the folder a run spilled to disk wrote its buckets' visits to
-    (`runtime.visit_parts`; `done[i]` is bucket i): the merged visits lack the detail columns and
+    (`runtime.visit_parts`; `done[i]` is bucket i): the merged visits hold only `KEPT_COLUMNS` and
     `Audit.parts` says which part holds each."""
-    seconds = {stage: sum(d.audited.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
-    skipped = {rule: why for d in done for rule, why in d.audited.skipped.items()  # skipped by every bucket
-               if all(rule in other.audited.skipped for other in done)}
+    seconds = {stage: sum(d.seconds[stage] for d in done) for stage in ("reconcile_units", "apply_rules")}
+    skipped = {rule: why for d in done for rule, why in d.skipped.items()  # skipped by every bucket
+               if all(rule in other.skipped for other in done)}
     held = pd.concat([d.held for d in done], ignore_index=True)
-    found, seen = [d.audited.findings for d in done], [d.audited.visits for d in done]
-    done.clear()  # each bucket's frames go as soon as their merged copy is made, findings first
-    findings = ordered(pd.concat(found, ignore_index=True))
-    del found
-    sizes = [len(part) for part in seen]
-    visits = pd.concat(seen, ignore_index=True)
-    del seen
-    stored = None
-    if parts is not None:
-        visits[BUCKET] = np.repeat(np.arange(len(sizes), dtype="int64"), sizes)
-    visits = in_visit_order(visits)
-    if parts is not None:
-        stored = VisitParts(parts, len(sizes), visits[BUCKET].to_numpy())
-        visits = visits.drop(columns=BUCKET)
+    frames = [d.frames() for d in done]
+    findings, _ = merged(frames, FINDINGS, FINDING_ORDER, finding_order, FINDING_COLUMNS, list(FINDING_COLUMNS))
+    visits, bucket = merged(frames, VISITS, VISIT_ORDER, visit_order)
+    for d in done:
+        d.discard()
+    done.clear()
+    stored = VisitParts(parts, len(frames), bucket) if parts is not None else None
+    del frames
     give_back_memory()
     seconds["audit_buckets"] = time.perf_counter() - started
     return Audit(visits, findings, held, docs, seconds, workers, skipped, stored)
@@ -100,7 +93,7 @@ def accounting(claims: TableIntake, notes: TableIntake, quarantine: pd.DataFrame
                remits: RemitIntake | None = None) -> pd.DataFrame:
     """Per file: rows read = rows audited + rows quarantined (`intake.account`; raises when not);
     the 835 files' too, where the run was given remittances."""
-    parts = [account(i.files, audited_per_file(i.keys, i.duplicates), quarantine[quarantine["table"] == t])
+    parts = [account(i.files, i.audited_rows(), quarantine[quarantine["table"] == t])
              for t, i in ((CLAIM_LINES, claims), (VISIT_NOTES, notes))]
     if remits is not None:
         parts.append(account(remits.files, rows_per_file(remits.rows), quarantine[quarantine["table"] == REMITS]))

@@ -8,14 +8,15 @@ this way instead:
 
 - each bucket, as it is audited (in whichever process), sorts its visits in visits.parquet's order
   (`visits.in_visit_order`) and writes them whole to a part file of the run's work folder
-  (`write_part`); what comes back to the flow is the same rows without `DETAIL_COLUMNS`;
+  (`write_part`); what comes back to the flow is the same rows with only `KEPT_COLUMNS` (what
+  the summary and the reports read over all visits);
 - the flow merges those slim rows in visits.parquet's order (`runtime.results.merge_buckets`) and
   keeps, per visit, the bucket it came from (`VisitParts.buckets`); visit keys are unique, so the
   order is total and each bucket's rows keep their part's order;
 - visits.parquet is written by streaming the parts (`VisitParts.write`): a chunk of the merged
   order takes the next rows of every part (a contiguous slice of each) and interleaves them, so
   memory stays at a chunk per part;
-- the reports get the visits they list with their detail columns (`VisitParts.with_details`).
+- the reports get the visits they list with every column (`VisitParts.with_details`).
 
 visits.parquet holds the table a run held in memory writes (the same rows, order, columns and
 types; only its row groups differ: tests/flows/test_audit_flow.py compares the two).
@@ -37,8 +38,15 @@ from nmr_audit.runtime.canonical_parts import part_path
 from nmr_audit.visits import in_visit_order
 
 DETAIL_COLUMNS = ("note_ids", "explanation", "allotment")  # per-visit texts and lists: parts and visits.parquet
+# What the flow keeps in memory of a spilled run's visits: every column the summary and the reports
+# read over all visits (`summary.visit_totals`, `report_data`, `report_xlsx.visits_listed`, the
+# merge's order). The rest (payer, minutes, CQ units …: half the 0.93 GiB of 10M lines' visits)
+# waits in the parts; the visits the reports list get them back (`VisitParts.with_details`).
+KEPT_COLUMNS = ("clinic_id", "date_of_service", "patient_id", "rendering_npi", "rule_basis", "note_id",
+                "billed_units_97112", "supported_units_97112", "excess_units_97112", "billed_timed_units",
+                "supported_timed_units", "note_quarantined", "unit_inputs_unreadable")
 CHUNK_VISITS = 50_000  # visits.parquet's row groups when written from parts
-PART_ROW_GROUP = 20_000  # a part's row groups: the writer decodes one at a time per part, not the whole part
+PART_ROW_GROUP = 5_000  # a part's row groups: the writer decodes one at a time per part (34 parts at 10M lines)
 
 
 VISITS = "visits"  # the parts' table name (`canonical_parts.part_path`)
@@ -46,11 +54,11 @@ VISITS = "visits"  # the parts' table name (`canonical_parts.part_path`)
 
 def write_part(folder: Path, bucket: int, visits: pd.DataFrame) -> pd.DataFrame:
     """Write one bucket's visits (as `pipeline.audit_tables` made them) in visits.parquet's order
-    to its part file; return the same rows in that order without `DETAIL_COLUMNS`."""
+    to its part file; return the same rows in that order with only `KEPT_COLUMNS`."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     ordered = in_visit_order(visits)
     write_parquet(ordered, part_path(folder, VISITS, bucket), PART_ROW_GROUP)
-    return ordered.drop(columns=[c for c in DETAIL_COLUMNS if c in ordered.columns])
+    return ordered[[c for c in ordered.columns if c in KEPT_COLUMNS]]
 
 
 @dataclass(frozen=True)
@@ -91,29 +99,36 @@ class VisitParts:
         return path
 
     def with_details(self, visits: pd.DataFrame, shown: np.ndarray) -> pd.DataFrame:
-        """The visits `shown` (bool per row of `visits`, the merged slim frame) with
-        `DETAIL_COLUMNS` as visits.parquet has them, in visits.parquet's column order: the
-        visits the reports list. Reads only the detail columns, one part at a time."""
+        """The visits `shown` (bool per row of `visits`, the merged frame of `KEPT_COLUMNS`) with
+        every column as visits.parquet has them (the columns `visits` lacks read back from the
+        parts, one part at a time, only for these rows), in visits.parquet's column order: the
+        visits the reports list."""
+        schema = pq.read_schema(part_path(self.folder, VISITS, 0))
+        missing = [c for c in schema.names if c not in visits.columns]
+        wanted_schema = pa.schema([schema.field(c) for c in missing], metadata=schema.metadata)
         rows = self._rows_in_part()
         wanted = np.flatnonzero(shown)
         found = []
         for bucket in range(self.parts):
             mine = wanted[self.buckets[wanted] == bucket]
             if len(mine):
-                table = pq.read_table(part_path(self.folder, VISITS, bucket), columns=list(DETAIL_COLUMNS))
-                found.append((mine, table.take(pa.array(rows[mine]))))
-        schema = pq.read_schema(part_path(self.folder, VISITS, 0))
+                table = pq.read_table(part_path(self.folder, VISITS, bucket), columns=missing)
+                found.append((mine, table.take(pa.array(rows[mine])).cast(wanted_schema)))
         positions = np.concatenate([mine for mine, _ in found]) if found else np.zeros(0, dtype="int64")
-        table = (pa.concat_tables([t for _, t in found]) if found
-                 else schema.empty_table().select(list(DETAIL_COLUMNS)))
+        table = pa.concat_tables([t for _, t in found]) if found else wanted_schema.empty_table()
         table = table.take(pa.array(np.argsort(positions, kind="stable")))  # in the order of `visits`
         subset = visits.iloc[np.sort(positions)]
-        merged = subset.assign(**{c: _series(table[c], subset.index) for c in DETAIL_COLUMNS})
+        other = [c for c in missing if c not in DETAIL_COLUMNS]
+        back = table.select(other).to_pandas()  # their dtypes as visits.parquet's pandas metadata says
+        merged = subset.assign(**{c: _series(table[c], subset.index) if c in DETAIL_COLUMNS
+                                  else pd.Series(back[c].to_numpy(), index=subset.index, dtype=back[c].dtype)
+                                  for c in missing})
         return merged[[c for c in schema.names if c in merged.columns]
                       + [c for c in merged.columns if c not in schema.names]]
 
 
 def _series(values: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """A detail column as the audit makes it: text as `str`, lists as Arrow-backed lists."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
         return pd.Series(values, index=index, dtype="str")
     return pd.Series(values, index=index, dtype=pd.ArrowDtype(values.type))

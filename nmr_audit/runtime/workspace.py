@@ -27,7 +27,7 @@ from nmr_audit.runtime import head_start
 from nmr_audit.runtime.buckets import BucketWork, LaterCopies
 from nmr_audit.runtime.config import RunConfig
 from nmr_audit.runtime.executors import Executor, choose
-from nmr_audit.runtime.memory import collector_sees_only_the_run
+from nmr_audit.runtime.memory import collector_sees_only_the_run, give_back_memory
 from nmr_audit.runtime.plan import TABLES, RunPlan, Settings
 from nmr_audit.runtime.reading import Log, TableIntake, read_table
 from nmr_audit.runtime.spill import Spill
@@ -76,9 +76,18 @@ class Workspace:
 
     def read_all(self, log: Log) -> list[TableIntake | InputError]:
         """Claim lines and notes read side by side, in two threads of this process (Arrow's
-        kernels leave the GIL: 30% less time than one after the other), whatever the executor."""
+        kernels leave the GIL: 30% less time than one after the other), whatever the executor.
+        A run spilled to disk puts the keys aside (`TableIntake.put_keys_aside`); what the reading
+        left in reference cycles and in the allocators goes back before the buckets start (at 10M
+        claim lines 0.9 GiB, held while two workers audited beside it)."""
         with ThreadPoolExecutor(len(TABLES), thread_name_prefix="read") as pool:
-            return list(pool.map(lambda table: self.read(table, log), TABLES))
+            read = list(pool.map(lambda table: self.read(table, log), TABLES))
+        if self.spill.folder is not None:  # a run spilled to disk: the keys wait beside the rows
+            for table, intake in zip(TABLES, read, strict=True):
+                if isinstance(intake, TableIntake):
+                    intake.put_keys_aside(self.spill.folder / f"{table}-keys.parquet")
+        give_back_memory()
+        return read
 
     def work(self, claims: TableIntake, notes: TableIntake) -> BucketWork:
         """What every bucket's audit reads: the spill, the later copies of a unique key held back,

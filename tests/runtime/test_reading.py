@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nmr_audit.contract import NOTE_SERVICES, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
+from nmr_audit.contract import CLAIM_LINES, NOTE_SERVICES, SOURCE_FILE, SOURCE_ROW, VISIT_NOTES
 from nmr_audit.io.reference import load_reference
 from nmr_audit.mapping import IDENTITY
+from nmr_audit.report_data import unreadable_fields, unreadable_keys
 from nmr_audit.runtime.reading import LOGGED_FILES, read_table
 from nmr_audit.runtime.spill import Spill
 from tests.conftest import REPO
@@ -69,3 +70,29 @@ def test_many_one_row_note_files_read_as_one_file_of_the_same_rows(tmp_path):
     per_file = [line for line in log.lines if line.startswith(f"{VISIT_NOTES}: read 1 row(s) from note-")]
     assert len(per_file) == LOGGED_FILES  # then one line for the rest, not one per file
     assert f"{VISIT_NOTES}: read {count} row(s) from {count} file(s), {len(many.quarantine)} quarantined" in log.lines
+
+
+CLAIMS = REPO / "data" / "sample" / "canonical" / "claims" / "claims.csv"
+
+
+def test_keys_put_aside_count_and_place_rows_as_the_keys_held_in_memory_did(tmp_path):
+    """A run spilled to disk puts its keys aside after reading: rows audited per file, distinct
+    claim ids and the files of the keys a FIELD_UNREADABLE finding names are what they were."""
+    reference = load_reference()
+    held = read_table(CLAIM_LINES, [CLAIMS], IDENTITY, reference, Spill(1), 500_000, Lines())
+    aside = read_table(CLAIM_LINES, [CLAIMS], IDENTITY, reference, Spill(1), 500_000, Lines())
+    aside.put_keys_aside(tmp_path / "claim_lines-keys.parquet")
+    assert aside.keys.empty and held.keys_file is None and aside.keys_file.exists()
+    pd.testing.assert_series_equal(aside.audited_rows(), held.audited_rows())
+    assert aside.distinct_claims() == held.distinct_claims() == held.keys["claim_id"].nunique() > 0
+    named = held.keys["claim_id"].drop_duplicates().iloc[[0, 3]].to_numpy()
+    findings = pd.DataFrame({"rule_id": ["FIELD_UNREADABLE", "FIELD_UNREADABLE", "NO_NOTE"],
+                             "claim_id": [named[0], named[1], "C-none"],
+                             "line_number": pd.array([1, 1, 1], dtype="Int64"), "field": ["units", "charge", None]})
+    column, values = unreadable_keys(findings, CLAIM_LINES)
+    assert column == "claim_id" and sorted(values) == sorted(named)
+    back = aside.keys_named(column, values)
+    assert sorted(back["claim_id"]) == sorted(held.keys_named(column, values)["claim_id"])
+    assert back["source_file"].astype("str").eq(str(CLAIMS)).all()
+    assert unreadable_fields(findings, {CLAIM_LINES: back}).equals(unreadable_fields(findings, {CLAIM_LINES: held.keys}))
+    assert aside.keys_named(column, values[:0]).empty

@@ -15,7 +15,7 @@ from nmr_audit.pipeline import Audited
 from nmr_audit.runtime import visit_parts
 from nmr_audit.runtime.buckets import BucketAudit
 from nmr_audit.runtime.results import merge_buckets
-from nmr_audit.runtime.visit_parts import DETAIL_COLUMNS, write_part
+from nmr_audit.runtime.visit_parts import DETAIL_COLUMNS, KEPT_COLUMNS, write_part
 from nmr_audit.visits import NOTE_IDS_TYPE, in_visit_order
 
 
@@ -33,6 +33,9 @@ def visits_frame(count: int, seed: int) -> pd.DataFrame:
         "rendering_npi": pd.Series([f"{1000000000 + i}" for i in range(count)], dtype="str"),  # keys unique
         "clinic_id": pd.Series(rng.choice(["C1", "C2", None], count), dtype="str"),
         "billed_units_97112": rng.integers(0, 5, count),
+        "payer_type": pd.Series(rng.choice(["medicare", "commercial", None], count), dtype="str"),  # left in the parts
+        "minutes_97112": pd.array([None if i % 6 == 0 else int(m) for i, m in enumerate(rng.integers(0, 60, count))],
+                                  dtype="Int64"),
         "note_ids": pd.Series(pa.array(notes, pa.list_(pa.string())), dtype=NOTE_IDS_TYPE),
         "explanation": pd.Series([f"cms: visit {seed}-{i}" if i % 7 else None for i in range(count)], dtype="str"),
         "allotment": pd.Series(pa.array(allotment, ALLOTMENT_TYPE.pyarrow_dtype), dtype=ALLOTMENT_TYPE),
@@ -64,8 +67,9 @@ def test_visits_written_from_bucket_parts_equal_the_whole_run_written_at_once(tm
     monkeypatch.setattr(visit_parts, "CHUNK_VISITS", 64)  # several chunks, each taking from several parts
     whole, done = bucket_runs(tmp_path, sizes)
     audit = merge_buckets(done, time.perf_counter(), None, 0, tmp_path / "parts")
-    assert audit.parts is not None and not set(DETAIL_COLUMNS) & set(audit.visits.columns)
-    pd.testing.assert_frame_equal(audit.visits, whole.drop(columns=list(DETAIL_COLUMNS)))  # the slim rows, in order
+    assert audit.parts is not None and set(audit.visits.columns) <= set(KEPT_COLUMNS)
+    pd.testing.assert_frame_equal(audit.visits, whole[list(audit.visits.columns)])  # the kept columns, in order
+    assert {"payer_type", "minutes_97112", *DETAIL_COLUMNS}.isdisjoint(audit.visits.columns)
     audit.parts.write(tmp_path / "from_parts.parquet")
     write_parquet(whole, tmp_path / "at_once.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "from_parts.parquet"),
@@ -84,6 +88,7 @@ def test_the_reports_get_the_details_of_the_visits_they_list_and_no_others(tmp_p
     for column in DETAIL_COLUMNS:
         assert plain(detailed[column]) == plain(expected[column])
     pd.testing.assert_frame_equal(detailed.drop(columns=list(DETAIL_COLUMNS)), expected.drop(columns=list(DETAIL_COLUMNS)))
+    assert detailed["minutes_97112"].dtype == "Int64" and detailed["payer_type"].dtype == "str"  # read back as made
 
 
 def test_no_visit_listed_gives_no_rows_with_the_detail_columns_of_the_right_kind(tmp_path):
