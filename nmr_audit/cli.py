@@ -122,7 +122,7 @@ def audit(
         help="Key for --mask-patients hash (else the NMR_AUDIT_MASK_KEY environment variable).")] = None,
     lines_per_bucket: Annotated[int, typer.Option(
         min=1, help="Claim lines per bucket of patients: a larger run is audited bucket by bucket, with "
-        "--no-data-docs two at a time in two worker processes (about 1.5 GiB a worker at 500,000; fewer lines, less "
+        "--no-data-docs two at a time in two worker processes (about 1.3 GiB a worker at 300,000; fewer lines, less "
         "memory), with Data Docs one at a time in this process (one GX site lists every bucket).")] = LINES_PER_BUCKET,
     workbook_rows: Annotated[int, typer.Option(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,

@@ -301,7 +301,7 @@ def unreadable_keys(findings: pd.DataFrame, table: str) -> tuple[str, np.ndarray
     found = findings[findings["rule_id"] == UNREADABLE_RULE]
     if found.empty or key not in found.columns:
         return key, np.zeros(0, dtype="object")
-    return key, found[key].dropna().astype("str").unique()
+    return key, found[key].dropna().astype("str").drop_duplicates().to_numpy(dtype=object)
 
 
 def _files_of(found: pd.DataFrame, keys: pd.DataFrame | None, key: list[str]) -> pd.Series:

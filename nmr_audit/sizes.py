@@ -1,13 +1,14 @@
 """How much of a run is held at once: defaults shared by the flow, the CLI and the writers.
 
-Measured on the 2-core development box (see docs/performance.md): two buckets of 500k claim
-lines side by side in two worker processes (≤ 1.8 GiB each; 2.7–2.8 GiB each with buckets of
-1M, at the same speed), with a 10M-line run's keys, visits and findings, peak at 5.3–5.5 GiB for
-the process tree; batches of 500k rows keep validation under that; XlsxWriter costs several µs a
-cell, so the workbook's detail sheets stop at 10,000 rows.
+Measured on the 2-core development box (see docs/performance.md → "fourth pass"): two buckets of
+300k claim lines side by side in two worker processes (≤ 1.3 GiB each; 1.8 GiB each at 500k, at
+the same speed) beside the flow's process (0.9 GiB while the workers audit), and batches of 250k
+rows read in two threads (the flow's process 3.5 GiB at 500k rows), keep a 10M-line run's process
+tree under 4 GiB; XlsxWriter costs several µs a cell, so the workbook's detail sheets stop at
+10,000 rows.
 """
 
-BATCH_ROWS = 250_000  # rows read and validated at a time, whatever a file's size
+BATCH_ROWS = 250_000  # rows read and validated at a time, whatever a file's size (two tables side by side)
 LINES_PER_BUCKET = 300_000  # claim lines per bucket of patients (a worker holds ~1.3 GiB at this size, 1.8 at 500k)
 BUCKETS_AT_ONCE = 2  # buckets audited side by side: two worker processes (2 cores)
 CSV_BLOCK = 16 << 20  # bytes of CSV parsed at a time (the batches are then cut to BATCH_ROWS)

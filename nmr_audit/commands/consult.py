@@ -61,7 +61,7 @@ def _fail(message: str) -> typer.Exit:
 
 def sample(
     run: Annotated[Path, typer.Option(help="Output folder of an `nmr-audit audit` run (its --out).")],
-    unit: Annotated[Unit, typer.Option(help="Sample unit: a claim, a claim line, or a patient-day.")],
+    unit: Annotated[Unit, typer.Option(help="Sample unit: claim, line (a claim line) or patient-day.")],
     seed: Annotated[int, typer.Option(min=0, help="Random seed (a whole number ≥ 0), recorded in design.json.")],
     out: Annotated[Path, typer.Option(help="SAMPLE_DIR: frame, sample, review workbook and design are written here.")],
     size: Annotated[int | None, typer.Option(min=1, help="Units to sample in all (allocated over the strata).")] = None,
@@ -69,13 +69,14 @@ def sample(
         help="Size the sample for this precision instead: half-width of the two-sided 90% interval over the "
         "estimate, e.g. 0.10 or 10%; the run's dollars at risk are the pilot.")] = None,
     stratify: Annotated[Stratify | None, typer.Option(
-        help="Strata by amount (paid, else charged), by clinic, or by rule (the costliest finding's); "
-        "none: unrestricted.")] = None,
+        help="Strata: amount (paid, else charged), clinic, or rule (the costliest finding's); "
+        "leave it out for an unrestricted sample.")] = None,
     strata: Annotated[int, typer.Option(min=1, help="With --stratify amount: number of amount strata "
                                         "(cumulative √f boundaries).")] = 3,
     boundaries: Annotated[str | None, typer.Option(
         help="With --stratify amount: your own boundaries in dollars instead, e.g. 100,500.")] = None,
-    allocation: Annotated[Allocation, typer.Option(help="How --size is spread over strata.")] = Allocation.proportional,
+    allocation: Annotated[Allocation, typer.Option(
+        help="How --size is spread over strata: proportional or neyman.")] = Allocation.proportional,
     force: Annotated[bool, typer.Option(help="Replace a sample already in --out (and its review workbook).")] = False,
 ) -> None:
     """Draw a reproducible probability sample of a run's claims, lines or patient-days for review."""
@@ -165,7 +166,7 @@ def extrapolate(
     review: Annotated[Path, typer.Option(help="The filled-in review workbook, or a CSV: sample_unit_id,overpayment_amount.")],
     out: Annotated[Path, typer.Option(help="Folder for extrapolation.json, .html and .xlsx.")],
     df: Annotated[DegreesOfFreedom, typer.Option(
-        "--df", help="Degrees of freedom of a stratified interval: Satterthwaite's, or Σ(n_h − 1).")
+        "--df", help="Degrees of freedom of a stratified interval: satterthwaite (Satterthwaite's) or strata (Σ(n_h − 1)).")
     ] = DegreesOfFreedom.satterthwaite,
 ) -> None:
     """Extrapolate the reviewed overpayments to the frame: totals, 90% limits and precision."""

@@ -5,8 +5,8 @@ all of a patient's rows must land in one bucket. A stable hash of `patient_id` d
 the same on every machine and in every run, so a run audited bucket by bucket (in this process,
 in worker processes, or as tasks on a Dask cluster: `runtime.executors`) writes the findings a
 run held whole in memory writes. Buckets are sized by work (about `LINES_PER_BUCKET` claim
-lines each, half a million by default), so each pays the rule engine's fixed cost once per
-half a million lines, not once per clinic and month.
+lines each, 300,000 by default), so each pays the rule engine's fixed cost once per few
+hundred thousand lines, not once per clinic and month.
 
 `audit_bucket` loads one bucket from the spill, audits it and lets it go, in whichever process
 runs it.

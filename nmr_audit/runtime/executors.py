@@ -12,8 +12,8 @@ knows which executor ran. Every strategy audits the same buckets with the same f
   read (or with the command: `runtime.head_start`); the flow's process only orchestrates.
 - `Partitions`: each bucket audited wherever its task runs, with that thread's rule engine: on a
   Dask cluster when the flow runs with prefect-dask's task runner (the spill and the results are
-  files in the output folder, which the workers must see). Buckets are sized by work (half a
-  million claim lines by default), so each pays the rule engine's fixed cost once per bucket.
+  files in the output folder, which the workers must see). Buckets are sized by work (300,000
+  claim lines by default), so each pays the rule engine's fixed cost once per bucket.
 
 `choose` picks one from the run's configuration and plan.
 """

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nmr_audit.cli import app
+from nmr_audit.commands.consult import Allocation, DegreesOfFreedom, Stratify, Unit
 from nmr_audit.consult.extrapolate import RESULT_KEYS, estimate
 from nmr_audit.consult.frame import frame_sha256
 from nmr_audit.facts import build_facts
@@ -249,3 +250,13 @@ def test_sample_needs_a_finished_run(tmp_path):
 def test_help_shows_an_example(command):
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0 and f"Example: nmr-audit {command}" in result.output
+
+
+@pytest.mark.parametrize(("command", "choices"), [
+    ("sample", [Unit, Stratify, Allocation]), ("extrapolate", [DegreesOfFreedom])])
+def test_help_names_every_value_a_choice_option_takes(command, choices):
+    """A consultant reads the values from --help, not from an error (`--stratify none` had been
+    offered there and refused)."""
+    text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+    assert all(value.value in text for choice in choices for value in choice)
+    assert "none:" not in text
