@@ -1,19 +1,19 @@
 """Reading a run's inputs into its spill: every file of a table read, conformed to the contract
 and spilled by patient bucket, with what stays in memory kept small (`TableIntake`).
 
-Reading k files costs O(k): small files are conformed together (consecutive files of one
-format, header and conventions, up to `batch_rows` rows at a time), so the fixed cost of a
-validation pass (tens of milliseconds of pandas) and of handing memory back to the system is
-paid per batch of rows, not per file; the run's source files become categories once, at the end;
-the per-file log lines stop after the first `LOGGED_FILES` files (then a progress line every
+Reading k files costs O(k): small files are conformed together (consecutive files of one format,
+header and conventions, up to `batch_rows` rows at a time), so the fixed cost of a validation
+pass (tens of milliseconds of pandas) and of handing memory back to the system is paid per batch
+of rows, not per file; the run's source files become categories once, at the end; the per-file
+log lines stop after the first `LOGGED_FILES` files (then a progress line every
 `PROGRESS_FILES`), and even those files are validated with the batch they fall in (each line is
 logged once its file's rows are validated), not one by one; memory is handed back after batches
-of `GIVE_BACK_ROWS` rows or more. Before, 2,000 one-row CSV files took 710 s, the time per file growing from
-0.08 s to 0.44 s: a full garbage collection and `malloc_trim` after every file walked everything
-the run held so far, and every file's keys were re-encoded against all the run's files.
-
-Nothing here imports Prefect or GX: the flow's read task and the command's head start
-(`runtime.head_start`) call `read_table` with a logger of their own.
+of `GIVE_BACK_ROWS` rows or more (without a full collection: `memory.give_back_memory`). Before,
+2,000 one-row CSV files took 710 s, the time per file growing from 0.08 s to 0.44 s: a full
+garbage collection and `malloc_trim` after every file walked everything the run held so far, and
+every file's keys were re-encoded against all the run's files. Nothing here imports Prefect or
+GX: the flow's read task and the command's head start (`runtime.head_start`) call `read_table`
+with a logger of their own.
 """
 
 from __future__ import annotations
@@ -233,8 +233,8 @@ class _TableReader:
         self.ignored += [{"table": self.table, SOURCE_FILE: t.source, "column": c}
                          for t in pending.tables for c in sorted(set(part.ignored_columns))]
         del frame, part, pending
-        if rows >= GIVE_BACK_ROWS:  # a full collection costs ~0.1 s whatever the batch: not after a few rows
-            give_back_memory()
+        if rows >= GIVE_BACK_ROWS:  # not after a few rows; no full collection (the run's reading ends with one)
+            give_back_memory(collect=False)
         self._log_files()
 
     def intake(self, sources: list[str], skipped: list[dict[str, str]]) -> TableIntake:
