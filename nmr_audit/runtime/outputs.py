@@ -248,7 +248,7 @@ def _write_reports(staged: StagedOutputs, summary: dict[str, Any], claims: int, 
     names = combine(canonical.names(), names_from_reference(reference.providers, reference.clinics))
     if since is not None:  # patient ids as the findings show them
         since = since.shown(lambda frame: apply_masking(frame, sharing.masking, sharing.key))
-    shown = visits_listed(audit.visits, audit.findings)  # the visits the reports list, with their explanations
+    shown = visits_listed(audit.visits, audit.findings)  # the visits the reports list, with every column
     listed = audit.parts.with_details(audit.visits, shown) if audit.parts is not None else audit.visits[shown]
     data = build_report_data(summary, audit.visits, audit.findings, claims, rules=rule_catalogue(),
                              quarantine=quarantine, names=names, lineage=canonical.lineage(audit.findings),
