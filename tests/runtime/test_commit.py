@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nmr_audit.runtime.commit import commit, outputs_in, state_of, sweep
+from nmr_audit.runtime.commit import MANIFEST, commit, committed_before, outputs_in, state_of, sweep
 from nmr_audit.runtime.permissions import PRIVATE
 
 RUN_A = {"summary.json": "A", "visits.parquet": "A", "findings.csv": "A", "data_docs/index.html": "A"}
@@ -98,3 +98,46 @@ def test_sweep_removes_only_work_folders_and_partial_files(tmp_path):
         (tmp_path / name).write_text("x")
     assert sweep(tmp_path) == [".canonical-3", ".ledger.csv.tmp", ".spill-1", ".staging-2", ".work-4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".nmr-audit", ".prefect", "ledger.csv", "runs"]
+
+
+def test_a_rerun_replaces_the_previous_runs_outputs_and_leaves_the_users_own_files_alone(tmp_path):
+    """A reviewer's notes saved in the output folder are not an output of any run: a rerun (here
+    without Data Docs) removes the previous run's data_docs/ but keeps them."""
+    out = tmp_path / "out"
+    first = out / ".staging-a"
+    lay(first, RUN_A)
+    commit(first, out, PRIVATE)
+    assert json.loads((out / MANIFEST).read_text()) == sorted({n.split("/")[0] for n in RUN_A})
+    (out / "my review notes.txt").write_text("call the clinic about visit 12")
+    (out / "checked").mkdir()
+    (out / "checked" / "claims.csv").write_text("claim_id\nC1\n")
+    assert state_of(out) == "complete"
+    second = out / ".staging-b"
+    lay(second, RUN_B)
+    assert "my review notes.txt" not in committed_before(out)
+    commit(second, out, PRIVATE)
+    assert contents(out) == expected(RUN_B) | {"my review notes.txt": "call the clinic about visit 12",
+                                               "checked/claims.csv": "claim_id\nC1\n"}
+    assert json.loads((out / MANIFEST).read_text()) == sorted(RUN_B)
+
+
+def test_a_folder_committed_before_there_was_a_manifest_counts_every_visible_entry_as_an_output(tmp_path):
+    out = tmp_path / "out"
+    lay(out, RUN_A | {"old-report.html": "A"})  # written by a version that kept no manifest
+    assert sorted(committed_before(out)) == ["data_docs", "findings.csv", "old-report.html", "summary.json",
+                                             "visits.parquet"]
+    stage = out / ".staging-b"
+    lay(stage, RUN_B)
+    commit(stage, out, PRIVATE)
+    assert contents(out) == expected(RUN_B)
+
+
+def test_a_users_file_alone_is_no_run_killed_midway(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_text("[]")
+    (out / "notes.txt").write_text("mine")
+    assert state_of(out) == "empty"
+    (out / "visits.parquet").write_text("A")
+    (out / MANIFEST).write_text('["visits.parquet", "summary.json", "../escape", ".nmr-audit"]')
+    assert committed_before(out) == ["visits.parquet", "summary.json"] and state_of(out) == "incomplete"
