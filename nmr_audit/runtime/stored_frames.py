@@ -108,8 +108,9 @@ def merged(parts: Sequence[Frames], name: str, order_by: Sequence[str],
     """Frame `name` of every part, concatenated (part 0 first) and put in order, a column at a
     time: the columns `order_by` of every part are read first and `order` (a frame of those
     columns, in concatenated order → the row positions in the merged order) says the order;
-    then each column is built from its pieces. Columns in order of first appearance; a part
-    without a column gives missing values there. `dtypes`: a cast per column, where given.
+    then each column is built from its pieces. Columns in order of first appearance (`only`:
+    these, in this order); a part without a column gives missing values there. `dtypes`: a cast
+    per column, where given.
     Returns the merged frame (index 0 … n − 1) and, per merged row, the part it came from."""
     columns = list(only) if only is not None else list(dict.fromkeys(c for part in parts for c in part.columns(name)))
     sizes = [part.rows(name) for part in parts]
