@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import pytest
 
@@ -9,7 +11,8 @@ def test_outputs_move_into_place_only_when_the_run_succeeds(tmp_path):
     with StagedOutputs(tmp_path) as staged:
         write_json({"ok": True}, staged.path("summary.json"))
         (staged.path("quarantine.parquet")).write_bytes(b"x")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["quarantine.parquet", "summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".nmr-audit.outputs", "quarantine.parquet", "summary.json"]
+    assert json.loads((tmp_path / ".nmr-audit.outputs").read_text()) == ["quarantine.parquet", "summary.json"]
 
 
 def test_a_failed_run_leaves_nothing_that_looks_complete(tmp_path):
