@@ -68,7 +68,7 @@ def build_findings(unexpected: pd.DataFrame, facts: dict[str, pd.DataFrame]) -> 
 
 def ordered(found: pd.DataFrame) -> pd.DataFrame:
     """Most severe first, then rule, clinic, date, line: the same order however the run was split."""
-    return found.take(finding_order(found))[list(FINDING_COLUMNS)].reset_index(drop=True).astype(FINDING_COLUMNS)
+    return found[list(FINDING_COLUMNS)].take(finding_order(found)).reset_index(drop=True).astype(FINDING_COLUMNS)
 
 
 FINDING_ORDER = ("severity", "rule_id", "clinic_id", "date_of_service", "claim_id", "line_number", "note_id", "field",

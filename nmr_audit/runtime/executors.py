@@ -46,7 +46,8 @@ class Executor(ABC):
 
     @abstractmethod
     def audit(self, bucket: int, work: BucketWork) -> BucketAudit | StoredBucket:
-        """One bucket audited; `.load()` of what comes back is its `BucketAudit`."""
+        """One bucket audited: its `BucketAudit`, or a `StoredBucket` waiting in a file (the merge
+        reads either a column at a time: `frames()`)."""
 
     def close(self) -> None:  # noqa: B027 (most executors start nothing to stop)
         """Stop what the executor started (worker processes); idempotent."""
@@ -82,8 +83,8 @@ class WorkerProcesses(Executor):
     only whole free pages), and every bucket it audited held the GIL against Prefect's threads.
     A worker's memory goes back to the system when the workers stop, before the outputs. Each
     worker hands its bucket's visits and findings back as a file (`StoredBucket`), which the
-    flow loads once every bucket is audited and the workers have stopped: the flow's process
-    holds no bucket's rows while the workers hold theirs."""
+    flow's merge reads once every bucket is audited and the workers have stopped: the flow's
+    process holds no bucket's rows while the workers hold theirs."""
 
     name = "worker processes"
 

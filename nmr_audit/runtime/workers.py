@@ -60,7 +60,7 @@ def ready() -> None:
 
 def audit_in_worker(bucket: int, work: BucketWork) -> StoredBucket:
     """One bucket audited in a worker process, with the engine it built as it started; its
-    visits and findings wait in a file of the run's work folder (`executors.StoredBucket`)."""
+    visits and findings wait in a file of the run's work folder (`buckets.StoredBucket`)."""
     return stored(audit_bucket(bucket, work, _ENGINE[0]), bucket, work.spill.folder / "results")
 
 
