@@ -14,8 +14,8 @@ command a user runs (`nmr-audit audit … --no-data-docs`, no PREFECT_* settings
 - `dask`: partitioned (`--dask-address tcp://…`) on a local Dask cluster this script starts
   before the runs (the settings `nmr-audit audit --dask-address local` uses: one single-threaded
   worker process per core, here `--workers`, each building its rule engine as it starts), the
-  buckets sized by work (`--lines-per-bucket`, half a million claim lines by default, a multiple
-  of the workers);
+  buckets sized by work (the command's `--lines-per-bucket`, or this script's, a multiple of the
+  workers);
 - `default` (with `--modes one,default,dask`): the command's own choice (a run above a million
   lines: two spawned worker processes, buckets two at a time).
 
@@ -47,7 +47,7 @@ from audit import ROOT, TreeMemory, dataset, machine_speed, size
 COMMAND = Path(sys.executable).parent / "nmr-audit"
 
 
-def run(folder: Path, out: Path, mode: str, lines: int, scheduler: str | None) -> dict:
+def run(folder: Path, out: Path, mode: str, lines: int, scheduler: str | None, per_bucket: int | None = None) -> dict:
     """One `nmr-audit audit` in `mode`, timed from its start to its exit (log in `out`.log)."""
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +57,8 @@ def run(folder: Path, out: Path, mode: str, lines: int, scheduler: str | None) -
         command += ["--lines-per-bucket", str(2 * lines + 1)]
     elif mode == "dask":
         command += ["--dask-address", str(scheduler)]
+    if mode != "one" and per_bucket:
+        command += ["--lines-per-bucket", str(per_bucket)]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     log = out.with_suffix(".log")
     with log.open("w") as output:
@@ -65,6 +67,8 @@ def run(folder: Path, out: Path, mode: str, lines: int, scheduler: str | None) -
         code = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, env=environment).returncode
         seconds = time.perf_counter() - started
     peak = memory.stop() / 2**20
+    memory.write(out.with_suffix(".memory.csv"))  # every process's RSS over time (a worker's peak: the largest "worker" row)
+    workers = [mib for _, role, mib in memory.timeline if role.startswith("worker") and "file-backed" not in role]
     if code:
         raise SystemExit(f"{mode}: the command failed ({code}); see {log}")
     summary = json.loads((out / "summary.json").read_text())
@@ -72,7 +76,7 @@ def run(folder: Path, out: Path, mode: str, lines: int, scheduler: str | None) -
     return {"mode": mode, "command_seconds": round(seconds, 2), "flow_seconds": summary["run"]["seconds"]["total"],
             "stages": summary["run"]["seconds"], "buckets": parameters["buckets"],
             "claim_lines": summary["totals"]["claim_lines"]["rows_read"], "findings": summary["findings"]["total"],
-            "peak_rss_mib": round(peak, 1)}
+            "peak_rss_mib": round(peak, 1), "largest_worker_mib": round(max(workers, default=0), 1)}
 
 
 def same_outputs(first: Path, other: Path) -> list[str]:
@@ -103,6 +107,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="Dask workers (one process each, single-threaded)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each mode, interleaved")
     parser.add_argument("--modes", default="one,dask", help="one, default, dask (in this order each round)")
+    parser.add_argument("--lines-per-bucket", type=int, default=None,
+                        help="claim lines per bucket of the dask and default runs (default: the command's own)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = parser.parse_args()
     lines = size(args.size)
@@ -117,13 +123,16 @@ def main() -> None:
         for round_ in range(args.repeat):
             for mode in modes:
                 out = args.out / "runs" / f"scale-out-{args.size}-{mode}-{round_}"
-                done = run(folder, out, mode, lines, cluster.scheduler_address if cluster else None)
+                done = run(folder, out, mode, lines, cluster.scheduler_address if cluster else None,
+                           args.lines_per_bucket)
                 done["load"] = round(os.getloadavg()[0], 1)
                 reference = reference or (out if mode == "one" else None)
                 done["outputs_differ"] = same_outputs(reference, out) if reference and reference != out else []
                 results.append(done)
                 print(f"{mode:>8} #{round_ + 1}: command {done['command_seconds']:7.1f} s, flow {done['flow_seconds']:7.1f} s "
-                      f"({done['buckets']} bucket(s)), peak {done['peak_rss_mib']:7,.0f} MiB, load {done['load']}"
+                      f"({done['buckets']} bucket(s)), peak {done['peak_rss_mib']:7,.0f} MiB "
+                      f"(a worker {done['largest_worker_mib']:,.0f}), "
+                      f"load {done['load']}"
                       + (f"  OUTPUTS DIFFER: {done['outputs_differ']}" if done["outputs_differ"] else ""), flush=True)
     finally:
         if cluster is not None:

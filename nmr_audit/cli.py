@@ -19,7 +19,7 @@ from nmr_audit.commands.reference import app as reference_app
 from nmr_audit.errors import InputError
 from nmr_audit.resources import shipped_mappings
 from nmr_audit.runtime.config import NightlyConfig, RunConfig
-from nmr_audit.sizes import LINES_PER_BUCKET, LOOK_BACK_DAYS, WORKBOOK_ROWS
+from nmr_audit.sizes import DASK_LINES_PER_BUCKET, LINES_PER_BUCKET, LOOK_BACK_DAYS, WORKBOOK_ROWS, lines_per_bucket
 
 MAPPING_HELP = ("Mapping profile (YAML file) for an EMR's export columns, or a shipped one by name: "
                 + ", ".join(shipped_mappings()) + ".")
@@ -67,7 +67,7 @@ class Format(StrEnum):
 METAVARS = {"claims": "PATH", "notes": "PATH", "remits": "PATH", "out": "DIR", "output_root": "DIR", "profile": "FILE",
             "mapping": "FILE", "reference": "DIR", "expectations": "DIR", "dask_address": "ADDRESS",
             "mask_key_file": "FILE", "as_of": "YYYY-MM-DD", "delimiter": "CHAR", "defect_rate": "RATE",
-            "visits": "N", "seed": "N", "lines_per_bucket": "N", "workbook_rows": "N", "look_back_days": "DAYS",
+            "visits": "N", "seed": "N", "bucket_lines": "N", "workbook_rows": "N", "look_back_days": "DAYS",
             "fail_on": f"[{'|'.join(Severity)}]", "mask_patients": f"[{'|'.join(MaskMode)}]",
             "format": f"[{'|'.join(Format)}]", "visit": "PATIENT,DATE,NPI"}
 
@@ -120,10 +120,13 @@ def audit(
     ] = MaskMode.keep,
     mask_key_file: Annotated[Path | None, typer.Option(
         help="Key for --mask-patients hash (else the NMR_AUDIT_MASK_KEY environment variable).")] = None,
-    lines_per_bucket: Annotated[int, typer.Option(
+    bucket_lines: Annotated[int | None, typer.Option(
+        "--lines-per-bucket",
         min=1, help="Claim lines per bucket of patients: a larger run is audited bucket by bucket, with "
         "--no-data-docs two at a time in two worker processes (about 1.3 GiB a worker at 300,000; fewer lines, less "
-        "memory), with Data Docs one at a time in this process (one GX site lists every bucket).")] = LINES_PER_BUCKET,
+        "memory), with Data Docs one at a time in this process (one GX site lists every bucket). Default: "
+        f"{LINES_PER_BUCKET:,}; {DASK_LINES_PER_BUCKET:,} with --dask-address (each bucket pays the rule engine's "
+        "fixed cost on its worker; about 3 GiB a worker).", show_default=False)] = None,
     workbook_rows: Annotated[int, typer.Option(
         min=1, help="Rows per detail sheet of report.xlsx (every row is in findings.csv and the Parquet).")] = WORKBOOK_ROWS,
     share_with_group: Annotated[bool, typer.Option(help=SHARE_HELP)] = False,
@@ -138,7 +141,8 @@ def audit(
                        fail_on=fail_on.value if fail_on else None, data_docs=data_docs,
                        partitioned=partitioned or bool(dask_address), mask_patients=mask_patients.value,
                        mask_key_file=_opt(mask_key_file), share_with_group=share_with_group,
-                       lines_per_bucket=lines_per_bucket, workbook_rows=workbook_rows, remits=remits)
+                       lines_per_bucket=lines_per_bucket(bucket_lines, on_dask=bool(dask_address)),
+                       workbook_rows=workbook_rows, remits=remits)
     from nmr_audit.runtime.guard import command_temporary_folder
     from nmr_audit.runtime.imports import defer_unused_imports
     from nmr_audit.runtime.supervise import supervise

@@ -84,7 +84,7 @@ def finding_order(found: pd.DataFrame) -> np.ndarray:
 def _from_expectation(hits: pd.DataFrame, facts: pd.DataFrame) -> pd.DataFrame:
     """Findings of one expectation: its meta is the same on every row of `hits`."""
     meta = hits.iloc[0]
-    rows = facts.iloc[hits["row_id"].to_numpy()].reset_index(drop=True)
+    rows = facts[_columns_read(meta, facts)].iloc[hits["row_id"].to_numpy()].reset_index(drop=True)
     blank = pd.Series(pd.NA, index=rows.index)
     return pd.DataFrame({
         "rule_id": meta["rule_id"],
@@ -154,6 +154,20 @@ def finding_ids(found: pd.DataFrame) -> pd.Series:
     """`F` + 16 hex digits of a hash over what the finding is about (stable across reruns)."""
     hashed = pd.util.hash_pandas_object(found[IDENTITY].astype("str"), index=False).to_numpy()
     return pd.Series(np.char.add("F", np.char.mod("%016x", hashed)), index=found.index, dtype="str")
+
+
+SUBJECT_COLUMNS = ("claim_id", "line_number", "note_id", "patient_id", "date_of_service", "rendering_npi", "clinic_id",
+                   "payer_type")  # what a finding copies from its fact row, where the grain has it
+
+
+def _columns_read(meta: pd.Series, facts: pd.DataFrame) -> list[str]:
+    """The fact columns an expectation's findings read: the subject's, the message's `{column}`s
+    and the columns its meta names (taking only these, not the grain's every column, for each
+    expectation's rows)."""
+    named = [meta.get(key) for key in ("field_column", "excess_units", "dollars", "edition")]
+    wanted = [*SUBJECT_COLUMNS, *(c for _, c, _, _ in string.Formatter().parse(meta["message"]) if c),
+              *(c for c in named if isinstance(c, str))]
+    return [c for c in dict.fromkeys(wanted) if c in facts.columns or c not in SUBJECT_COLUMNS]
 
 
 def render(template: str, rows: pd.DataFrame) -> pd.Series:

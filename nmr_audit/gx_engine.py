@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+import numpy as np
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
@@ -121,8 +122,12 @@ class RuleEngine:
             found += [_unexpected(grain, number, r) for number, r in enumerate(results)]
         if documented:
             self.context.build_data_docs(site_names=[SITE], resource_identifiers=documented)
-        rows = [row for part in found for row in part]
-        return pd.DataFrame(rows, columns=list(UNEXPECTED_COLUMNS)).astype({"row_id": "int64"})
+        columns: dict[str, list[Any]] = {column: [] for column in UNEXPECTED_COLUMNS if column != "row_id"}
+        for same, ids in found:  # each expectation's meta repeated over its rows: no Python per row
+            for column, values in columns.items():
+                values += [same[column]] * len(ids)
+        row_ids = np.concatenate([ids for _, ids in found]) if found else np.empty(0, dtype="int64")
+        return pd.DataFrame({**columns, "row_id": row_ids.astype("int64")})[list(UNEXPECTED_COLUMNS)]
 
 
 def _expectation(batch: Any, expectation: Any, frame: pd.DataFrame) -> Any:
@@ -189,19 +194,20 @@ def _context() -> Any:
     return context
 
 
-def _unexpected(grain: str, number: int, result: Any) -> list[dict[str, Any]]:
+def _unexpected(grain: str, number: int, result: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """One expectation's result: what every unexpected row of it carries (`UNEXPECTED_COLUMNS` but
+    `row_id`), and the unexpected `row_id`s (int64). Raises RuleEngineError when GX could not
+    evaluate it."""
     meta = result.expectation_config.meta
     problem = _exception(result.exception_info or {})
     if problem:
         raise RuleEngineError(f"{meta['rule_id']} ({grain} suite, expectation {number}) could not be "
                               f"evaluated: {problem}")
-    if result.success:
-        return []
-    ids = result.result.get("unexpected_index_list") or []
-    return [{"grain": grain, "expectation": number, "rule_id": meta["rule_id"], "severity": meta["severity"],
-             "field": meta.get("field"), "field_column": meta.get("field_column"), "message": meta["message"],
-             "excess_units": meta.get("excess_units"),
-             "dollars": meta.get("dollars"), "row_id": int(item), "edition": meta.get("edition")} for item in ids]
+    ids = [] if result.success else (result.result.get("unexpected_index_list") or [])
+    same = {"grain": grain, "expectation": number, "rule_id": meta["rule_id"], "severity": meta["severity"],
+            "field": meta.get("field"), "field_column": meta.get("field_column"), "message": meta["message"],
+            "excess_units": meta.get("excess_units"), "dollars": meta.get("dollars"), "edition": meta.get("edition")}
+    return same, np.asarray(ids, dtype="int64")
 
 
 def _exception(info: dict[str, Any]) -> str | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -28,6 +30,36 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _malloc_trim()
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (glibc's malloc.h)
+LARGEST_HEAP_BLOCK = 32 * 2**20  # glibc's own ceiling for its sliding mmap threshold (64-bit)
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    """glibc's mallopt where there is one (Linux); elsewhere nothing to call."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "mallopt", None) if name else None
+    except OSError:
+        return None
+
+
+@functools.cache
+def undo_small_trim_threshold() -> bool:
+    """Give glibc back its default handling of large blocks in a process started with
+    `MALLOC_TRIM_THRESHOLD_` set, as Dask's nanny starts every worker (65,536 bytes, its
+    `distributed.nanny.pre-spawn-environ`). Setting any threshold turns off glibc's sliding
+    mmap threshold: every block above 128 KiB is then mapped fresh and unmapped when freed, and
+    each bucket's pandas temporaries fault in new pages again and again: auditing a million
+    claim lines took 17 s of CPU instead of 11 s in a Dask worker (measured; the same with the
+    variable set in a plain process, and 11 s in a Dask worker once undone). Blocks up to
+    32 MiB (the sliding threshold's own ceiling) come from the heap again and free memory stays
+    up to 64 MiB; `give_back_memory` still hands the rest back after every bucket. Once per process; returns whether it changed
+    anything (nothing where the variable is not set or there is no glibc)."""
+    mallopt = _mallopt()
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_") or mallopt is None:
+        return False
+    changed = [mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_BLOCK), mallopt(M_TRIM_THRESHOLD, 2 * LARGEST_HEAP_BLOCK)]
+    return all(changed)
 
 
 def give_back_memory(collect: bool = True) -> None:
