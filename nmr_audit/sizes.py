@@ -12,7 +12,7 @@ BATCH_ROWS = 250_000  # rows read and validated at a time, whatever a file's siz
 LINES_PER_BUCKET = 300_000  # claim lines per bucket of patients (a worker holds ~1.3 GiB at this size, 1.8 at 500k)
 # On a Dask cluster (`--dask-address`) each bucket pays the rule engine's fixed cost on its worker
 # and the workers' memory is the cluster's: buckets of about a million lines (10M lines on two
-# local workers: 173 s, against 188 s at 300k; docs/performance.md → "fifth pass").
+# local workers: 173–184 s, against 188 s at 300k; docs/performance.md → "fifth pass").
 DASK_LINES_PER_BUCKET = 1_000_000
 BUCKETS_AT_ONCE = 2  # buckets audited side by side: two worker processes (2 cores)
 CSV_BLOCK = 16 << 20  # bytes of CSV parsed at a time (the batches are then cut to BATCH_ROWS)

@@ -20,27 +20,19 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim where there is one (Linux); elsewhere nothing to call."""
+def _libc(function: str) -> Callable[..., int] | None:
+    """A function of the C library (glibc's `malloc_trim`, `mallopt`) where there is one (Linux);
+    elsewhere nothing to call."""
     name = ctypes.util.find_library("c")
     try:
-        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+        return getattr(ctypes.CDLL(name), function, None) if name else None
     except OSError:
         return None
 
 
-_TRIM = _malloc_trim()
+_TRIM = _libc("malloc_trim")
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (glibc's malloc.h)
 LARGEST_HEAP_BLOCK = 32 * 2**20  # glibc's own ceiling for its sliding mmap threshold (64-bit)
-
-
-def _mallopt() -> Callable[[int, int], int] | None:
-    """glibc's mallopt where there is one (Linux); elsewhere nothing to call."""
-    name = ctypes.util.find_library("c")
-    try:
-        return getattr(ctypes.CDLL(name), "mallopt", None) if name else None
-    except OSError:
-        return None
 
 
 @functools.cache
@@ -53,9 +45,10 @@ def undo_small_trim_threshold() -> bool:
     claim lines took 17 s of CPU instead of 11 s in a Dask worker (measured; the same with the
     variable set in a plain process, and 11 s in a Dask worker once undone). Blocks up to
     32 MiB (the sliding threshold's own ceiling) come from the heap again and free memory stays
-    up to 64 MiB; `give_back_memory` still hands the rest back after every bucket. Once per process; returns whether it changed
-    anything (nothing where the variable is not set or there is no glibc)."""
-    mallopt = _mallopt()
+    up to 64 MiB; `give_back_memory` still hands the rest back after every bucket. Once per
+    process; returns whether it changed anything (nothing where the variable is not set or there
+    is no glibc)."""
+    mallopt = _libc("mallopt")
     if not os.environ.get("MALLOC_TRIM_THRESHOLD_") or mallopt is None:
         return False
     changed = [mallopt(M_MMAP_THRESHOLD, LARGEST_HEAP_BLOCK), mallopt(M_TRIM_THRESHOLD, 2 * LARGEST_HEAP_BLOCK)]
