@@ -134,7 +134,7 @@ def audit(
 ) -> None:
     """Audit claim lines against visit notes and write findings, quarantine and summary to --out."""
     _check_first(claims, notes, out, mapping=mapping, profile=profile, reference=reference, expectations=expectations,
-                 mask_patients=mask_patients.value, mask_key_file=mask_key_file, remits=remits)
+                 mask_patients=mask_patients.value, mask_key_file=mask_key_file, remits=remits, dask_address=dask_address)
     folder = _claimed(out, "run", share_with_group)
     config = RunConfig(claims=claims, notes=notes, out=str(out), mapping=_opt(mapping), profile=_opt(profile),
                        reference=_opt(reference), expectations=_opt(expectations),
@@ -198,7 +198,7 @@ def nightly(
 ) -> None:
     """Run the nightly audit once, now (the scheduled deployment runs the same flow)."""
     _check_first(claims, notes, output_root, mapping=mapping, profile=profile, out_label="--output-root", remits=remits,
-                 remits_may_be_empty=True)
+                 remits_may_be_empty=True, dask_address=dask_address)
     folder = _claimed(output_root, "nightly", share_with_group)
     config = NightlyConfig(claims=claims, notes=notes, output_root=str(output_root),
                            as_of=as_of.date() if as_of else None, full=full, profile=_opt(profile),

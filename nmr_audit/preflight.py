@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 from nmr_audit.errors import InputError
@@ -22,11 +23,13 @@ SUITE_GRAINS = ("claim_lines", "visits", "notes", "patient_days")
 def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, mapping: Path | None = None,
               profile: Path | None = None, reference: Path | None = None, expectations: Path | None = None,
               mask_patients: str = "keep", mask_key_file: Path | None = None, out_label: str = "--out",
-              remits: list[str] | None = None, remits_may_be_empty: bool = False) -> None:
+              remits: list[str] | None = None, remits_may_be_empty: bool = False,
+              dask_address: str | None = None) -> None:
     """Raise `InputError` (one line: the file and what to do) for the first thing that would stop
     the run: a claims, notes or remittances PATH matching no supported file, an unreadable or invalid mapping
     or audit profile, a missing reference table or rule suite, `--mask-patients hash` without a
-    key, or an output folder that is a file or cannot be made. Every input file's first bytes
+    key, an output folder that is a file or cannot be made, or a `--dask-address` where no Dask
+    scheduler answers (`dask_scheduler`). Every input file's first bytes
     are read (`io.readers.check_head`): a file its extension promises as CSV, Parquet or a
     workbook that is not one (a binary file named .csv) is refused here, not by the run."""
     from nmr_audit.contract import CLAIM_LINES, REMITS, VISIT_NOTES
@@ -68,6 +71,60 @@ def check_run(claims: list[str], notes: list[str], out: Path | None = None, *, m
         _mask_key(mask_key_file)
     if out is not None:
         _output_folder(out, out_label)
+    dask_scheduler(dask_address)
+
+
+DASK_SCHEMES = ("tcp", "tls")
+DASK_ADDRESS_HINT = "give the scheduler's address as `dask scheduler` prints it, e.g. tcp://host:8786, or 'local'"
+
+
+def dask_scheduler(address: str | None, seconds: float = 10.0) -> None:
+    """Raise `InputError` unless `address` (the command's `--dask-address`; None or 'local':
+    nothing to check) names a Dask scheduler that answers within `seconds`: an address that is
+    not `tcp://host:port` (or `tls://`), a port nothing listens on, or something that answers but
+    not as a Dask scheduler (a web server there made the run wait forever, or fail with Dask's
+    MemoryError reading its reply as a frame). Checked before the inputs are read; imports
+    `distributed` only when something listens there."""
+    if not address or address == "local":
+        return
+    scheme, separator, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    where = f"--dask-address {address}"
+    if not separator or scheme not in DASK_SCHEMES or not host or not port.isdigit():
+        raise InputError(where, "not a Dask scheduler's address", DASK_ADDRESS_HINT)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except OSError as problem:
+        raise InputError(where, f"nothing answers there ({problem.strerror or type(problem).__name__})",
+                         "start the scheduler (`dask scheduler --port " + port + "`) or use --dask-address local"
+                         ) from None
+    answer = _scheduler_answer(address, seconds)
+    if answer is not None:
+        raise InputError(where, f"no Dask scheduler answered there within {seconds:g} s ({answer})", DASK_ADDRESS_HINT)
+
+
+def _scheduler_answer(address: str, seconds: float) -> str | None:
+    """None when a Dask client connects to `address` within `seconds`, else what went wrong. In a
+    daemon thread: Dask's own timeout does not bound its handshake with a server that never
+    replies (a web server on the port: measured, the command waited 11 minutes)."""
+    import threading
+
+    outcome: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            from distributed import Client
+
+            Client(address, timeout=seconds, set_as_default=False).close()
+            outcome.append(None)
+        except Exception as problem:
+            outcome.append(type(problem).__name__)
+
+    trying = threading.Thread(target=connect, name="dask-scheduler-check", daemon=True)
+    trying.start()
+    trying.join(seconds + 5)  # the import of distributed, then the handshake
+    return outcome[0] if outcome else "it never replied"
 
 
 def _readable(path: Path, what: str) -> None:

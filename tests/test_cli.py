@@ -51,6 +51,9 @@ def audit_args(**given):
     ({"--expectations": "data"}, "data/claim_lines.json: rule suite not found"),
     ({"--out": "README.md"}, "README.md: --out is a file, not a folder"),
     ({"--mask-patients": "hash"}, "NMR_AUDIT_MASK_KEY: hashing patient ids needs a key"),
+    ({"--dask-address": "http://scheduler:8786"}, "--dask-address http://scheduler:8786: not a Dask scheduler's address"),
+    ({"--dask-address": "local2"}, "--dask-address local2: not a Dask scheduler's address (give the scheduler's"),
+    ({"--dask-address": "tcp://127.0.0.1:1"}, "--dask-address tcp://127.0.0.1:1: nothing answers there"),
 ])
 def test_a_mistake_is_said_in_one_line_before_prefect_or_gx_is_imported(too_early, given, said):
     done = nmr_audit("audit", *audit_args(**given), path=too_early)
