@@ -15,7 +15,9 @@ nmr_audit.runtime.workers`).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -25,6 +27,7 @@ from nmr_audit.runtime.buckets import BucketWork, StoredBucket, audit_bucket, st
 from nmr_audit.runtime.imports import defer_unused_imports
 from nmr_audit.runtime.memory import keep_imports_out_of_collections, undo_small_trim_threshold
 
+QUIET_SCRATCH = "NMR_AUDIT_QUIET_SCRATCH_CLEANUP"  # set by the command's local cluster (`cli.local_cluster`)
 _ENGINE: list[Any] = []  # the worker process's own rule engine
 _ENGINES = threading.local()  # a GX context is never shared between threads
 
@@ -84,6 +87,8 @@ def dask_setup(worker: Any) -> None:
     """Dask's preload hook (`dask worker --preload nmr_audit.runtime.workers`): the shipped rule
     engine built in the worker's thread pool as it starts, before the first bucket is due, and
     what lives then kept out of later full collections (`_ready_for_buckets`)."""
+    if os.environ.get(QUIET_SCRATCH):  # a cluster the command started: its scratch goes with the command's
+        logging.getLogger("distributed.diskutils").setLevel(logging.CRITICAL)  # temporary folder (cli)
     pool = getattr(worker, "executors", {}).get("default")
     if pool is not None:
         pool.submit(_ready_for_buckets)

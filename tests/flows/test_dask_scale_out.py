@@ -124,3 +124,24 @@ def partition_runs_completed(api: str, since: datetime) -> int:
     with urllib.request.urlopen(request, timeout=10) as response:
         runs = json.loads(response.read())
     return sum(1 for run in runs if run["state_type"] == "COMPLETED")
+
+
+def test_a_local_dask_cluster_audits_as_the_command_does_and_closes_without_alarms(tmp_path):
+    """`--dask-address local`: the command starts its own cluster (nannies, Dask's defaults, the
+    preload), audits on it and closes it; the outputs are the default run's, and closing logs no
+    ERROR (the nanny, worker and scheduler removing the same scratch folders logged three)."""
+    from nmr_audit.synth.write import ExportStyle, write_dataset
+
+    data = tmp_path / "exports"
+    write_dataset(data, visits=16, seed=5, defect_rate=0.2, style=ExportStyle(format="csv"))
+    env = {k: v for k, v in os.environ.items() if k != "NMR_AUDIT_MASK_KEY"}
+    local = audit(data, tmp_path / "local", env, "--dask-address", "local", "--lines-per-bucket", "12")
+    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+    assert "ERROR" not in local.stdout + local.stderr
+    default = audit(data, tmp_path / "default", env)
+    assert default.returncode == 0, default.stdout[-3000:] + default.stderr[-3000:]
+    for name in ("findings.parquet", "visits.parquet", "quarantine.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "local" / name),
+                                      pd.read_parquet(tmp_path / "default" / name))
+    summary = json.loads((tmp_path / "local" / "summary.json").read_text())
+    assert summary["run"]["parameters"]["partitioned"] is True and summary["run"]["parameters"]["buckets"] > 1
