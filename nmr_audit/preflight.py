@@ -1,10 +1,11 @@
 """What the command checks before anything slow starts: paths, mapping and audit profiles,
-reference tables, rule suites, the mask key and the output folder.
+reference tables, rule suites, the mask key, the output folder and a Dask scheduler's address.
 
 The audit flow checks the same again (it can run without the command), but the command must
 answer a mistyped path at once, not after Prefect and its server have started (8–30 s). This
 module imports only what reading those small files needs (pandas, PyYAML), never Prefect or
-Great Expectations: the checks take well under a second.
+Great Expectations: the checks take well under a second (Dask's client, imported only when
+something listens at a `--dask-address`, waits at most 15 s for a scheduler's answer).
 """
 
 from __future__ import annotations
