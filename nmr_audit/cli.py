@@ -302,9 +302,12 @@ def _with_runner(flow_function: object, dask_address: str | None) -> object:
     from prefect_dask import DaskTaskRunner
 
     if dask_address == "local":
-        quiet_scratch_cleanup()
-    runner = (DaskTaskRunner(cluster_kwargs=local_cluster()) if dask_address == "local"
-              else DaskTaskRunner(address=dask_address))
+        from nmr_audit.runtime.workers import quiet_scratch_cleanup
+
+        quiet_scratch_cleanup()  # here; its workers do the same as they start (local_cluster)
+        runner = DaskTaskRunner(cluster_kwargs=local_cluster())
+    else:
+        runner = DaskTaskRunner(address=dask_address)
     return flow_function.with_options(task_runner=runner)  # type: ignore[attr-defined]
 
 
@@ -312,25 +315,13 @@ def local_cluster(workers: int | None = None) -> dict[str, Any]:
     """A local Dask cluster's settings: one single-threaded worker process per core (threads of
     one process share the GIL: two of them audited slower than one process), each building its
     rule engine as it starts (`runtime.workers.dask_setup`), with Dask's scratch-cleanup errors
-    silenced (`quiet_scratch_cleanup`)."""
+    silenced in them (`runtime.workers.quiet_scratch_cleanup`)."""
     import os
 
     from nmr_audit.runtime.workers import QUIET_SCRATCH
 
     return {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
             "preload": ["nmr_audit.runtime.workers"], "dashboard_address": None, "env": {QUIET_SCRATCH: "1"}}
-
-
-def quiet_scratch_cleanup() -> None:
-    """Silence `distributed.diskutils` in this process and the local cluster's workers: as the
-    cluster closes after a successful run, its nanny, worker and scheduler remove the same
-    scratch folders (inside the command's temporary folder, removed whole at its end) and Dask
-    logs each second removal as an ERROR ("Failed to remove … No such file or directory"): three
-    alarming lines on every `--dask-address local` run. The local cluster's workers do the same
-    as they start (`local_cluster`: `runtime.workers.QUIET_SCRATCH`)."""
-    import logging
-
-    logging.getLogger("distributed.diskutils").setLevel(logging.CRITICAL)
 
 
 def _opt(path: Path | None) -> str | None:

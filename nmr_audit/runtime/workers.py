@@ -87,8 +87,8 @@ def dask_setup(worker: Any) -> None:
     """Dask's preload hook (`dask worker --preload nmr_audit.runtime.workers`): the shipped rule
     engine built in the worker's thread pool as it starts, before the first bucket is due, and
     what lives then kept out of later full collections (`_ready_for_buckets`)."""
-    if os.environ.get(QUIET_SCRATCH):  # a cluster the command started: its scratch goes with the command's
-        logging.getLogger("distributed.diskutils").setLevel(logging.CRITICAL)  # temporary folder (cli)
+    if os.environ.get(QUIET_SCRATCH):  # a cluster the command started (`cli.local_cluster`)
+        quiet_scratch_cleanup()
     pool = getattr(worker, "executors", {}).get("default")
     if pool is not None:
         pool.submit(_ready_for_buckets)
@@ -101,3 +101,13 @@ def _ready_for_buckets() -> None:
     those collections took 17 s of a 10M-line run's two workers, 1.3 s in the command's own."""
     thread_engine(None)
     keep_imports_out_of_collections()
+
+
+def quiet_scratch_cleanup() -> None:
+    """Silence `distributed.diskutils` in this process (the command's, and each worker of the
+    local cluster it starts: `dask_setup` with `QUIET_SCRATCH` set). As that cluster closes after
+    a successful run, its nanny, worker and scheduler remove the same scratch folders (inside the
+    command's temporary folder, removed whole at its end) and Dask logs each second removal as an
+    ERROR ("Failed to remove … No such file or directory"): three alarming lines on every
+    `--dask-address local` run. A user's own cluster logs as it did."""
+    logging.getLogger("distributed.diskutils").setLevel(logging.CRITICAL)
